@@ -7,8 +7,9 @@
 // Wall-time rules (chosen, documented, tested):
 // - A range is half-open [from, to) in seconds of the local day; 86400 ("24:00") is a valid end, and a range
 //   ending at 24:00 joins a range starting at 00:00 the next day into one open segment.
-// - A wall time inside a DST gap (spring forward) moves forward by the length of the gap (02:30 in a 02:00→03:00
-//   gap opens at 03:30, as the biz gem does); a range wholly inside the gap vanishes.
+// - A wall time inside a DST gap (spring forward) moves forward to the end of the gap (02:30 in a 02:00→03:00 gap
+//   becomes 03:00, date/tz's choose::earliest), so the desk is open exactly while the wall clock reads a time inside
+//   the range; a range wholly inside the gap vanishes.
 // - An ambiguous wall time (fall back) takes the first occurrence. So a 00:00–24:00 day is 23 or 25 real hours.
 // - A date override replaces that date's weekly hours entirely (a transferred working Saturday, a short
 //   pre-holiday day); a holiday closes the whole date; an override wins over a holiday on the same date.
