@@ -40,6 +40,19 @@ private:
 
 }  // namespace dispatch::testing
 
+namespace dispatch {
+// gtest prints values through ADL-found PrintTo; without this it falls back to Boost's operator<< for result<T>,
+// which needs T itself to be printable. Found through the associated namespace of dispatch::Error.
+template <class T>
+void PrintTo(const boost::system::result<T, Error>& r, std::ostream* os) {
+    if (r.has_value()) {
+        *os << "ok";
+    } else {
+        *os << r.error();
+    }
+}
+}  // namespace dispatch
+
 // EXPECT_THAT(result, IsOk());  EXPECT_THAT(result, HasErrc(b24::Errc::kNotFound));
 MATCHER(IsOk, "is ok") {
     if (arg.has_value()) {
