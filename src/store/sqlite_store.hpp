@@ -1,0 +1,19 @@
+#pragma once
+// SQLite backend internals that tests and tools may use directly. Most callers want OpenSqliteStore (store.hpp).
+
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "store/migrations.hpp"
+#include "store/sqlite.hpp"
+
+namespace dispatch::store {
+
+// Creates schema_migrations if needed and applies every migration the database lacks, each in its own
+// BEGIN IMMEDIATE transaction (so two processes starting at once apply each migration exactly once).
+// kMigration when the database is newer than `known`, a recorded name differs, or a migration's SQL fails.
+[[nodiscard]] Result<void> MigrateSqlite(sqlite::Connection& connection, const std::vector<Migration>& known,
+                                         const Clock& clock);
+
+}  // namespace dispatch::store
