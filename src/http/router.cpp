@@ -1,0 +1,226 @@
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <set>
+
+#include "core/log.hpp"
+#include "http/server.hpp"
+
+namespace dispatch::http {
+namespace {
+
+constexpr log::Logger kLog{"http"};
+
+enum class SegmentKind { kLiteral, kParam, kRest };
+
+// Ranks for choosing among several matching patterns: literal > {param} > trailing "*".
+constexpr int kRankLiteral = 3;
+constexpr int kRankParam = 2;
+constexpr int kRankRest = 1;
+
+struct Segment {
+    SegmentKind kind = SegmentKind::kLiteral;
+    std::string text;  // the literal, or the parameter's name
+};
+
+// "/a/b/" → {"a","b",""}; "/" and "" → {}.
+std::vector<std::string_view> SplitPath(std::string_view path) {
+    std::vector<std::string_view> out;
+    if (!path.empty() && path.front() == '/') {
+        path.remove_prefix(1);
+    }
+    if (path.empty()) {
+        return out;
+    }
+    while (true) {
+        const std::size_t slash = path.find('/');
+        out.push_back(path.substr(0, slash));
+        if (slash == std::string_view::npos) {
+            break;
+        }
+        path.remove_prefix(slash + 1);
+    }
+    return out;
+}
+
+// Metric labels must stay a small set: unknown methods collapse to "other".
+std::string MethodLabel(std::string_view method) {
+    static const std::set<std::string_view> kKnown = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+    return kKnown.count(method) != 0 ? std::string(method) : std::string("other");
+}
+
+}  // namespace
+
+struct Router::Route {
+    std::string method;
+    std::string pattern;
+    std::vector<Segment> segments;
+    Handler handler;
+
+    // Fills `params` and returns the rank vector when `parts` matches; empty optional otherwise.
+    std::optional<std::vector<int>> Match(const std::vector<std::string_view>& parts,
+                                          std::string_view path,
+                                          std::map<std::string, std::string>& params) const {
+        std::vector<int> rank;
+        std::map<std::string, std::string> found;
+        for (std::size_t i = 0; i < segments.size(); ++i) {
+            const Segment& segment = segments[i];
+            if (segment.kind == SegmentKind::kRest) {
+                // The rest of the raw path after the prefix: "/_emu/a/b" with "/_emu/*" → "a/b".
+                std::string rest;
+                if (i < parts.size()) {
+                    const std::size_t offset = static_cast<std::size_t>(parts[i].data() - path.data());
+                    rest = std::string(path.substr(offset));
+                }
+                found["*"] = std::move(rest);
+                rank.push_back(kRankRest);
+                params = std::move(found);
+                return rank;
+            }
+            if (i >= parts.size()) {
+                return std::nullopt;
+            }
+            if (segment.kind == SegmentKind::kLiteral) {
+                if (parts[i] != segment.text) {
+                    return std::nullopt;
+                }
+                rank.push_back(kRankLiteral);
+            } else {
+                if (parts[i].empty()) {
+                    return std::nullopt;
+                }
+                found[segment.text] = PercentDecode(parts[i], false);
+                rank.push_back(kRankParam);
+            }
+        }
+        if (parts.size() != segments.size()) {
+            return std::nullopt;
+        }
+        params = std::move(found);
+        return rank;
+    }
+};
+
+Router::Router(metrics::Registry* registry) : registry_(registry) {}
+
+void Router::Add(std::string method, std::string pattern, Handler handler) {
+    auto route = std::make_shared<Route>();
+    const auto parts = SplitPath(pattern);
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        const std::string_view part = parts[i];
+        Segment segment;
+        if (part == "*") {
+            // A programming error in the route table, not input.
+            DISPATCH_CHECK(i + 1 == parts.size(), "'*' must be the last segment of a route pattern");
+            segment.kind = SegmentKind::kRest;
+        } else if (part.size() >= 2 && part.front() == '{' && part.back() == '}') {
+            segment.kind = SegmentKind::kParam;
+            segment.text = std::string(part.substr(1, part.size() - 2));
+        } else {
+            segment.text = std::string(part);
+        }
+        route->segments.push_back(std::move(segment));
+    }
+    route->method = std::move(method);
+    route->pattern = std::move(pattern);
+    route->handler = std::move(handler);
+    routes_.push_back(std::move(route));
+}
+
+void Router::Dispatch(Request&& request, Respond respond) const {
+    const auto parts = SplitPath(request.path);
+    const bool is_head = request.method == "HEAD";
+
+    const Route* best = nullptr;
+    std::vector<int> best_rank;
+    std::map<std::string, std::string> best_params;
+    std::set<std::string> allowed;
+    for (const auto& route : routes_) {
+        std::map<std::string, std::string> params;
+        auto rank = route->Match(parts, request.path, params);
+        if (!rank) {
+            continue;
+        }
+        allowed.insert(route->method);
+        if (route->method == "GET") {
+            allowed.insert("HEAD");
+        }
+        const bool method_ok = route->method == request.method || (is_head && route->method == "GET");
+        if (method_ok && (best == nullptr || best_rank < *rank)) {
+            best = route.get();
+            best_rank = std::move(*rank);
+            best_params = std::move(params);
+        }
+    }
+
+    std::string route_label = best != nullptr ? best->pattern : std::string("unmatched");
+    const std::string method_label = MethodLabel(request.method);
+
+    // Exactly one response reaches the server even if a handler responds and then throws.
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    Respond once = [registry = registry_,
+                    done,
+                    method_label,
+                    route_label,
+                    start = std::chrono::steady_clock::now(),
+                    inner = std::move(respond)](Response&& response) {
+        if (done->exchange(true)) {
+            return;
+        }
+        if (registry != nullptr) {
+            const double seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            registry
+                ->GetCounter("dispatch_http_requests_total",
+                             "HTTP requests served, by method, route pattern and status",
+                             {{"method", method_label}, {"route", route_label}, {"status", std::to_string(response.status)}})
+                .Inc();
+            registry
+                ->GetHistogram("dispatch_http_request_duration_seconds",
+                               "Time from routing to response, by method and route pattern",
+                               {{"method", method_label}, {"route", route_label}})
+                .Observe(seconds);
+        }
+        inner(std::move(response));
+    };
+
+    if (best == nullptr) {
+        if (allowed.empty()) {
+            once(Response::Status(404));
+            return;
+        }
+        std::string allow;
+        for (const auto& method : allowed) {
+            allow += allow.empty() ? method : ", " + method;
+        }
+        Response response = Response::Status(405);
+        response.WithHeader("Allow", std::move(allow));
+        once(std::move(response));
+        return;
+    }
+
+    request.params = std::move(best_params);
+    request.route = best->pattern;
+    try {
+        best->handler(std::move(request), once);
+    } catch (const std::exception& e) {
+        DISPATCH_LOG_ERROR(kLog, "handler failed", "method={} route={} what={}", method_label, route_label,
+                           log::Quote(e.what()));
+        once(Response::Status(500));
+    } catch (...) {
+        DISPATCH_LOG_ERROR(kLog, "handler failed", "method={} route={} what=unknown", method_label, route_label);
+        once(Response::Status(500));
+    }
+}
+
+void AddStandardRoutes(Router& router, metrics::Registry& registry) {
+    router.Add("GET", "/healthz", [](Request&&, Respond respond) { respond(Response::Text(200, "ok\n")); });
+    router.Add("GET", "/metrics", [&registry](Request&&, Respond respond) {
+        Response response = Response::Text(200, registry.RenderPrometheus());
+        response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        respond(std::move(response));
+    });
+}
+
+}  // namespace dispatch::http
