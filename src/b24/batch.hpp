@@ -34,9 +34,9 @@ std::string Ref(std::string_view key, std::initializer_list<std::string_view> pa
 bool IsRef(std::string_view value);
 
 struct BatchCall {
-    std::string key;     // [A-Za-z0-9_.-]+, unique in its batch
-    std::string method;  // e.g. "crm.item.get"
-    bj::object params;
+    std::string key{};     // [A-Za-z0-9_.-]+, unique in its batch
+    std::string method{};  // e.g. "crm.item.get"
+    bj::object params{};
 };
 
 class BatchBuilder {
@@ -58,7 +58,7 @@ public:
 
 private:
     bool halt_;
-    std::vector<BatchCall> calls_;
+    std::vector<BatchCall> calls_{};
 };
 
 // Splits independent calls into batches of at most `per_batch` (120 → 50 + 50 + 20), keeping order. Fails with
@@ -68,16 +68,16 @@ Result<std::vector<BatchBuilder>> SplitIntoBatches(std::vector<BatchCall> calls,
                                                    std::size_t per_batch = kMaxBatchCalls);
 
 struct SubResult {
-    std::optional<bj::value> result;  // set on success (may hold null: e.g. crm.category.delete)
-    std::optional<Error> error;       // set on failure; code from FromApiError(200, error, description)
-    std::optional<std::int64_t> total;
-    std::optional<std::int64_t> next;
+    std::optional<bj::value> result{};  // set on success (may hold null: e.g. crm.category.delete)
+    std::optional<Error> error{};       // set on failure; code from FromApiError(200, error, description)
+    std::optional<std::int64_t> total{};
+    std::optional<std::int64_t> next{};
 
     bool Ok() const { return !error.has_value(); }
 };
 
 struct BatchResult {
-    std::map<std::string, SubResult> by_key;
+    std::map<std::string, SubResult> by_key{};
 
     // The result of `key`, or its error; Errc::kInvalidArgument when the key was not in the batch.
     Result<bj::value> Get(const std::string& key) const;

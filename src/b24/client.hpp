@@ -44,20 +44,20 @@ enum class AuthMode {
 };
 
 struct OAuthSettings {
-    std::string client_id;
-    std::string client_secret;  // sent only to the OAuth server, never logged
+    std::string client_id{};
+    std::string client_secret{};  // sent only to the OAuth server, never logged
     // auto-renewal.md: the refresh endpoint. The emulator serves it at its base URL + "/oauth/token/".
     std::string token_url = "https://oauth.bitrix.info/oauth/token/";
 };
 
 struct ClientSettings {
-    std::string portal;       // the portal's key for the TokenStore, logs and metrics (member_id or domain)
+    std::string portal{};       // the portal's key for the TokenStore, logs and metrics (member_id or domain)
     AuthMode auth = AuthMode::kWebhook;
-    std::string webhook_url;  // kWebhook: "https://host/rest/{user}/{secret}/" (a secret: never logged)
-    std::string rest_url;     // kOAuth: "https://host/rest/"; empty = the client_endpoint of the stored tokens
-    OAuthSettings oauth;
-    BucketSettings bucket;    // StandardPlan() unless the portal is Enterprise
-    RetrySettings retry;
+    std::string webhook_url{};  // kWebhook: "https://host/rest/{user}/{secret}/" (a secret: never logged)
+    std::string rest_url{};     // kOAuth: "https://host/rest/"; empty = the client_endpoint of the stored tokens
+    OAuthSettings oauth{};
+    BucketSettings bucket{};    // StandardPlan() unless the portal is Enterprise
+    RetrySettings retry{};
 };
 
 struct ClientDeps {
@@ -66,15 +66,15 @@ struct ClientDeps {
     Sleeper& sleeper;                        // every wait of the client
     TokenStore* tokens = nullptr;            // required for kOAuth
     metrics::Registry* registry = nullptr;   // nullptr = metrics::DefaultRegistry()
-    std::function<double()> random_unit;     // [0,1) for backoff jitter; empty = a seeded PRNG
+    std::function<double()> random_unit{};     // [0,1) for backoff jitter; empty = a seeded PRNG
 };
 
 // The success envelope of one call (CONTRACT §2.2).
 struct Envelope {
-    bj::value result;
-    std::optional<std::int64_t> total;
-    std::optional<std::int64_t> next;
-    bj::value time;  // the `time` object as sent (null when absent)
+    bj::value result{};
+    std::optional<std::int64_t> total{};
+    std::optional<std::int64_t> next{};
+    bj::value time{};  // the `time` object as sent (null when absent)
 };
 
 class Client {
@@ -137,14 +137,14 @@ private:
 
     mutable std::mutex bucket_mu_;
     LeakyBucket bucket_;
-    std::map<std::string, TimeMs, std::less<>> paused_until_;  // method → operating_reset_at (429)
+    std::map<std::string, TimeMs, std::less<>> paused_until_{};  // method → operating_reset_at (429)
 
     mutable std::mutex token_mu_;
     std::condition_variable token_cv_;
     bool tokens_loaded_ = false;
     bool refreshing_ = false;
     OAuthTokens tokens_;
-    std::optional<Error> last_refresh_error_;
+    std::optional<Error> last_refresh_error_{};
 
     mutable std::mutex blocked_mu_;
     bool blocked_ = false;

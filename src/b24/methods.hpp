@@ -26,9 +26,9 @@ std::string UfCamelName(std::string_view upper_name);
 
 // Filter/select/order of a list call (crm.item.list, crm.stagehistory.list, crm.type.list, ...).
 struct ListQuery {
-    bj::array select;  // empty: method default (all fields for crm.item.list: heavy)
-    bj::object filter;
-    bj::object order;
+    bj::array select{};  // empty: method default (all fields for crm.item.list: heavy)
+    bj::object filter{};
+    bj::object order{};
 };
 
 // crm.item.get → result.item
@@ -46,10 +46,10 @@ struct StageHistoryRow {
     std::int64_t id = 0;
     int type_id = 0;  // 1 created, 2 intermediate stage, 3 final stage, 5 funnel change
     std::int64_t owner_id = 0;
-    std::string created_time;  // ISO 8601 with offset, as sent
+    std::string created_time{};  // ISO 8601 with offset, as sent
     std::int64_t category_id = 0;
-    std::string stage_semantic_id;  // P/S/F
-    std::string stage_id;
+    std::string stage_semantic_id{};  // P/S/F
+    std::string stage_id{};
 };
 Result<std::vector<StageHistoryRow>> StageHistoryList(Client& client, std::int64_t entity_type_id,
                                                       const ListQuery& query, std::size_t max_rows = 0);
@@ -62,8 +62,8 @@ Result<std::int64_t> TimelineCommentAdd(Client& client, std::int64_t entity_type
 // im.notify.system.add / im.notify.personal.add → notification id (0 when the portal answers false)
 struct Notification {
     std::int64_t user_id = 0;
-    std::string message;
-    std::string tag;  // optional: a newer notification with the same tag replaces older ones
+    std::string message{};
+    std::string tag{};  // optional: a newer notification with the same tag replaces older ones
 };
 Result<std::int64_t> NotifySystem(Client& client, const Notification& notification);
 Result<std::int64_t> NotifyPersonal(Client& client, const Notification& notification);

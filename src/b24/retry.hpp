@@ -23,7 +23,7 @@ struct RetryInput {
     Errc errc = Errc::kTransport;           // why the last send failed
     TimeMs now = 0;
     TimeMs waited_ms = 0;                   // backoff already spent on this call
-    std::optional<TimeMs> reset_at;         // time.operating_reset_at of a 429 answer, as TimeMs
+    std::optional<TimeMs> reset_at = std::nullopt;       // time.operating_reset_at of a 429 answer, as TimeMs
     double random_unit = 0.0;               // a draw from [0, 1)
 };
 

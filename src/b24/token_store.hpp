@@ -14,10 +14,10 @@
 namespace dispatch::b24 {
 
 struct OAuthTokens {
-    std::string access_token;   // never logged (log::MaskSecret)
-    std::string refresh_token;  // never logged; rotated by every refresh (auto-renewal.md)
+    std::string access_token{};   // never logged (log::MaskSecret)
+    std::string refresh_token{};  // never logged; rotated by every refresh (auto-renewal.md)
     TimeMs expires_at = 0;      // when access_token expires (0: unknown)
-    std::string client_endpoint;  // "https://portal/rest/" as the OAuth server reported it (may be empty)
+    std::string client_endpoint{};  // "https://portal/rest/" as the OAuth server reported it (may be empty)
     std::int64_t version = 0;     // bumped by every successful CompareAndSwap; 0: never stored
 };
 
@@ -47,7 +47,7 @@ public:
 
 private:
     mutable std::mutex mu_;
-    std::map<std::string, OAuthTokens> tokens_;
+    std::map<std::string, OAuthTokens> tokens_{};
     int swaps_ = 0;
 };
 

@@ -11,15 +11,15 @@ namespace dispatch::b24 {
 
 struct HttpRequest {
     std::string method = "POST";  // "GET" for the OAuth server, "POST" with a JSON body for REST calls
-    std::string url;              // absolute https:// URL; may carry a secret (webhook path, refresh query)
-    std::string body;             // empty for GET
+    std::string url{};              // absolute https:// URL; may carry a secret (webhook path, refresh query)
+    std::string body{};             // empty for GET
     std::string content_type = "application/json";
 };
 
 struct HttpResponse {
     unsigned status = 0;
-    std::string body;
-    std::map<std::string, std::string> headers;  // lower-case names; only what the transport chose to keep
+    std::string body{};
+    std::map<std::string, std::string> headers{};  // lower-case names; only what the transport chose to keep
 };
 
 // Sends one request and returns whatever HTTP answer came back, whatever its status. Fails only when no answer
