@@ -94,8 +94,16 @@ namespace {
 // Keywords that would change the verdict if they were honoured. Ignoring them silently would accept documents
 // the schema author meant to reject, so Load refuses them.
 constexpr std::string_view kUnsupportedKeywords[] = {
-    "contains",        "minContains",   "maxContains",     "unevaluatedProperties", "unevaluatedItems",
-    "dependentSchemas", "dependencies", "$dynamicRef",     "$recursiveRef",         "additionalItems",
+    "contains",
+    "minContains",
+    "maxContains",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "dependentSchemas",
+    "dependencies",
+    "$dynamicRef",
+    "$recursiveRef",
+    "additionalItems",
 };
 
 // "~" and "/" are escaped in JSON Pointer tokens (RFC 6901).
@@ -126,9 +134,9 @@ public:
         for (auto& [node, where] : pending_refs_) {
             const auto it = by_pointer_.find(node->ref_text);
             if (it == by_pointer_.end()) {
-                return Fail(CoreErrc::kInvalid,
-                            fmt::format("{}/$ref: '{}' does not point to a schema in this document", where,
-                                        node->ref_text));
+                return Fail(
+                    CoreErrc::kInvalid,
+                    fmt::format("{}/$ref: '{}' does not point to a schema in this document", where, node->ref_text));
             }
             node->ref = it->second;
         }
@@ -416,7 +424,8 @@ private:
             const std::string_view text = r->get_string();
             // Only references into this same document: remote schemas and anchors would need a resolver.
             if (text != "#" && !text.starts_with("#/")) {
-                Bad(where + "/$ref", fmt::format("only local references ('#/$defs/...') are supported, got '{}'", text));
+                Bad(where + "/$ref",
+                    fmt::format("only local references ('#/$defs/...') are supported, got '{}'", text));
                 return;
             }
             node.ref_text = std::string(text);
@@ -517,12 +526,12 @@ std::string KindName(const bj::value& v) {
 std::string TypeNames(unsigned types) {
     std::vector<std::string> names;
     for (const auto& [bit, name] : std::initializer_list<std::pair<unsigned, const char*>>{{kObject, "object"},
-                                                                                         {kArray, "array"},
-                                                                                         {kString, "string"},
-                                                                                         {kInteger, "integer"},
-                                                                                         {kNumber, "number"},
-                                                                                         {kBoolean, "boolean"},
-                                                                                         {kNull, "null"}}) {
+                                                                                           {kArray, "array"},
+                                                                                           {kString, "string"},
+                                                                                           {kInteger, "integer"},
+                                                                                           {kNumber, "number"},
+                                                                                           {kBoolean, "boolean"},
+                                                                                           {kNull, "null"}}) {
         if ((types & bit) != 0U) {
             names.emplace_back(name);
         }
@@ -880,8 +889,11 @@ private:
     // author meant. That is taken to be the branch with the fewest problems at this value or its direct members
     // (a wrong "type", a wrong "kind" const, a missing required key show up there), then the fewest overall. A
     // branch of the wrong type for the value is the least likely intent of all.
-    void CheckAlternatives(const std::vector<const Node*>& branches, const bj::value& v, const std::string& path,
-                           int depth, std::string_view keyword) {
+    void CheckAlternatives(const std::vector<const Node*>& branches,
+                           const bj::value& v,
+                           const std::string& path,
+                           int depth,
+                           std::string_view keyword) {
         std::vector<std::size_t> matching;
         std::vector<std::vector<SchemaProblem>> results;
         for (std::size_t i = 0; i < branches.size(); ++i) {
@@ -891,8 +903,9 @@ private:
             }
         }
         if (keyword == "oneOf" && matching.size() > 1) {
-            Add(path, fmt::format("matches more than one alternative of oneOf (branches {} and {})", matching[0],
-                                  matching[1]));
+            Add(path,
+                fmt::format(
+                    "matches more than one alternative of oneOf (branches {} and {})", matching[0], matching[1]));
             return;
         }
         if (!matching.empty()) {
@@ -913,8 +926,9 @@ private:
                 best = i;
             }
         }
-        Add(path, fmt::format("matches none of the {} alternatives of {}; closest is branch {}:", branches.size(),
-                              keyword, best));
+        Add(path,
+            fmt::format(
+                "matches none of the {} alternatives of {}; closest is branch {}:", branches.size(), keyword, best));
         for (auto& p : results[best]) {
             out_.push_back(std::move(p));
         }

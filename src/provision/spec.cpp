@@ -373,22 +373,26 @@ WorkplaceSpec ReadSpec(Reader& r, const bj::value& doc) {
 
 // Reports the second and later holders of a code: "duplicate funnel code 'line1' (first at [0])".
 template <class T, class Key>
-void CheckUnique(const std::vector<T>& list, Key key, const std::string& list_path, std::string_view what,
+void CheckUnique(const std::vector<T>& list,
+                 Key key,
+                 const std::string& list_path,
+                 std::string_view what,
                  std::vector<SchemaProblem>& out) {
     std::map<std::string, std::size_t> seen;
     for (std::size_t i = 0; i < list.size(); ++i) {
         const std::string k = key(list[i]);
         const auto [it, inserted] = seen.emplace(k, i);
         if (!inserted) {
-            out.push_back({PathIndex(list_path, i),
-                           fmt::format("duplicate {} '{}' (first at [{}])", what, k, it->second)});
+            out.push_back(
+                {PathIndex(list_path, i), fmt::format("duplicate {} '{}' (first at [{}])", what, k, it->second)});
         }
     }
 }
 
 void CheckStages(const FunnelSpec& funnel, const std::string& path, std::vector<SchemaProblem>& out) {
     const std::string stages_path = PathKey(path, "stages");
-    CheckUnique(funnel.stages, [](const StageSpec& s) { return s.code; }, stages_path, "stage code", out);
+    CheckUnique(
+        funnel.stages, [](const StageSpec& s) { return s.code; }, stages_path, "stage code", out);
 
     std::size_t success = 0;
     std::size_t failure = 0;
@@ -398,8 +402,11 @@ void CheckStages(const FunnelSpec& funnel, const std::string& path, std::vector<
         const auto& s = funnel.stages[i];
         const std::string stage_path = PathIndex(stages_path, i);
         if (s.semantics != SemanticsOf(s.role)) {
-            out.push_back({stage_path, fmt::format("a '{}' stage must have semantics '{}', not '{}'", ToString(s.role),
-                                                   ToString(SemanticsOf(s.role)), ToString(s.semantics))});
+            out.push_back({stage_path,
+                           fmt::format("a '{}' stage must have semantics '{}', not '{}'",
+                                       ToString(s.role),
+                                       ToString(SemanticsOf(s.role)),
+                                       ToString(s.semantics))});
         }
         success += s.semantics == StageSemantics::kSuccess ? 1 : 0;
         failure += s.semantics == StageSemantics::kFailure ? 1 : 0;
@@ -420,17 +427,22 @@ void CheckStages(const FunnelSpec& funnel, const std::string& path, std::vector<
     if (news != 1) {
         out.push_back({stages_path, fmt::format("a funnel needs exactly one stage with role 'new', has {}", news)});
     } else {
-        const auto first = std::min_element(funnel.stages.begin(), funnel.stages.end(),
-                                             [](const StageSpec& a, const StageSpec& b) { return a.sort < b.sort; });
+        const auto first = std::min_element(funnel.stages.begin(),
+                                            funnel.stages.end(),
+                                            [](const StageSpec& a, const StageSpec& b) { return a.sort < b.sort; });
         const auto* new_stage = funnel.StageWithRole(StageRole::kNew);
         if (first != funnel.stages.end() && new_stage->sort > first->sort) {
             out.push_back({PathIndex(stages_path, static_cast<std::size_t>(new_stage - funnel.stages.data())),
-                           fmt::format("the 'new' stage must sort first (sort {} > {} of '{}')", new_stage->sort,
-                                       first->sort, first->code)});
+                           fmt::format("the 'new' stage must sort first (sort {} > {} of '{}')",
+                                       new_stage->sort,
+                                       first->sort,
+                                       first->code)});
         }
     }
     // Kanban order (CONTRACT §7.2): every in-progress stage, then the success stage, then the failure stages.
-    auto rank = [](StageSemantics s) { return s == StageSemantics::kProcess ? 0 : s == StageSemantics::kSuccess ? 1 : 2; };
+    auto rank = [](StageSemantics s) {
+        return s == StageSemantics::kProcess ? 0 : s == StageSemantics::kSuccess ? 1 : 2;
+    };
     for (std::size_t i = 0; i < funnel.stages.size(); ++i) {
         for (std::size_t j = 0; j < funnel.stages.size(); ++j) {
             const auto& a = funnel.stages[i];
@@ -438,7 +450,11 @@ void CheckStages(const FunnelSpec& funnel, const std::string& path, std::vector<
             if (rank(a.semantics) < rank(b.semantics) && a.sort >= b.sort) {
                 out.push_back({PathIndex(stages_path, i),
                                fmt::format("{} stage '{}' (sort {}) must sort before {} stage '{}' (sort {})",
-                                           ToString(a.semantics), a.code, a.sort, ToString(b.semantics), b.code,
+                                           ToString(a.semantics),
+                                           a.code,
+                                           a.sort,
+                                           ToString(b.semantics),
+                                           b.code,
                                            b.sort)});
                 break;  // one complaint per misplaced stage
             }
@@ -448,12 +464,17 @@ void CheckStages(const FunnelSpec& funnel, const std::string& path, std::vector<
 
 void CheckFields(const SmartProcessSpec& p, const std::string& path, std::vector<SchemaProblem>& out) {
     const std::string fields_path = PathKey(path, "fields");
-    CheckUnique(p.fields, [](const FieldSpec& f) { return f.code; }, fields_path, "field code", out);
+    CheckUnique(
+        p.fields, [](const FieldSpec& f) { return f.code; }, fields_path, "field code", out);
     for (std::size_t i = 0; i < p.fields.size(); ++i) {
         const auto& f = p.fields[i];
         const std::string field_path = PathIndex(fields_path, i);
-        CheckUnique(f.items, [](const EnumItemSpec& e) { return e.xml_id; }, PathKey(field_path, "items"),
-                    "enumeration xml_id", out);
+        CheckUnique(
+            f.items,
+            [](const EnumItemSpec& e) { return e.xml_id; },
+            PathKey(field_path, "items"),
+            "enumeration xml_id",
+            out);
         if (f.type == FieldType::kEnumeration && f.items.empty()) {
             out.push_back({PathKey(field_path, "items"), "an enumeration needs at least one item"});
         }
@@ -485,10 +506,11 @@ void CheckFields(const SmartProcessSpec& p, const std::string& path, std::vector
 
 void CheckProcess(const SmartProcessSpec& p, const std::string& path, std::vector<SchemaProblem>& out) {
     const std::string funnels_path = PathKey(path, "funnels");
-    CheckUnique(p.funnels, [](const FunnelSpec& f) { return f.code; }, funnels_path, "funnel code", out);
+    CheckUnique(
+        p.funnels, [](const FunnelSpec& f) { return f.code; }, funnels_path, "funnel code", out);
     if (!p.funnels.empty()) {
-        const auto defaults = std::count_if(p.funnels.begin(), p.funnels.end(),
-                                            [](const FunnelSpec& f) { return f.is_default; });
+        const auto defaults =
+            std::count_if(p.funnels.begin(), p.funnels.end(), [](const FunnelSpec& f) { return f.is_default; });
         if (defaults != 1) {
             out.push_back({funnels_path, fmt::format("exactly one funnel must be the default, {} are", defaults)});
         }
@@ -509,8 +531,12 @@ void CheckProcess(const SmartProcessSpec& p, const std::string& path, std::vecto
     CheckFields(p, path, out);
     if (p.card_layout) {
         const std::string sections_path = PathKey(PathKey(path, "card_layout"), "sections");
-        CheckUnique(p.card_layout->sections, [](const CardSectionSpec& s) { return s.code; }, sections_path,
-                    "card section code", out);
+        CheckUnique(
+            p.card_layout->sections,
+            [](const CardSectionSpec& s) { return s.code; },
+            sections_path,
+            "card section code",
+            out);
         for (std::size_t i = 0; i < p.card_layout->sections.size(); ++i) {
             const auto& section = p.card_layout->sections[i];
             for (std::size_t j = 0; j < section.fields.size(); ++j) {
@@ -528,7 +554,8 @@ void CheckProcess(const SmartProcessSpec& p, const std::string& path, std::vecto
 
 void CheckRobots(const WorkplaceSpec& spec, std::vector<SchemaProblem>& out) {
     const std::string robots_path = "$.robots";
-    CheckUnique(spec.robots, [](const RobotSpec& r) { return r.code; }, robots_path, "robot code", out);
+    CheckUnique(
+        spec.robots, [](const RobotSpec& r) { return r.code; }, robots_path, "robot code", out);
     for (std::size_t i = 0; i < spec.robots.size(); ++i) {
         const auto& robot = spec.robots[i];
         const std::string path = PathIndex(robots_path, i);
@@ -537,8 +564,8 @@ void CheckRobots(const WorkplaceSpec& spec, std::vector<SchemaProblem>& out) {
         }
         for (const auto* key : {"properties", "return_properties"}) {
             const auto& list = std::string_view(key) == "properties" ? robot.properties : robot.return_properties;
-            CheckUnique(list, [](const RobotPropertySpec& p) { return p.code; }, PathKey(path, key), "property code",
-                        out);
+            CheckUnique(
+                list, [](const RobotPropertySpec& p) { return p.code; }, PathKey(path, key), "property code", out);
         }
         const auto* process = spec.FindProcess(robot.process);
         if (process == nullptr) {
@@ -595,7 +622,8 @@ StageSemantics SemanticsOf(StageRole role) {
 }
 
 const StageSpec* FunnelSpec::FindStage(std::string_view stage_code) const {
-    const auto it = std::find_if(stages.begin(), stages.end(), [&](const StageSpec& s) { return s.code == stage_code; });
+    const auto it =
+        std::find_if(stages.begin(), stages.end(), [&](const StageSpec& s) { return s.code == stage_code; });
     return it == stages.end() ? nullptr : &*it;
 }
 
@@ -649,24 +677,28 @@ const FunnelSpec* SmartProcessSpec::DefaultFunnel() const {
 }
 
 const FieldSpec* SmartProcessSpec::FindField(std::string_view field_code) const {
-    const auto it = std::find_if(fields.begin(), fields.end(), [&](const FieldSpec& f) { return f.code == field_code; });
+    const auto it =
+        std::find_if(fields.begin(), fields.end(), [&](const FieldSpec& f) { return f.code == field_code; });
     return it == fields.end() ? nullptr : &*it;
 }
 
 const SmartProcessSpec* WorkplaceSpec::FindProcess(std::string_view process_code) const {
-    const auto it = std::find_if(smart_processes.begin(), smart_processes.end(),
-                                 [&](const SmartProcessSpec& p) { return p.code == process_code; });
+    const auto it = std::find_if(smart_processes.begin(), smart_processes.end(), [&](const SmartProcessSpec& p) {
+        return p.code == process_code;
+    });
     return it == smart_processes.end() ? nullptr : &*it;
 }
 
 const SmartProcessSpec* WorkplaceSpec::ProcessFor(ProcessPurpose purpose) const {
-    const auto it = std::find_if(smart_processes.begin(), smart_processes.end(),
-                                 [&](const SmartProcessSpec& p) { return p.purpose == purpose; });
+    const auto it = std::find_if(smart_processes.begin(), smart_processes.end(), [&](const SmartProcessSpec& p) {
+        return p.purpose == purpose;
+    });
     return it == smart_processes.end() ? nullptr : &*it;
 }
 
 const RobotSpec* WorkplaceSpec::FindRobot(std::string_view robot_code) const {
-    const auto it = std::find_if(robots.begin(), robots.end(), [&](const RobotSpec& r) { return r.code == robot_code; });
+    const auto it =
+        std::find_if(robots.begin(), robots.end(), [&](const RobotSpec& r) { return r.code == robot_code; });
     return it == robots.end() ? nullptr : &*it;
 }
 
@@ -718,15 +750,22 @@ const std::vector<RequiredField>& RequiredKpiFields() {
 std::vector<SchemaProblem> CheckWorkplaceRules(const WorkplaceSpec& spec) {
     std::vector<SchemaProblem> out;
     const std::string processes_path = "$.smart_processes";
-    CheckUnique(spec.smart_processes, [](const SmartProcessSpec& p) { return p.code; }, processes_path,
-                "smart process code", out);
-    const auto requests = std::count_if(spec.smart_processes.begin(), spec.smart_processes.end(),
-                                        [](const SmartProcessSpec& p) { return p.purpose == ProcessPurpose::kRequests; });
-    const auto kpis = std::count_if(spec.smart_processes.begin(), spec.smart_processes.end(),
+    CheckUnique(
+        spec.smart_processes,
+        [](const SmartProcessSpec& p) { return p.code; },
+        processes_path,
+        "smart process code",
+        out);
+    const auto requests =
+        std::count_if(spec.smart_processes.begin(), spec.smart_processes.end(), [](const SmartProcessSpec& p) {
+            return p.purpose == ProcessPurpose::kRequests;
+        });
+    const auto kpis = std::count_if(spec.smart_processes.begin(),
+                                    spec.smart_processes.end(),
                                     [](const SmartProcessSpec& p) { return p.purpose == ProcessPurpose::kKpi; });
     if (requests != 1) {
-        out.push_back({processes_path, fmt::format("exactly one smart process must have purpose 'requests', {} do",
-                                                   requests)});
+        out.push_back(
+            {processes_path, fmt::format("exactly one smart process must have purpose 'requests', {} do", requests)});
     }
     if (kpis > 1) {
         out.push_back({processes_path, fmt::format("at most one smart process may have purpose 'kpi', {} do", kpis)});
@@ -735,8 +774,12 @@ std::vector<SchemaProblem> CheckWorkplaceRules(const WorkplaceSpec& spec) {
         CheckProcess(spec.smart_processes[i], PathIndex(processes_path, i), out);
     }
     CheckRobots(spec, out);
-    CheckUnique(spec.events, [](const EventBindingSpec& e) { return e.event + " " + e.handler; }, "$.events",
-                "event binding", out);
+    CheckUnique(
+        spec.events,
+        [](const EventBindingSpec& e) { return e.event + " " + e.handler; },
+        "$.events",
+        "event binding",
+        out);
     return out;
 }
 

@@ -101,8 +101,8 @@ struct FieldSpec {
     bool searchable = false;
     int sort = 100;
     FieldWriter written_by = FieldWriter::kUser;
-    boost::json::object settings;      // per-type settings, Bitrix24 names (DISPLAY, PRECISION, ...)
-    std::vector<EnumItemSpec> items;   // enumeration only
+    boost::json::object settings;             // per-type settings, Bitrix24 names (DISPLAY, PRECISION, ...)
+    std::vector<EnumItemSpec> items;          // enumeration only
     std::optional<std::string> default_item;  // xml_id of the default option
 
     // "UF_CRM_21_SLA_STATE" for type id 21 (the type `id`, not entityTypeId: CONTRACT §9).

@@ -66,8 +66,9 @@ TEST(JsonSchema, RequiredAndUnknownPropertiesAreReportedAtTheObject) {
     const auto schema = R"({"type":"object","properties":{"zone":{"type":"string"}},"required":["zone"],
                             "additionalProperties":false})";
 
-    EXPECT_THAT(Problems(schema, R"({"foo":1})"), ElementsAre(Problem("$", "required property 'zone' is missing"),
-                                                             Problem("$", "unknown property 'foo'")));
+    EXPECT_THAT(
+        Problems(schema, R"({"foo":1})"),
+        ElementsAre(Problem("$", "required property 'zone' is missing"), Problem("$", "unknown property 'foo'")));
 }
 
 TEST(JsonSchema, AdditionalPropertiesSchemaAppliesToUnlistedKeys) {
@@ -162,8 +163,8 @@ TEST(JsonSchema, AnyOfPassesWhenOneBranchMatches) {
 
     EXPECT_THAT(Problems(schema, "1"), IsEmpty());
     EXPECT_THAT(Problems(schema, R"("x")"), IsEmpty());
-    EXPECT_THAT(Problems(schema, "-1"), ElementsAre(Problem("$", "none of the 2 alternatives of anyOf"),
-                                                     Problem("$", "must be >= 0")));
+    EXPECT_THAT(Problems(schema, "-1"),
+                ElementsAre(Problem("$", "none of the 2 alternatives of anyOf"), Problem("$", "must be >= 0")));
 }
 
 TEST(JsonSchema, OneOfReportsTheClosestBranchWhenNothingMatches) {
@@ -209,8 +210,9 @@ TEST(JsonSchema, RefResolvesDefsAndDefinitionsIncludingRecursion) {
     const auto problems = Problems(schema, R"({"tree":{"name":"a","children":[{"name":"b","children":[{"name":1}]}]},
                                               "at":"9:00"})");
 
-    EXPECT_THAT(problems, ElementsAre(Problem("$.tree.children[0].children[0].name", "expected string"),
-                                      Problem("$.at", "does not match pattern")));
+    EXPECT_THAT(problems,
+                ElementsAre(Problem("$.tree.children[0].children[0].name", "expected string"),
+                            Problem("$.at", "does not match pattern")));
 }
 
 TEST(JsonSchema, MinorObjectKeywords) {
@@ -251,12 +253,13 @@ TEST(JsonSchema, MultiErrorDocumentReportsEveryProblemWithItsPath) {
 
     const auto problems = Problems(schema, doc);
 
-    EXPECT_THAT(problems, ElementsAre(Problem("$.calendars[1]", "required property 'zone' is missing"),
-                                      Problem("$.calendars[1].code", "does not match pattern"),
-                                      Problem("$.calendars[1].hours.mon[0][0]", "expected string, got integer"),
-                                      Problem("$.calendars[1].hours", "property name 'xyz'"),
-                                      Problem("$.calendars[1]", "unknown property 'foo'"),
-                                      Problem("$", "unknown property 'extra'")));
+    EXPECT_THAT(problems,
+                ElementsAre(Problem("$.calendars[1]", "required property 'zone' is missing"),
+                            Problem("$.calendars[1].code", "does not match pattern"),
+                            Problem("$.calendars[1].hours.mon[0][0]", "expected string, got integer"),
+                            Problem("$.calendars[1].hours", "property name 'xyz'"),
+                            Problem("$.calendars[1]", "unknown property 'foo'"),
+                            Problem("$", "unknown property 'extra'")));
 }
 
 TEST(JsonSchema, CheckFoldsProblemsIntoOneInvalidError) {
@@ -296,9 +299,7 @@ TEST(JsonSchemaLoad, RefusesValidationKeywordsItWouldOtherwiseIgnore) {
 TEST(JsonSchemaLoad, LoadFileNamesTheFileOnError) {
     dispatch::testing::TempDir dir;
     const auto path = dir.File("bad.schema.json");
-    {
-        std::ofstream(path) << R"({"type":"nope"})";
-    }
+    { std::ofstream(path) << R"({"type":"nope"})"; }
 
     const auto result = Schema::LoadFile(path);
 

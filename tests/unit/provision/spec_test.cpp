@@ -82,8 +82,13 @@ TEST(WorkplaceSpec, EveryFunnelHasEachRoleAndOneSuccessStage) {
     ASSERT_THAT(spec, IsOk());
 
     for (const auto& funnel : spec->ProcessFor(ProcessPurpose::kRequests)->funnels) {
-        for (const auto role : {StageRole::kNew, StageRole::kQueued, StageRole::kInProgress, StageRole::kWaiting,
-                                StageRole::kReview, StageRole::kDone, StageRole::kRejected}) {
+        for (const auto role : {StageRole::kNew,
+                                StageRole::kQueued,
+                                StageRole::kInProgress,
+                                StageRole::kWaiting,
+                                StageRole::kReview,
+                                StageRole::kDone,
+                                StageRole::kRejected}) {
             EXPECT_NE(funnel.StageWithRole(role), nullptr) << funnel.code << " " << ToString(role);
         }
         const auto successes = std::count_if(funnel.stages.begin(), funnel.stages.end(), [](const StageSpec& s) {
@@ -171,9 +176,7 @@ TEST(WorkplaceSpec, MissingFilesAreIoErrors) {
 TEST(WorkplaceSpec, ErrorsNameTheFile) {
     dispatch::testing::TempDir dir;
     const auto path = dir.File("helpdesk.json");
-    {
-        std::ofstream(path) << R"({"version": 2})";
-    }
+    { std::ofstream(path) << R"({"version": 2})"; }
 
     const auto spec = LoadWorkplaceSpec(path, kSchemaPath);
 
@@ -216,8 +219,9 @@ TEST_F(SpecRulesTest, ExactlyOneSuccessStagePerFunnel) {
     Stage(1, 4)["role"] = "done";
     Stage(1, 4)["semantics"] = "success";
 
-    EXPECT_THAT(ErrorOf(), HasSubstr("$.smart_processes[0].funnels[1].stages: a funnel needs exactly one success "
-                                     "stage, has 2"));
+    EXPECT_THAT(ErrorOf(),
+                HasSubstr("$.smart_processes[0].funnels[1].stages: a funnel needs exactly one success "
+                          "stage, has 2"));
 }
 
 TEST_F(SpecRulesTest, RoleAndSemanticsMustAgree) {
@@ -225,8 +229,9 @@ TEST_F(SpecRulesTest, RoleAndSemanticsMustAgree) {
 
     const auto detail = ErrorOf();
 
-    EXPECT_THAT(detail, HasSubstr("$.smart_processes[0].funnels[0].stages[6]: a 'rejected' stage must have "
-                                  "semantics 'failure', not 'process'"));
+    EXPECT_THAT(detail,
+                HasSubstr("$.smart_processes[0].funnels[0].stages[6]: a 'rejected' stage must have "
+                          "semantics 'failure', not 'process'"));
     EXPECT_THAT(detail, HasSubstr("$.smart_processes[0].funnels[0].stages: a funnel needs at least one failure stage"));
 }
 
@@ -243,8 +248,9 @@ TEST_F(SpecRulesTest, ExactlyOneDefaultFunnel) {
 TEST_F(SpecRulesTest, StagesSortInProgressThenSuccessThenFailure) {
     Stage(0, 5)["sort"] = 75;  // SUCCESS after FAIL (70)
 
-    EXPECT_THAT(ErrorOf(), HasSubstr("$.smart_processes[0].funnels[0].stages[5]: success stage 'SUCCESS' (sort 75) "
-                                     "must sort before failure stage 'FAIL' (sort 70)"));
+    EXPECT_THAT(ErrorOf(),
+                HasSubstr("$.smart_processes[0].funnels[0].stages[5]: success stage 'SUCCESS' (sort 75) "
+                          "must sort before failure stage 'FAIL' (sort 70)"));
 }
 
 TEST_F(SpecRulesTest, NewStageMustSortFirst) {
@@ -282,8 +288,9 @@ TEST_F(SpecRulesTest, ServiceFieldsMustExistWithTheirTypes) {
     const auto detail = ErrorOf();
 
     EXPECT_THAT(detail, HasSubstr("$.smart_processes[0].fields: the service needs field 'SLA_STATE' (enumeration)"));
-    EXPECT_THAT(detail, HasSubstr("$.smart_processes[0].fields[2].type: field 'SLA_REACTION_DUE' must be datetime, "
-                                  "not date"));
+    EXPECT_THAT(detail,
+                HasSubstr("$.smart_processes[0].fields[2].type: field 'SLA_REACTION_DUE' must be datetime, "
+                          "not date"));
 }
 
 TEST_F(SpecRulesTest, CardLayoutMayOnlyNameDeclaredFields) {
@@ -303,8 +310,9 @@ TEST_F(SpecRulesTest, CardLayoutCannotClaimToBeApplied) {
 TEST_F(SpecRulesTest, OneRequestsProcessIsRequired) {
     Process(1)["purpose"] = "requests";
 
-    EXPECT_THAT(ErrorOf(), HasSubstr("$.smart_processes: exactly one smart process must have purpose 'requests', "
-                                     "2 do"));
+    EXPECT_THAT(ErrorOf(),
+                HasSubstr("$.smart_processes: exactly one smart process must have purpose 'requests', "
+                          "2 do"));
 }
 
 TEST_F(SpecRulesTest, FunnelsNeedCategoriesAndStagesEnabled) {
