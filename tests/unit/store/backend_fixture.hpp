@@ -1,0 +1,137 @@
+#pragma once
+// Runs the same repository tests against every backend: SQLite always (a fresh file per test), PostgreSQL when
+// DISPATCH_TEST_PG_DSN is set (a fresh schema per test, dropped afterwards), skipped otherwise.
+
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "core/clock.hpp"
+#include "store/pg.hpp"
+#include "store/sqlite.hpp"
+#include "store/store.hpp"
+#include "support/test_support.hpp"
+
+namespace dispatch::store::testing {
+
+// Options for a SQLite file (designated initializers would trip -Wmissing-field-initializers).
+inline SqliteOptions LiteOptions(std::string path, std::string migrations_dir = {}) {
+    SqliteOptions options;
+    options.path = std::move(path);
+    options.migrations_dir = std::move(migrations_dir);
+    return options;
+}
+
+inline std::string PgDsn() {
+    const char* dsn = std::getenv("DISPATCH_TEST_PG_DSN");
+    return dsn != nullptr ? dsn : "";
+}
+
+class BackendTest : public ::testing::TestWithParam<std::string> {
+protected:
+    void SetUp() override {
+        if (GetParam() == "postgres") {
+            if (PgDsn().empty()) {
+                GTEST_SKIP() << "DISPATCH_TEST_PG_DSN is not set (scripts/pg-test-server.sh start prints one)";
+            }
+            std::random_device rd;
+            schema_ = "t_" + std::to_string(rd()) + "_" + std::to_string(rd() % 100000);
+        }
+        ASSERT_TRUE(Reopen());
+    }
+
+    void TearDown() override {
+        store_.reset();
+        if (!schema_.empty()) {
+            auto admin = pg::Connection::Open(PgDsn(), "");
+            if (admin) {
+                (void)(*admin)->Exec("DROP SCHEMA IF EXISTS \"" + schema_ + "\" CASCADE");
+            }
+        }
+    }
+
+    // Closes and opens the store again over the same file or schema (migrations run again).
+    ::testing::AssertionResult Reopen() {
+        store_.reset();
+        auto opened = Open();
+        if (!opened) {
+            return ::testing::AssertionFailure() << opened.error();
+        }
+        store_ = std::move(*opened);
+        return ::testing::AssertionSuccess();
+    }
+
+    Result<std::unique_ptr<Store>> Open() {
+        if (GetParam() == "postgres") {
+            return OpenPostgresStore({.dsn = PgDsn(), .schema = schema_, .migrations_dir = {}, .pool_size = 4}, clock_);
+        }
+        return OpenSqliteStore(LiteOptions(dir_.File("dispatch.db")), clock_);
+    }
+
+    // Runs SQL beside the store, on a connection of its own.
+    Result<void> ExecRaw(const std::string& sql) {
+        if (GetParam() == "postgres") {
+            auto c = pg::Connection::Open(PgDsn(), schema_);
+            if (!c) {
+                return c.error();
+            }
+            return (*c)->Exec(sql);
+        }
+        auto c = sqlite::Connection::Open(dir_.File("dispatch.db"), {});
+        if (!c) {
+            return c.error();
+        }
+        return (*c)->Exec(sql);
+    }
+
+    // Holds the database's write lock from another connection until Release(): the store's next append
+    // transaction waits on it, so appends queued meanwhile are gathered into the following batch.
+    class WriteLock {
+    public:
+        virtual ~WriteLock() = default;
+        virtual Result<void> Release() = 0;
+    };
+    Result<std::unique_ptr<WriteLock>> HoldWriteLock() {
+        if (GetParam() == "postgres") {
+            struct PgLock final : WriteLock {
+                std::unique_ptr<pg::Connection> c;
+                Result<void> Release() override { return c->Exec("COMMIT"); }
+            };
+            auto c = pg::Connection::Open(PgDsn(), schema_);
+            if (!c) {
+                return c.error();
+            }
+            if (auto locked = (*c)->Exec("BEGIN; LOCK TABLE inbox IN EXCLUSIVE MODE"); !locked) {
+                return locked.error();
+            }
+            auto lock = std::make_unique<PgLock>();
+            lock->c = std::move(*c);
+            return std::unique_ptr<WriteLock>(std::move(lock));
+        }
+        struct SqliteLock final : WriteLock {
+            std::unique_ptr<sqlite::Connection> c;
+            Result<void> Release() override { return c->Exec("COMMIT"); }
+        };
+        auto c = sqlite::Connection::Open(dir_.File("dispatch.db"), {});
+        if (!c) {
+            return c.error();
+        }
+        if (auto locked = (*c)->Exec("BEGIN IMMEDIATE"); !locked) {
+            return locked.error();
+        }
+        auto lock = std::make_unique<SqliteLock>();
+        lock->c = std::move(*c);
+        return std::unique_ptr<WriteLock>(std::move(lock));
+    }
+
+    static constexpr TimeMs kT0 = 1'772'442'000'000;  // 2026-03-02T09:00:00Z
+    ManualClock clock_{kT0};
+    dispatch::testing::TempDir dir_;
+    std::string schema_;
+    std::unique_ptr<Store> store_;
+};
+
+inline std::string BackendName(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+
+}  // namespace dispatch::store::testing
