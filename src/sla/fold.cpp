@@ -373,7 +373,7 @@ void Thresholds(const Policy& policy, const Scan& scan, const MetricClock& clock
         d.metric = clock.metric;
         d.cycle = clock.cycle;
         d.threshold = level.level;
-        d.actions = level.actions;
+        d.escalation = &level;
         AddThreshold(out, scan, instant, now, paused,
                      Timer{0, TimerKind::kEscalation, clock.metric, clock.cycle, level.level}, std::move(d),
                      EventKind::kEscalated);
@@ -606,6 +606,7 @@ Result<FoldResult> Fold(const Policy& policy, const CalendarSet& calendars, cons
         }
     }
 
+    out.timers.reserve(12);  // a few per open clock; one allocation instead of several regrowths
     Thresholds(policy, scan, out.reaction, now, out);
     Thresholds(policy, scan, out.resolution, now, out);
     if (out.line2_ola) {
@@ -616,12 +617,18 @@ Result<FoldResult> Fold(const Policy& policy, const CalendarSet& calendars, cons
     }
     Intake(policy, scan, now, out);
 
-    std::stable_sort(out.timers.begin(), out.timers.end(), [](const Timer& a, const Timer& b) { return a.at < b.at; });
+    // Ties keep the order they were added in (warnings, breach, escalation; reaction before resolution).
+    if (out.timers.size() > 1) {
+        std::stable_sort(out.timers.begin(), out.timers.end(),
+                         [](const Timer& a, const Timer& b) { return a.at < b.at; });
+    }
     if (!out.timers.empty()) {
         out.next_timer = out.timers.front();
     }
-    std::stable_sort(out.decisions.begin(), out.decisions.end(),
-                     [](const Decision& a, const Decision& b) { return a.due_at < b.due_at; });
+    if (out.decisions.size() > 1) {
+        std::stable_sort(out.decisions.begin(), out.decisions.end(),
+                         [](const Decision& a, const Decision& b) { return a.due_at < b.due_at; });
+    }
     return out;
 }
 

@@ -91,7 +91,7 @@ struct Decision {
     int cycle = 0;                      // the clock's cycle (reaction and auto-close/route: 1)
     int threshold = 0;                  // warning index, escalation level
     TimeMs due_at = 0;                  // the threshold instant (a late decision keeps its real instant)
-    std::vector<Action> actions;        // escalate
+    const EscalationLevel* escalation = nullptr;  // escalate: the level and its actions (owned by the Policy)
     RouteTarget route;                  // route
     std::string template_name;          // route: the template routed for
     std::string comment;                // auto-close

@@ -180,8 +180,10 @@ std::string DecisionText(const bj::object& want, const Decision& d) {
     }
     if (want.contains("actions")) {
         out += " actions=";
-        for (const Action& a : d.actions) {
-            out += ActionText(a) + ";";
+        if (d.escalation != nullptr) {
+            for (const Action& a : d.escalation->actions) {
+                out += ActionText(a) + ";";
+            }
         }
     }
     if (want.contains("users")) {
