@@ -1,0 +1,69 @@
+#pragma once
+// The list-method query language shared by crm.item.list, crm.type.list, crm.automatedsolution.list,
+// crm.stagehistory.list, crm.status.list, userfieldconfig.list and user.get (CONTRACT §8.4):
+//   filter  {"field": v, ">=field": v, "@field": [..], "%field": "sub", "0": {"logic": "OR", ...}}
+//   order   {"field": "ASC"|"DESC"}
+//   start   page offset, pages of 50; -1 = fast mode (no total, no next)
+// Rows are JSON objects in storage form: times are TimeMs numbers, booleans are bools.
+
+#include <boost/json.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "emulator/api_error.hpp"
+
+namespace dispatch::emulator {
+
+enum class ValueKind { kInt, kDouble, kString, kTime, kBool };
+
+struct FilterField {
+    std::string key;  // storage key in the row
+    ValueKind kind = ValueKind::kString;
+    bool multiple = false;
+};
+
+// Maps a request field name to a row key; nullopt = "not allowed in filter/order" (INVALID_ARG_VALUE).
+using FieldLookup = std::function<std::optional<FilterField>(std::string_view name)>;
+
+class Filter {
+public:
+    // An empty/absent filter (null, "", [], {}) matches everything.
+    static std::variant<Filter, ApiError> Parse(const boost::json::value& filter, const FieldLookup& lookup);
+    bool Matches(const boost::json::object& row) const;
+
+    struct Node;
+
+private:
+    std::shared_ptr<const Node> root_;
+};
+
+struct OrderKey {
+    FilterField field;
+    bool descending = false;
+};
+
+// Validates names and directions; `fallback_id_key` (if non-empty) is appended as the last tie-breaker ASC.
+std::variant<std::vector<OrderKey>, ApiError> ParseOrder(const boost::json::value& order, const FieldLookup& lookup,
+                                                         const std::string& fallback_id_key);
+void SortRows(std::vector<const boost::json::object*>& rows, const std::vector<OrderKey>& order);
+
+// start: absent → 0; "-1"/-1 → fast mode. Non-numeric values count as 0 (as PHP's intval would).
+std::int64_t ParseStart(const boost::json::value* start);
+
+constexpr std::int64_t kPageSize = 50;
+
+// Cuts one page out of `count` matching rows (rendering only that page) and fills total/next the documented way:
+// fast mode gives total 0 and no next. `wrapper_key` null: the page is the result itself (user.get).
+MethodOk Paginate(std::size_t count, std::int64_t start, const char* wrapper_key,
+                  const std::function<boost::json::value(std::size_t)>& render);
+
+// Shared conversions for request values.
+std::optional<double> ToDouble(const boost::json::value& v);
+
+}  // namespace dispatch::emulator

@@ -1,0 +1,60 @@
+#pragma once
+// The field list of one smart process's items (CONTRACT §8.2, §8.3, §9.3): system fields in camelCase, user fields
+// with their names converted both ways, how each is validated on write, stored, filtered and rendered.
+//
+// UF naming (api-reference/crm/universal/index.md): UF_CRM_10_DIGIT → ufCrm10Digit (regular rule: the tail after
+// UF_CRM_{n}_ is letters-only words or digits-only blocks), UF_CRM_3_1747309727 → ufCrm3_1747309727, otherwise the
+// simplified rule UF_CRM_3_DIGIT10 → ufCrm_3_DIGIT10, UF_CRM_1747309879 → ufCrm_1747309879; a converted name that
+// collides with another field keeps the UPPER name. With useOriginalUfNames=Y the UPPER names are used.
+
+#include <boost/json.hpp>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "emulator/api_error.hpp"
+#include "emulator/filter.hpp"
+#include "emulator/portal.hpp"
+
+namespace dispatch::emulator {
+
+// The naming rule alone (no collision check).
+std::string UfCamelName(std::string_view upper);
+
+struct ItemField {
+    std::string name;        // as requests and responses spell it in this mode
+    std::string camel_name;  // camelCase (collision-resolved) name
+    std::string key;         // storage key in Item::values (camelCase for system fields, UPPER for UFs)
+    std::string type;        // Bitrix24 type: integer, string, user, datetime, crm_status, enumeration, ...
+    ValueKind kind = ValueKind::kString;
+    bool multiple = false;
+    bool read_only = false;
+    bool enabled = true;  // false: the feature flag is off, the value reads as null
+    const UserField* uf = nullptr;
+    std::string title;
+};
+
+class ItemSchema {
+public:
+    ItemSchema(const Portal& portal, const SpaType& type, bool original_uf_names);
+
+    const std::vector<ItemField>& Fields() const { return fields_; }
+    // Accepts the mode's name and, leniently, the other spelling of a UF (README).
+    const ItemField* Find(std::string_view name) const;
+    std::optional<FilterField> Filterable(std::string_view name) const;
+
+    // Converts a request value to storage form, or the documented error (CRM_FIELD_ERROR_VALUE_NOT_VALID; `100`
+    // for a scalar given to a multiple field).
+    std::variant<boost::json::value, ApiError> ToStorage(const Portal& portal, const ItemField& field,
+                                                         const boost::json::value& value) const;
+    boost::json::value Render(const Portal& portal, const ItemField& field, const boost::json::value* stored) const;
+    // crm.item.fields description of one field.
+    boost::json::object Describe(const Portal& portal, const ItemField& field) const;
+
+private:
+    std::vector<ItemField> fields_;
+    std::int64_t entity_type_id_;
+};
+
+}  // namespace dispatch::emulator
