@@ -1,0 +1,10 @@
+#pragma once
+// Texts compiled into the binaries from the source tree (schemas), so they run from any directory.
+
+#include <string_view>
+
+namespace dispatch::app {
+
+extern const std::string_view kConfigSchema;  // schemas/config.schema.json
+
+}  // namespace dispatch::app

@@ -1,0 +1,62 @@
+#pragma once
+// The /b24/* routes of dispatchd: the only place where intake failures become HTTP statuses. Each accepted call is
+// appended to the durable inbox and answered only after the commit (Bitrix24 never retries, CONTRACT §10.4), so an
+// acknowledged event survives a crash; nothing is processed on the request path.
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "core/clock.hpp"
+#include "core/metrics.hpp"
+#include "http/server.hpp"
+#include "store/store.hpp"
+
+namespace dispatch::intake {
+
+struct EndpointOptions {
+    // Key of the HMAC that derives each portal's /b24/hook secret (HookSecret). From config or the environment;
+    // never logged. Empty disables /b24/hook.
+    std::string hook_key;
+};
+
+// HMAC-SHA256(hook_key, member_id) as lower-case hex: the secret an admin pastes into the "Webhook" robot URL.
+// Derived, not stored, so rotating hook_key revokes every hook URL at once.
+std::string HookSecret(std::string_view hook_key, std::string_view member_id);
+
+class Endpoints {
+public:
+    Endpoints(store::Store& store, const Clock& clock, metrics::Registry& metrics, EndpointOptions options);
+
+    // POST /b24/events, POST /b24/install, POST /b24/robots/{code}, GET|POST /b24/hook.
+    void Register(http::Router& router);
+
+    // Forget a cached portal (after an uninstall processed elsewhere).
+    void Invalidate(const std::string& member_id);
+
+private:
+    struct Known {
+        std::string application_token;
+        bool active = true;
+    };
+    std::optional<Known> Lookup(const std::string& member_id);
+    void Remember(const std::string& member_id, Known known);
+
+    void OnEvent(http::Request&& req, http::Respond respond);
+    void OnInstall(http::Request&& req, http::Respond respond);
+    void OnRobot(http::Request&& req, http::Respond respond);
+    void OnHook(http::Request&& req, http::Respond respond);
+    void Append(store::InboxEvent&& event, http::Respond respond, const char* what);
+    http::Response Refuse(const Error& error, const char* what);
+
+    store::Store& store_;
+    const Clock& clock_;
+    metrics::Registry& metrics_;
+    EndpointOptions options_;
+    std::mutex mu_;
+    std::map<std::string, Known, std::less<>> portals_;  // member_id → token; the hot path reads no database
+};
+
+}  // namespace dispatch::intake
