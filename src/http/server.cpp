@@ -251,6 +251,13 @@ net::awaitable<void> Session::Serve() {
             co_await Reject(431, 11, 0);
             co_return;
         }
+        if (header_ec == bhttp::error::body_limit) {
+            // Beast checks a declared Content-Length against body_limit while still reading the header.
+            shared_->rejected_body_too_large->Inc();
+            const unsigned declared_version = parser.get().version() == 10 ? 10 : 11;
+            co_await Reject(413, declared_version, kMaxDrainBytes);
+            co_return;
+        }
         if (IsHttpParseError(header_ec)) {
             shared_->rejected_bad_request->Inc();
             DISPATCH_LOG_DEBUG(kLog, "bad request", "remote={} error={}", remote_, log::Quote(header_ec.message()));
@@ -393,7 +400,11 @@ net::awaitable<bool> Session::Write(Response&& response, unsigned version, bool 
 }
 
 net::awaitable<void> Session::Reject(int status, unsigned version, std::size_t drain_bytes) {
-    if (!co_await Write(Response::Status(status), version == 10 ? 10 : 11, false, false)) {
+    // GCC 12 miscompiles a temporary with a destructor inside a co_await expression (it died here with SIGILL on
+    // every 413): keep the response in a named local and the co_await expression simple (STYLE.md §2.2).
+    Response rejection = Response::Status(status);
+    const bool written = co_await Write(std::move(rejection), version == 10 ? 10 : 11, false, false);
+    if (!written) {
         co_return;
     }
     if (drain_bytes > 0) {
