@@ -92,12 +92,18 @@ public:
     std::optional<TimeMs> NextOpening(TimeMs t) const;
     // Open time in [from, to), minus `pauses` (a normalized IntervalSet). 0 when to <= from.
     TimeMs Elapsed(TimeMs from, TimeMs to, const IntervalSet& pauses = {}) const;
-    // The smallest t >= start with Elapsed(start, t, pauses) == duration. A zero duration gives NextOpening(start).
-    // Pauses extending past the deadline push it later; pauses are all known pauses (future ones unknown).
-    // nullopt when the compiled range ends first.
+    // The smallest t >= start with Elapsed(start, t, pauses) == duration (duration >= 0, checked), so a deadline
+    // that consumes a segment exactly lands on its close, not on the next opening. A zero duration gives the
+    // instant the clock starts: the first t >= start that is open and not paused (NextOpening(start) without
+    // pauses). Pauses extending past the deadline push it later; pauses are all known pauses (future ones
+    // unknown). nullopt when the compiled range ends first. Cost: O(log segments + pauses after start).
     std::optional<TimeMs> Deadline(TimeMs start, TimeMs duration, const IntervalSet& pauses = {}) const;
-    // `days` business days after `start` (GLPI's day unit): step over open local dates; with `end_of_day` the result
-    // snaps to the close of the last day, otherwise to the same local time-of-day or the next opening after it.
+    // `days` business days after `start` (GLPI's day unit). An open local date is one with any open time. The count
+    // starts on the open date of s = NextOpening(start) (a ticket created after hours starts next morning) and
+    // steps over `days` further open dates (0: the same date). With `end_of_day` the result is the close of that
+    // date; otherwise the wall time-of-day of s on that date (gap/overlap rule as above) if open, else the next
+    // opening on that date, else that date's close (GLPI clamps to the last working hour). nullopt when days < 0
+    // or the compiled range ends first.
     std::optional<TimeMs> AddBusinessDays(TimeMs start, int days, bool end_of_day) const;
 
     // Local wall time of an instant in this calendar's zone: for explanations ("opens Mon 09:00 MSK").
@@ -105,6 +111,10 @@ public:
 
 private:
     Calendar() = default;
+    // Total open time before t (the prefix sum at t), and its inverse: the smallest t with OpenBefore(t) == open
+    // for 0 < open <= total.
+    TimeMs OpenBefore(TimeMs t) const;
+    TimeMs InstantAtOpen(TimeMs open) const;
 
     std::string id_;
     std::string zone_;
@@ -114,11 +124,12 @@ private:
     TimeMs range_end_ = 0;
     std::vector<Interval> segments_;
     std::vector<TimeMs> prefix_;  // prefix_[i] = total open ms of segments_[0..i)
-    // Per open local date, for AddBusinessDays: [first segment index, one past the last) and the date's midnight.
+    // Per open local date, for AddBusinessDays: its first opening and last close (a date's own hours, even when a
+    // 24:00 end merged its last segment with the next date's), and the date as days since 1970-01-01.
     struct OpenDay {
-        TimeMs local_midnight_utc;
-        std::uint32_t first_segment;
-        std::uint32_t end_segment;
+        TimeMs open;
+        TimeMs close;
+        std::int32_t local_day;
     };
     std::vector<OpenDay> open_days_;
     const void* zone_ptr_ = nullptr;  // date::time_zone*, kept opaque so this header needs no date/tz
