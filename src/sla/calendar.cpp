@@ -295,7 +295,7 @@ std::optional<TimeMs> Calendar::Deadline(TimeMs start, TimeMs duration, const In
             if (!open) {
                 return std::nullopt;
             }
-            while (p != pauses.end() && p->to < *open) {
+            while (p != pauses.end() && p->to <= *open) {
                 ++p;
             }
             if (p == pauses.end() || p->from > *open) {
