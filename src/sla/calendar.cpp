@@ -149,9 +149,9 @@ Result<std::shared_ptr<const Calendar>> Calendar::Compile(const CalendarSpec& sp
         return valid.error();
     }
     if (first_year < kMinYear || last_year > kMaxYear || first_year > last_year) {
-        return Fail(CoreErrc::kInvalid,
-                    fmt::format("years: need {} <= first ({}) <= last ({}) <= {}", kMinYear, first_year, last_year,
-                                kMaxYear));
+        return Fail(
+            CoreErrc::kInvalid,
+            fmt::format("years: need {} <= first ({}) <= last ({}) <= {}", kMinYear, first_year, last_year, kMaxYear));
     }
     const date::time_zone* zone = date::locate_zone(spec.zone);
 
@@ -187,8 +187,8 @@ Result<std::shared_ptr<const Calendar>> Calendar::Compile(const CalendarSpec& sp
             hours = &all_day;
         } else {
             const date::year_month_day ymd{day};
-            const LocalDate local{static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                                  static_cast<unsigned>(ymd.day())};
+            const LocalDate local{
+                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day())};
             if (auto it = overrides.find(local); it != overrides.end()) {
                 hours = it->second;
             } else if (std::binary_search(holidays.begin(), holidays.end(), day)) {
@@ -238,8 +238,8 @@ Result<std::shared_ptr<const Calendar>> Calendar::Compile(const CalendarSpec& sp
 
 TimeMs Calendar::OpenBefore(TimeMs t) const {
     // The last segment starting at or before t.
-    auto it = std::upper_bound(segments_.begin(), segments_.end(), t,
-                               [](TimeMs v, const Interval& s) { return v < s.from; });
+    auto it =
+        std::upper_bound(segments_.begin(), segments_.end(), t, [](TimeMs v, const Interval& s) { return v < s.from; });
     if (it == segments_.begin()) {
         return 0;
     }
@@ -257,14 +257,14 @@ TimeMs Calendar::InstantAtOpen(TimeMs open) const {
 }
 
 bool Calendar::IsOpen(TimeMs t) const {
-    auto it = std::upper_bound(segments_.begin(), segments_.end(), t,
-                               [](TimeMs v, const Interval& s) { return v < s.to; });
+    auto it =
+        std::upper_bound(segments_.begin(), segments_.end(), t, [](TimeMs v, const Interval& s) { return v < s.to; });
     return it != segments_.end() && it->from <= t;
 }
 
 std::optional<TimeMs> Calendar::NextOpening(TimeMs t) const {
-    auto it = std::upper_bound(segments_.begin(), segments_.end(), t,
-                               [](TimeMs v, const Interval& s) { return v < s.to; });
+    auto it =
+        std::upper_bound(segments_.begin(), segments_.end(), t, [](TimeMs v, const Interval& s) { return v < s.to; });
     if (it == segments_.end()) {
         return std::nullopt;
     }
@@ -276,8 +276,7 @@ TimeMs Calendar::Elapsed(TimeMs from, TimeMs to, const IntervalSet& pauses) cons
         return 0;
     }
     TimeMs total = OpenBefore(to) - OpenBefore(from);
-    auto p = std::upper_bound(pauses.begin(), pauses.end(), from,
-                              [](TimeMs v, const Interval& i) { return v < i.to; });
+    auto p = std::upper_bound(pauses.begin(), pauses.end(), from, [](TimeMs v, const Interval& i) { return v < i.to; });
     for (; p != pauses.end() && p->from < to; ++p) {
         total -= OpenBefore(std::min(p->to, to)) - OpenBefore(std::max(p->from, from));
     }
@@ -286,8 +285,8 @@ TimeMs Calendar::Elapsed(TimeMs from, TimeMs to, const IntervalSet& pauses) cons
 
 std::optional<TimeMs> Calendar::Deadline(TimeMs start, TimeMs duration, const IntervalSet& pauses) const {
     DISPATCH_CHECK(duration >= 0, "a business duration is never negative");
-    auto p = std::upper_bound(pauses.begin(), pauses.end(), start,
-                              [](TimeMs v, const Interval& i) { return v < i.to; });
+    auto p =
+        std::upper_bound(pauses.begin(), pauses.end(), start, [](TimeMs v, const Interval& i) { return v < i.to; });
     TimeMs cur = start;
     if (duration == 0) {
         for (;;) {
@@ -333,8 +332,8 @@ std::optional<TimeMs> Calendar::AddBusinessDays(TimeMs start, int days, bool end
         return std::nullopt;
     }
     // The open date that holds s: the last one opening at or before s (s is open, so it is before that day's close).
-    auto it = std::upper_bound(open_days_.begin(), open_days_.end(), *s,
-                               [](TimeMs v, const OpenDay& d) { return v < d.open; });
+    auto it = std::upper_bound(
+        open_days_.begin(), open_days_.end(), *s, [](TimeMs v, const OpenDay& d) { return v < d.open; });
     DISPATCH_CHECK(it != open_days_.begin(), "an open instant belongs to an open date");
     --it;
     const auto index = static_cast<std::size_t>(it - open_days_.begin()) + static_cast<std::size_t>(days);
@@ -365,9 +364,13 @@ std::string Calendar::FormatLocal(TimeMs t) const {
     const date::year_month_day ymd{day};
     const date::hh_mm_ss<std::chrono::seconds> hms{local - day};
     static constexpr const char* kWeekdays[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-    std::string out = fmt::format("{} {:04}-{:02}-{:02} {:02}:{:02}", kWeekdays[date::weekday{day}.iso_encoding() - 1],
-                                  static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                                  static_cast<unsigned>(ymd.day()), hms.hours().count(), hms.minutes().count());
+    std::string out = fmt::format("{} {:04}-{:02}-{:02} {:02}:{:02}",
+                                  kWeekdays[date::weekday{day}.iso_encoding() - 1],
+                                  static_cast<int>(ymd.year()),
+                                  static_cast<unsigned>(ymd.month()),
+                                  static_cast<unsigned>(ymd.day()),
+                                  hms.hours().count(),
+                                  hms.minutes().count());
     if (hms.seconds().count() != 0) {
         out += fmt::format(":{:02}", hms.seconds().count());
     }

@@ -47,9 +47,9 @@ struct DateOverride {
 };
 
 struct CalendarSpec {
-    std::string id;       // "line1"; referenced by policy targets
-    std::string zone;     // IANA name, "Europe/Moscow"
-    int version = 1;      // bumps on every edit; cycles pin a version (research §4.4)
+    std::string id;    // "line1"; referenced by policy targets
+    std::string zone;  // IANA name, "Europe/Moscow"
+    int version = 1;   // bumps on every edit; cycles pin a version (research §4.4)
     bool always_open = false;
     std::array<std::vector<DayRange>, 7> week;  // index 0 = Monday ... 6 = Sunday (ISO)
     std::vector<LocalDate> holidays;

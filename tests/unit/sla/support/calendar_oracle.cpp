@@ -135,8 +135,8 @@ std::optional<TimeMs> CalendarOracle::NextOpening(TimeMs t, TimeMs step, TimeMs 
     return Deadline(t, 0, {}, step, limit, gave_up);
 }
 
-std::optional<TimeMs> CalendarOracle::Deadline(TimeMs start, TimeMs duration, const IntervalSet& pauses,
-                                               TimeMs step, TimeMs limit, bool* gave_up) const {
+std::optional<TimeMs> CalendarOracle::Deadline(
+    TimeMs start, TimeMs duration, const IntervalSet& pauses, TimeMs step, TimeMs limit, bool* gave_up) const {
     Walker walker(flat_, pauses);
     *gave_up = false;
     TimeMs counted = 0;
@@ -160,8 +160,8 @@ std::optional<TimeMs> CalendarOracle::Deadline(TimeMs start, TimeMs duration, co
     }
 }
 
-std::optional<TimeMs> CalendarOracle::AddBusinessDays(TimeMs start, int days, bool end_of_day, TimeMs step,
-                                                      TimeMs limit, bool* gave_up) const {
+std::optional<TimeMs> CalendarOracle::AddBusinessDays(
+    TimeMs start, int days, bool end_of_day, TimeMs step, TimeMs limit, bool* gave_up) const {
     const std::optional<TimeMs> s = NextOpening(start, step, limit, gave_up);
     if (!s || days < 0) {
         return std::nullopt;

@@ -33,10 +33,10 @@ public:
     // `*gave_up` says whether that was the limit rather than the end of the window).
     TimeMs Elapsed(TimeMs from, TimeMs to, const IntervalSet& pauses, TimeMs step) const;
     std::optional<TimeMs> NextOpening(TimeMs t, TimeMs step, TimeMs limit, bool* gave_up) const;
-    std::optional<TimeMs> Deadline(TimeMs start, TimeMs duration, const IntervalSet& pauses, TimeMs step,
-                                   TimeMs limit, bool* gave_up) const;
-    std::optional<TimeMs> AddBusinessDays(TimeMs start, int days, bool end_of_day, TimeMs step, TimeMs limit,
-                                          bool* gave_up) const;
+    std::optional<TimeMs> Deadline(
+        TimeMs start, TimeMs duration, const IntervalSet& pauses, TimeMs step, TimeMs limit, bool* gave_up) const;
+    std::optional<TimeMs> AddBusinessDays(
+        TimeMs start, int days, bool end_of_day, TimeMs step, TimeMs limit, bool* gave_up) const;
 
     TimeMs WindowBegin() const { return window_begin_; }
     TimeMs WindowEnd() const { return window_end_; }

@@ -20,8 +20,14 @@ namespace {
 
 // DST zones the issue names, plus zones with odd shapes: a half-hour offset, a half-hour DST shift, DST at
 // midnight (Sao Paulo until 2019: the date starts at 01:00), and no DST at all.
-constexpr const char* kZones[] = {"Europe/Berlin", "America/New_York", "Australia/Sydney", "Europe/Moscow",
-                                  "Europe/Moscow", "Asia/Kolkata",     "Australia/Lord_Howe", "America/Sao_Paulo",
+constexpr const char* kZones[] = {"Europe/Berlin",
+                                  "America/New_York",
+                                  "Australia/Sydney",
+                                  "Europe/Moscow",
+                                  "Europe/Moscow",
+                                  "Asia/Kolkata",
+                                  "Australia/Lord_Howe",
+                                  "America/Sao_Paulo",
                                   "UTC"};
 
 enum class Precision { kMinute, kSecond, kMilli };
@@ -59,8 +65,12 @@ std::string DescribeRanges(const std::vector<DayRange>& ranges) {
 std::string DescribeDate(const LocalDate& d) { return fmt::format("{:04}-{:02}-{:02}", d.year, d.month, d.day); }
 
 std::string Describe(const Setup& s) {
-    std::string out = fmt::format("zone={} years={}..{} step={}ms always_open={}\n", s.spec.zone, s.first_year,
-                                  s.last_year, s.step, s.spec.always_open);
+    std::string out = fmt::format("zone={} years={}..{} step={}ms always_open={}\n",
+                                  s.spec.zone,
+                                  s.first_year,
+                                  s.last_year,
+                                  s.step,
+                                  s.spec.always_open);
     for (std::size_t d = 0; d < 7; ++d) {
         out += fmt::format("  week[{}]={}\n", d, DescribeRanges(s.spec.week[d]));
     }
@@ -86,9 +96,20 @@ std::string DescribePauses(const IntervalSet& pauses) {
 std::string Opt(const std::optional<TimeMs>& t) { return t ? FormatIso8601(*t) : std::string("none"); }
 
 // Range ends that sit on or next to typical DST transition wall times, midnight and 24:00.
-constexpr std::int32_t kInterestingSeconds[] = {0,         3600,      2 * 3600,  2 * 3600 + 1800, 3 * 3600,
-                                                9 * 3600,  12 * 3600, 18 * 3600, 23 * 3600,       23 * 3600 + 59 * 60,
-                                                86400 - 60, 86400,    86400,     1800};
+constexpr std::int32_t kInterestingSeconds[] = {0,
+                                                3600,
+                                                2 * 3600,
+                                                2 * 3600 + 1800,
+                                                3 * 3600,
+                                                9 * 3600,
+                                                12 * 3600,
+                                                18 * 3600,
+                                                23 * 3600,
+                                                23 * 3600 + 59 * 60,
+                                                86400 - 60,
+                                                86400,
+                                                86400,
+                                                1800};
 
 std::vector<DayRange> RandomHours(Rng& rng, Precision precision) {
     const int count = static_cast<int>(Uniform(rng, 1, 3));
@@ -148,8 +169,9 @@ Setup RandomSetup(Rng& rng) {
     s.spec.zone = kZones[Uniform(rng, 0, std::size(kZones) - 1)];
     s.spec.id = "random";
     // Moscow's window covers 2011 (DST abolished at +4) and 2014 (back to +3) often.
-    s.first_year = s.spec.zone == std::string("Europe/Moscow") && Chance(rng, 0.5) ? static_cast<int>(Uniform(rng, 2010, 2014))
-                                                                                   : static_cast<int>(Uniform(rng, 2008, 2030));
+    s.first_year = s.spec.zone == std::string("Europe/Moscow") && Chance(rng, 0.5)
+                       ? static_cast<int>(Uniform(rng, 2010, 2014))
+                       : static_cast<int>(Uniform(rng, 2008, 2030));
     s.last_year = s.first_year + static_cast<int>(Uniform(rng, 0, 1));
     s.spec.always_open = Chance(rng, 0.05);
     const bool russian = s.spec.zone == std::string("Europe/Moscow");
@@ -205,17 +227,16 @@ Setup RandomSetup(Rng& rng) {
             }
             for (const auto& [m, d] : {std::pair{2u, 23u}, {3u, 8u}, {5u, 1u}, {5u, 9u}, {6u, 12u}, {11u, 4u}}) {
                 s.spec.holidays.push_back({y, m, d});
-                const date::local_days eve = date::local_days{date::year{y} / date::month{m} / date::day{d}} -
-                                             date::days{1};
+                const date::local_days eve =
+                    date::local_days{date::year{y} / date::month{m} / date::day{d}} - date::days{1};
                 if (std::find(used.begin(), used.end(), eve) == used.end() && Chance(rng, 0.5)) {
                     used.push_back(eve);
                     s.spec.overrides.push_back({ToLocalDate(eve), {{9 * 3600, 17 * 3600}}});
                 }
             }
             for (int k = 0; k < 2; ++k) {
-                date::local_days sat = date::local_days{date::year{y} / date::month{static_cast<unsigned>(
-                                                                          Uniform(rng, 1, 12))} /
-                                                        date::Saturday[1]};
+                date::local_days sat = date::local_days{
+                    date::year{y} / date::month{static_cast<unsigned>(Uniform(rng, 1, 12))} / date::Saturday[1]};
                 if (std::find(used.begin(), used.end(), sat) == used.end()) {
                     used.push_back(sat);
                     s.spec.overrides.push_back({ToLocalDate(sat), {{9 * 3600, 18 * 3600}}});
@@ -318,8 +339,10 @@ public:
         for (int q = 0; q < 24; ++q) {
             const TimeMs t = instant();
             if (cal.IsOpen(t) != oracle.IsOpen(t)) {
-                Mismatch(setup, calendar_index, fmt::format("IsOpen({}) engine={} oracle={}", FormatIso8601(t),
-                                                            cal.IsOpen(t), oracle.IsOpen(t)));
+                Mismatch(
+                    setup,
+                    calendar_index,
+                    fmt::format("IsOpen({}) engine={} oracle={}", FormatIso8601(t), cal.IsOpen(t), oracle.IsOpen(t)));
             }
             switch (q % 4) {
                 case 0: {
@@ -328,9 +351,13 @@ public:
                     const auto got = cal.NextOpening(t);
                     Count();
                     if (gave_up ? (got && *got < t + limit) : got != want) {
-                        Mismatch(setup, calendar_index,
-                                 fmt::format("NextOpening({}) engine={} oracle={}{}", FormatIso8601(t), Opt(got),
-                                             Opt(want), gave_up ? " (oracle gave up)" : ""));
+                        Mismatch(setup,
+                                 calendar_index,
+                                 fmt::format("NextOpening({}) engine={} oracle={}{}",
+                                             FormatIso8601(t),
+                                             Opt(got),
+                                             Opt(want),
+                                             gave_up ? " (oracle gave up)" : ""));
                     }
                     break;
                 }
@@ -342,9 +369,14 @@ public:
                     const TimeMs got = cal.Elapsed(t, to, pauses);
                     Count();
                     if (got != want) {
-                        Mismatch(setup, calendar_index,
-                                 fmt::format("Elapsed({}, {}, {}) engine={} oracle={}", FormatIso8601(t),
-                                             FormatIso8601(to), DescribePauses(raw), got, want));
+                        Mismatch(setup,
+                                 calendar_index,
+                                 fmt::format("Elapsed({}, {}, {}) engine={} oracle={}",
+                                             FormatIso8601(t),
+                                             FormatIso8601(to),
+                                             DescribePauses(raw),
+                                             got,
+                                             want));
                     }
                     break;
                 }
@@ -357,9 +389,14 @@ public:
                     const auto got = cal.Deadline(t, duration, pauses);
                     Count();
                     if (gave_up ? (got && *got <= t + limit) : got != want) {
-                        Mismatch(setup, calendar_index,
-                                 fmt::format("Deadline({}, {} ms, {}) engine={} oracle={}{}", FormatIso8601(t),
-                                             duration, DescribePauses(raw), Opt(got), Opt(want),
+                        Mismatch(setup,
+                                 calendar_index,
+                                 fmt::format("Deadline({}, {} ms, {}) engine={} oracle={}{}",
+                                             FormatIso8601(t),
+                                             duration,
+                                             DescribePauses(raw),
+                                             Opt(got),
+                                             Opt(want),
                                              gave_up ? " (oracle gave up)" : ""));
                     }
                     break;
@@ -375,9 +412,14 @@ public:
                     const auto got = cal.AddBusinessDays(t, days, end_of_day);
                     Count();
                     if (got != want) {
-                        Mismatch(setup, calendar_index,
+                        Mismatch(setup,
+                                 calendar_index,
                                  fmt::format("AddBusinessDays({}, {}, end_of_day={}) engine={} oracle={}",
-                                             FormatIso8601(t), days, end_of_day, Opt(got), Opt(want)));
+                                             FormatIso8601(t),
+                                             days,
+                                             end_of_day,
+                                             Opt(got),
+                                             Opt(want)));
                     }
                     break;
                 }
@@ -390,8 +432,8 @@ private:
     void Mismatch(const Setup& setup, std::int64_t calendar_index, const std::string& what) {
         ++result_->mismatch_count;
         if (result_->mismatches.size() < 5) {
-            result_->mismatches.push_back(fmt::format("seed={} calendar #{}: {}\n{}", seed_, calendar_index, what,
-                                                      Describe(setup)));
+            result_->mismatches.push_back(
+                fmt::format("seed={} calendar #{}: {}\n{}", seed_, calendar_index, what, Describe(setup)));
         }
     }
 

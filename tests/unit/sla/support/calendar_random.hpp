@@ -10,7 +10,7 @@
 namespace dispatch::sla::testing {
 
 struct OracleRunResult {
-    std::int64_t cases = 0;              // comparisons made (IsOpen probes not counted)
+    std::int64_t cases = 0;  // comparisons made (IsOpen probes not counted)
     std::int64_t calendars = 0;
     std::vector<std::string> mismatches;  // at most the first few, fully described
     std::int64_t mismatch_count = 0;
