@@ -595,13 +595,24 @@ void Server::Stop() {
         acceptor->close(ec);
     });
 
-    std::unique_lock lock(shared.sessions_mu);
-    const std::size_t in_flight = shared.sessions.size();
-    for (auto& [id, weak] : shared.sessions) {
-        if (auto session = weak.lock()) {
-            net::post(session->Executor(), [session] { session->OnStop(); });
+    // Collect under the lock, post and release outside it: the last reference to a session may be ours, and
+    // ~Session takes sessions_mu.
+    std::vector<std::shared_ptr<Session>> live;
+    {
+        std::lock_guard lock(shared.sessions_mu);
+        for (auto& [id, weak] : shared.sessions) {
+            if (auto session = weak.lock()) {
+                live.push_back(std::move(session));
+            }
         }
     }
+    const std::size_t in_flight = live.size();
+    for (auto& session : live) {
+        net::post(session->Executor(), [session] { session->OnStop(); });
+    }
+    live.clear();
+
+    std::unique_lock lock(shared.sessions_mu);
     const bool drained = shared.sessions_cv.wait_for(lock, shared.options.stop_timeout, [&] {
         return shared.sessions.empty();
     });

@@ -151,7 +151,9 @@ TEST_F(ClientTest, ResponseOverLimitIsTooLarge) {
 }
 
 TEST_F(ClientTest, SilentServerIsTimeout) {
-    StartServer();
+    ServerOptions server_options = TestServerOptions();
+    server_options.stop_timeout = std::chrono::milliseconds(100);  // the parked request would hold Stop() otherwise
+    StartServer(server_options);
     ClientOptions options = TestClientOptions();
     options.request_timeout = std::chrono::milliseconds(200);
     Client client(options);
