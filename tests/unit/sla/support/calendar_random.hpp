@@ -12,6 +12,7 @@ namespace dispatch::sla::testing {
 struct OracleRunResult {
     std::int64_t cases = 0;  // comparisons made (IsOpen probes not counted)
     std::int64_t calendars = 0;
+    std::int64_t bounded = 0;  // of `cases`: the oracle's walk hit its limit, so only a bound was checked
     std::vector<std::string> mismatches;  // at most the first few, fully described
     std::int64_t mismatch_count = 0;
 };
