@@ -224,7 +224,9 @@ net::awaitable<void> Session::Serve() {
 
     for (bool first = true;; first = false) {
         if (closing_ || shared_->stopping.load()) {
-            break;
+            // Stopping between requests: the client has every response it asked for, and waiting for its
+            // close_notify would hold Stop() for shutdown_timeout.
+            co_return;
         }
         if (buffer_.size() == 0) {
             // Waiting for a request to begin is the one state in which Stop() may close the connection at once.
@@ -468,6 +470,9 @@ struct Server::Impl {
                 continue;
             }
             shared->connections->Inc();
+            // Without this a response written as several TLS records waits for the peer's delayed ACK (~40 ms).
+            boost::system::error_code nodelay_ec;
+            socket.set_option(tcp::no_delay(true), nodelay_ec);
             std::shared_ptr<Session> session;
             {
                 std::lock_guard lock(shared->sessions_mu);
