@@ -8,7 +8,7 @@ PKGS=(
   libssl-dev libfmt-dev libsqlite3-dev sqlite3 libpq-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libhowardhinnant-date-dev
-  curl
+  curl jq
 )
 # Optional groups, asked for by the scripts that need them.
 for arg in "$@"; do
