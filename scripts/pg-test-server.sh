@@ -31,14 +31,15 @@ find_bin() {
   exit 1
 }
 
-# Runs a command as the cluster owner: ourselves, or `postgres` when we are root.
+# Runs a command as the cluster owner: ourselves, or `postgres` when we are root. fd 9 (our lock) is closed for it:
+# the server would otherwise inherit the lock and hold it for its whole life.
 as_owner() {
   if [[ $(id -u) -ne 0 ]]; then
-    "$@"
+    "$@" 9>&-
   elif command -v runuser >/dev/null 2>&1; then
-    runuser -u postgres -- "$@"
+    runuser -u postgres -- "$@" 9>&-
   else
-    su postgres -s /bin/sh -c "$(printf '%q ' "$@")"
+    su postgres -s /bin/sh -c "$(printf '%q ' "$@")" 9>&-
   fi
 }
 
@@ -79,7 +80,7 @@ start() {
     log "the server did not start:"; tail -n 20 "$base/server.log" >&2 || true; exit 1
   fi
   echo "$port" >"$base/port"
-  "$bin/createdb" -h 127.0.0.1 -p "$port" -U "$superuser" "$db" >&2
+  "$bin/createdb" 9>&- -h 127.0.0.1 -p "$port" -U "$superuser" "$db" >&2
   log "started on 127.0.0.1:$port (data in $data)"
   dsn
 }
