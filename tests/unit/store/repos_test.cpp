@@ -1,3 +1,5 @@
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <atomic>
 #include <mutex>
@@ -421,6 +423,64 @@ TEST_P(InboxTest, RowsSurviveReopening) {
     auto claimed = store_->Inbox().Claim(10, kT0, kLease);
     ASSERT_THAT(claimed, IsOk());
     EXPECT_THAT(Keys(*claimed), ElementsAre("e1"));
+}
+
+// Two store instances over one database (two dispatchd processes against PostgreSQL, or two over one SQLite file)
+// claiming side by side: every ticket's rows are still finished one at a time and in arrival order.
+TEST_P(InboxTest, TwoInstancesClaimingTogetherKeepTicketOrder) {
+    constexpr int kTickets = 4;
+    constexpr int kPerTicket = 10;
+    for (int i = 0; i < kPerTicket; ++i) {
+        for (int t = 0; t < kTickets; ++t) {
+            ASSERT_THAT(store_->Inbox().AppendAndWait(Event(fmt::format("t{}-{:02}", t, i), t, kT0)), IsOk());
+        }
+    }
+    auto other = Open();
+    ASSERT_THAT(other, IsOk());
+    std::mutex mu;
+    std::vector<std::vector<std::string>> finished(kTickets);
+    std::vector<int> in_flight(kTickets, 0);
+    std::atomic<int> violations{0};
+    std::atomic<int> done{0};
+    auto worker = [&](Store& store) {
+        for (int round = 0; round < 2000 && done.load() < kTickets * kPerTicket; ++round) {
+            auto claimed = store.Inbox().Claim(3, kT0, kHourMs);
+            if (!claimed) {
+                ++violations;  // a claim must not fail here
+                return;
+            }
+            for (const auto& c : *claimed) {
+                const auto t = static_cast<std::size_t>(c.event.item_id);
+                {
+                    std::lock_guard guard(mu);
+                    if (in_flight[t]++ != 0) {
+                        ++violations;  // two rows of one ticket held at once
+                    }
+                    finished[t].push_back(c.event.dedup_key);
+                    --in_flight[t];  // before Complete: the next row can only be claimed after it commits
+                }
+                if (!store.Inbox().Complete(c.id, c.attempt, kT0)) {
+                    ++violations;
+                }
+                ++done;
+            }
+        }
+    };
+
+    std::thread a(worker, std::ref(*store_));
+    std::thread b(worker, std::ref(**other));
+    a.join();
+    b.join();
+
+    EXPECT_EQ(violations.load(), 0);
+    EXPECT_EQ(done.load(), kTickets * kPerTicket);
+    for (int t = 0; t < kTickets; ++t) {
+        std::vector<std::string> expected;
+        for (int i = 0; i < kPerTicket; ++i) {
+            expected.push_back(fmt::format("t{}-{:02}", t, i));
+        }
+        EXPECT_EQ(finished[static_cast<std::size_t>(t)], expected) << "ticket " << t;
+    }
 }
 
 // ---- migrations, per backend --------------------------------------------------------------------------------------
