@@ -21,7 +21,7 @@ done
 
 bash scripts/setup.sh --pg
 jobs=$(nproc 2>/dev/null || echo 2)
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${cmake_args[@]}" >/dev/null
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDISPATCH_BENCH=OFF "${cmake_args[@]}" >/dev/null
 cmake --build "$build" -j "$jobs"
 
 # PostgreSQL tests run when DISPATCH_TEST_PG_DSN is set; scripts/pg-test-server.sh starts one on loopback.
