@@ -193,7 +193,9 @@ std::string Registry::RenderPrometheus() const {
     std::lock_guard lock(mu_);
     std::string out;
     for (const auto& [name, family] : families_) {
-        const char* type = family.type == Type::kCounter ? "counter" : family.type == Type::kGauge ? "gauge" : "histogram";
+        const char* type = family.type == Type::kCounter ? "counter"
+                           : family.type == Type::kGauge ? "gauge"
+                                                         : "histogram";
         out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, EscapeHelp(family.help), name, type);
         for (const auto& [labels, series] : family.series) {
             if (series.counter) {
@@ -212,10 +214,11 @@ std::string Registry::RenderPrometheus() const {
             } else if (series.histogram) {
                 const Histogram::Snapshot snapshot = series.histogram->Read();
                 for (std::size_t i = 0; i < snapshot.upper_bounds.size(); ++i) {
-                    out += fmt::format("{}_bucket{} {}\n",
-                                       name,
-                                       WithExtraLabel(labels, fmt::format("le=\"{}\"", FormatValue(snapshot.upper_bounds[i]))),
-                                       snapshot.cumulative[i]);
+                    out += fmt::format(
+                        "{}_bucket{} {}\n",
+                        name,
+                        WithExtraLabel(labels, fmt::format("le=\"{}\"", FormatValue(snapshot.upper_bounds[i]))),
+                        snapshot.cumulative[i]);
                 }
                 out += fmt::format("{}_bucket{} {}\n", name, WithExtraLabel(labels, "le=\"+Inf\""), snapshot.count);
                 out += fmt::format("{}_sum{} {}\n", name, Braced(labels), FormatValue(snapshot.sum));

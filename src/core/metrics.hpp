@@ -3,8 +3,8 @@
 // counter). Registration (GetCounter/GetGauge/GetHistogram) takes a lock and may allocate; the returned reference
 // stays valid for the registry's lifetime, so hot paths look a metric up once and then only touch atomics.
 //
-//   auto& rejected = registry.GetCounter("dispatch_webhooks_rejected_total", "Webhooks rejected", {{"reason", "token"}});
-//   rejected.Inc();
+//   auto& rejected = registry.GetCounter("dispatch_webhooks_rejected_total", "Webhooks rejected", {{"reason",
+//   "token"}}); rejected.Inc();
 //
 // Names follow Prometheus rules ([a-zA-Z_:][a-zA-Z0-9_:]*); one name has one type and one help text (the first
 // registration wins). Label values are escaped when rendered; label order is kept as given.

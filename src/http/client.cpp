@@ -1,5 +1,8 @@
 #include "http/client.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -9,9 +12,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <fmt/format.h>
-
-#include <algorithm>
 #include <cctype>
 #include <map>
 #include <mutex>
@@ -35,9 +35,9 @@ constexpr std::uint32_t kMaxResponseHeader = 64 * 1024;
 
 struct Url {
     bool tls = true;
-    std::string host;       // without IPv6 brackets
+    std::string host;  // without IPv6 brackets
     std::string port;
-    std::string target;     // "/path?query"
+    std::string target;  // "/path?query"
     std::string host_header;
     std::string Key() const { return fmt::format("{}://{}:{}", tls ? "https" : "http", host, port); }
     // For error details: scheme, host, port and path; never the query, which may carry tokens.
@@ -397,13 +397,13 @@ Result<Response> Client::Send(std::string_view method,
         const auto deadline = Clock::now() + impl.options.request_timeout;
         std::optional<Error> failure;
         if (conn->tls) {
-            failure = impl.Drive(*conn,
-                                 Exchange(*conn->tls, conn->buffer, request, *url, deadline,
-                                          impl.options.max_response_body, out));
+            failure = impl.Drive(
+                *conn,
+                Exchange(*conn->tls, conn->buffer, request, *url, deadline, impl.options.max_response_body, out));
         } else {
-            failure = impl.Drive(*conn,
-                                 Exchange(*conn->plain, conn->buffer, request, *url, deadline,
-                                          impl.options.max_response_body, out));
+            failure = impl.Drive(
+                *conn,
+                Exchange(*conn->plain, conn->buffer, request, *url, deadline, impl.options.max_response_body, out));
         }
         if (failure) {
             return *failure;

@@ -26,8 +26,8 @@
 namespace dispatch::http {
 
 struct ClientOptions {
-    std::string ca_file;       // PEM bundle of trusted CAs; empty = the system default paths
-    bool verify_peer = true;   // false only for local experiments; never in production config
+    std::string ca_file;                                // PEM bundle of trusted CAs; empty = the system default paths
+    bool verify_peer = true;                            // false only for local experiments; never in production config
     std::chrono::milliseconds connect_timeout{5'000};   // resolve + TCP connect + TLS handshake
     std::chrono::milliseconds request_timeout{65'000};  // write + wait + read; Bitrix24 kills calls at 60 s (limits.md)
     std::chrono::milliseconds idle_timeout{30'000};     // a kept connection idle longer than this is not reused

@@ -1,9 +1,7 @@
 #include "http/message.hpp"
 
-#include <ostream>  // Boost 1.81 core/detail/string_view.hpp uses std::ostream without including it
-
+// Boost 1.81 core/detail/string_view.hpp uses std::ostream without including <ostream>; message.hpp includes it.
 #include <boost/beast/http/status.hpp>
-
 #include <cctype>
 
 namespace dispatch::http {
@@ -130,7 +128,8 @@ std::string_view ReasonPhrase(int status) {
         return "Unknown";
     }
     const auto reason = boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(status));
-    return reason.empty() || reason.front() == '<' ? std::string_view("Unknown") : std::string_view(reason.data(), reason.size());
+    return reason.empty() || reason.front() == '<' ? std::string_view("Unknown")
+                                                   : std::string_view(reason.data(), reason.size());
 }
 
 }  // namespace dispatch::http

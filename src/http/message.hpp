@@ -4,6 +4,7 @@
 
 #include <map>
 #include <optional>
+#include <ostream>  // before any Boost header in message.cpp: Boost 1.81 string_view.hpp needs it
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,11 +27,11 @@ std::vector<std::pair<std::string, std::string>> ParseQuery(std::string_view que
 std::string PercentDecode(std::string_view text, bool plus_is_space);
 
 struct Request {
-    std::string method;          // "GET", "POST": upper case as sent
-    std::string target;          // raw request target: "/b24/robots/sla_check?x=1"
-    std::string path;            // raw path part of target (not decoded): "/b24/robots/sla_check"
-    std::string query;           // raw query without '?': "x=1"
-    Headers headers;             // names lower-cased
+    std::string method;  // "GET", "POST": upper case as sent
+    std::string target;  // raw request target: "/b24/robots/sla_check?x=1"
+    std::string path;    // raw path part of target (not decoded): "/b24/robots/sla_check"
+    std::string query;   // raw query without '?': "x=1"
+    Headers headers;     // names lower-cased
     std::string body;
     std::string remote_address;  // peer IP as text ("127.0.0.1"); empty on the client side
     // Filled by the Router: path parameters from the matched pattern, percent-decoded ({code} → params["code"];

@@ -169,12 +169,12 @@ void Router::Dispatch(Request&& request, Respond respond) const {
             return;
         }
         if (registry != nullptr) {
-            const double seconds =
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
             registry
-                ->GetCounter("dispatch_http_requests_total",
-                             "HTTP requests served, by method, route pattern and status",
-                             {{"method", method_label}, {"route", route_label}, {"status", std::to_string(response.status)}})
+                ->GetCounter(
+                    "dispatch_http_requests_total",
+                    "HTTP requests served, by method, route pattern and status",
+                    {{"method", method_label}, {"route", route_label}, {"status", std::to_string(response.status)}})
                 .Inc();
             registry
                 ->GetHistogram("dispatch_http_request_duration_seconds",
@@ -205,8 +205,8 @@ void Router::Dispatch(Request&& request, Respond respond) const {
     try {
         best->handler(std::move(request), once);
     } catch (const std::exception& e) {
-        DISPATCH_LOG_ERROR(kLog, "handler failed", "method={} route={} what={}", method_label, route_label,
-                           log::Quote(e.what()));
+        DISPATCH_LOG_ERROR(
+            kLog, "handler failed", "method={} route={} what={}", method_label, route_label, log::Quote(e.what()));
         once(Response::Status(500));
     } catch (...) {
         DISPATCH_LOG_ERROR(kLog, "handler failed", "method={} route={} what=unknown", method_label, route_label);

@@ -1,7 +1,11 @@
 #include "http/server.hpp"
 
+#include <fmt/format.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
+#include <array>
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -13,12 +17,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
-#include <fmt/format.h>
-
-#include <algorithm>
-#include <array>
-#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -85,7 +83,8 @@ struct Shared {
         auto& reg = *registry;
         connections = &reg.GetCounter("dispatch_http_connections_total", "Inbound connections accepted");
         open_connections = &reg.GetGauge("dispatch_http_open_connections", "Inbound connections currently open");
-        tls_failures = &reg.GetCounter("dispatch_http_tls_handshake_failures_total", "Inbound TLS handshakes that failed");
+        tls_failures =
+            &reg.GetCounter("dispatch_http_tls_handshake_failures_total", "Inbound TLS handshakes that failed");
         const auto rejected = [&](const char* reason) {
             return &reg.GetCounter("dispatch_http_rejected_total",
                                    "Inbound requests answered before routing, by reason",
@@ -94,9 +93,12 @@ struct Shared {
         rejected_bad_request = rejected("bad_request");
         rejected_header_too_large = rejected("header_too_large");
         rejected_body_too_large = rejected("body_too_large");
-        read_timeouts = &reg.GetCounter("dispatch_http_read_timeouts_total", "Connections closed mid-request by a read timeout");
-        handler_timeouts = &reg.GetCounter("dispatch_http_handler_timeouts_total", "Handlers that did not respond in time (503)");
-        dropped_responds = &reg.GetCounter("dispatch_http_dropped_responds_total", "Handlers that dropped their respond callback (500)");
+        read_timeouts =
+            &reg.GetCounter("dispatch_http_read_timeouts_total", "Connections closed mid-request by a read timeout");
+        handler_timeouts =
+            &reg.GetCounter("dispatch_http_handler_timeouts_total", "Handlers that did not respond in time (503)");
+        dropped_responds = &reg.GetCounter("dispatch_http_dropped_responds_total",
+                                           "Handlers that dropped their respond callback (500)");
     }
 };
 
@@ -108,21 +110,27 @@ struct Pending {
     std::optional<Response> response;
 };
 
-// The thread-safe half: what a Respond callback holds. It never owns the timer, so a callback kept past the
-// server's lifetime touches nothing of the io_context.
+// The thread-safe half: what a Respond callback holds. It holds nothing that belongs to the io_context (no
+// executor, no timer), so a callback kept past the server's lifetime can be destroyed anywhere; it reaches the
+// strand only through `pending`, and only while the gate is open.
 class Responder {
 public:
-    Responder(std::shared_ptr<Shared> shared, std::weak_ptr<Pending> pending, net::any_io_executor executor)
-        : shared_(std::move(shared)), pending_(std::move(pending)), executor_(std::move(executor)) {}
+    Responder(std::shared_ptr<Shared> shared, std::weak_ptr<Pending> pending)
+        : shared_(std::move(shared)), pending_(std::move(pending)) {}
     Responder(const Responder&) = delete;
     Responder& operator=(const Responder&) = delete;
 
     ~Responder() {
-        if (!called_.load()) {
-            shared_->dropped_responds->Inc();
-            DISPATCH_LOG_LIMITED_WARN(kLog, "handler dropped respond", "status=500");
-            Deliver(Response::Status(500));
+        if (called_.load()) {
+            return;
         }
+        std::lock_guard lock(shared_->gate->mu);
+        if (!shared_->gate->open) {
+            return;  // the server is gone; so may be its metrics registry
+        }
+        shared_->dropped_responds->Inc();
+        DISPATCH_LOG_LIMITED_WARN(kLog, "handler dropped respond", "status=500");
+        PostLocked(Response::Status(500));
     }
 
     void Deliver(Response&& response) {
@@ -130,21 +138,30 @@ public:
             return;
         }
         std::lock_guard lock(shared_->gate->mu);
-        if (!shared_->gate->open) {
-            return;
+        if (shared_->gate->open) {
+            PostLocked(std::move(response));
         }
-        net::post(executor_, [pending = pending_, response = std::move(response)]() mutable {
-            if (auto state = pending.lock(); state && !state->response) {
+    }
+
+private:
+    // Caller holds the gate open. The strong reference moves into the posted handler, so Pending (and its timer)
+    // is released on an io thread or by the io_context itself, never here.
+    void PostLocked(Response&& response) {
+        std::shared_ptr<Pending> state = pending_.lock();
+        if (!state) {
+            return;  // the session already answered (handler timeout) or closed
+        }
+        const auto executor = state->timer.get_executor();
+        net::post(executor, [state = std::move(state), response = std::move(response)]() mutable {
+            if (!state->response) {
                 state->response = std::move(response);
                 state->timer.cancel();
             }
         });
     }
 
-private:
     std::shared_ptr<Shared> shared_;
     std::weak_ptr<Pending> pending_;
-    net::any_io_executor executor_;
     std::atomic<bool> called_{false};
 };
 
@@ -348,7 +365,7 @@ net::awaitable<void> Session::Serve() {
 net::awaitable<Response> Session::CallHandler(Request&& request) {
     auto pending = std::make_shared<Pending>(stream_.get_executor());
     pending->timer.expires_after(Options().handler_timeout);
-    auto responder = std::make_shared<Responder>(shared_, pending, stream_.get_executor());
+    auto responder = std::make_shared<Responder>(shared_, pending);
     const std::string method = request.method;
     const std::string target = request.target;
     shared_->router.Dispatch(std::move(request),
@@ -360,12 +377,20 @@ net::awaitable<Response> Session::CallHandler(Request&& request) {
     }
     if (!pending->response) {
         shared_->handler_timeouts->Inc();
-        DISPATCH_LOG_WARN(kLog, "handler timed out", "method={} target={} status=503", method,
+        DISPATCH_LOG_WARN(kLog,
+                          "handler timed out",
+                          "method={} target={} status=503",
+                          method,
                           log::Quote(log::MaskUrlSecrets(target)));
         co_return Response::Status(503);
     }
-    DISPATCH_LOG_DEBUG(kLog, "request", "remote={} method={} target={} status={}", remote_, method,
-                       log::Quote(log::MaskUrlSecrets(target)), pending->response->status);
+    DISPATCH_LOG_DEBUG(kLog,
+                       "request",
+                       "remote={} method={} target={} status={}",
+                       remote_,
+                       method,
+                       log::Quote(log::MaskUrlSecrets(target)),
+                       pending->response->status);
     co_return std::move(*pending->response);
 }
 
@@ -481,19 +506,17 @@ struct Server::Impl {
                 shared->sessions.emplace(id, session);
             }
             const net::any_io_executor executor = session->Executor();
-            net::co_spawn(executor,
-                          Session::Run(std::move(session)),
-                          [](std::exception_ptr e) {
-                              if (e) {
-                                  try {
-                                      std::rethrow_exception(e);
-                                  } catch (const std::exception& ex) {
-                                      DISPATCH_LOG_ERROR(kLog, "session failed", "what={}", log::Quote(ex.what()));
-                                  } catch (...) {
-                                      DISPATCH_LOG_ERROR(kLog, "session failed", "what=unknown");
-                                  }
-                              }
-                          });
+            net::co_spawn(executor, Session::Run(std::move(session)), [](std::exception_ptr e) {
+                if (e) {
+                    try {
+                        std::rethrow_exception(e);
+                    } catch (const std::exception& ex) {
+                        DISPATCH_LOG_ERROR(kLog, "session failed", "what={}", log::Quote(ex.what()));
+                    } catch (...) {
+                        DISPATCH_LOG_ERROR(kLog, "session failed", "what=unknown");
+                    }
+                }
+            });
         }
     }
 };
@@ -581,8 +604,8 @@ Result<void> Server::Start() {
     for (int i = 0; i < options.threads; ++i) {
         impl.threads.emplace_back([ioc = impl.ioc.get()] { ioc->run(); });
     }
-    DISPATCH_LOG_INFO(kLog, "listening", "address={} port={} threads={}", address.to_string(), impl.port,
-                      options.threads);
+    DISPATCH_LOG_INFO(
+        kLog, "listening", "address={} port={} threads={}", address.to_string(), impl.port, options.threads);
     return {};
 }
 
@@ -618,9 +641,8 @@ void Server::Stop() {
     live.clear();
 
     std::unique_lock lock(shared.sessions_mu);
-    const bool drained = shared.sessions_cv.wait_for(lock, shared.options.stop_timeout, [&] {
-        return shared.sessions.empty();
-    });
+    const bool drained =
+        shared.sessions_cv.wait_for(lock, shared.options.stop_timeout, [&] { return shared.sessions.empty(); });
     const std::size_t left = shared.sessions.size();
     lock.unlock();
 

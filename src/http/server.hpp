@@ -86,8 +86,8 @@ struct ServerOptions {
     std::chrono::milliseconds handler_timeout{30'000};  // a handler that has not responded by then → 503
     std::chrono::milliseconds stop_timeout{5'000};      // Stop(): how long in-flight requests may finish
 
-    std::size_t max_header_bytes = 8 * 1024;    // over → 431 and close
-    std::size_t max_body_bytes = 256 * 1024;    // over → 413 and close; the handler never sees the request
+    std::size_t max_header_bytes = 8 * 1024;  // over → 431 and close
+    std::size_t max_body_bytes = 256 * 1024;  // over → 413 and close; the handler never sees the request
 };
 
 // Errors from Start: kBadConfig (listen address, threads), kTls (certificate/key files), kTransport (bind/listen).

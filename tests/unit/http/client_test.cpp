@@ -1,7 +1,10 @@
 #include "http/client.hpp"
 
+#include <boost/asio/buffers_iterator.hpp>
 #include <boost/asio/ip/tcp.hpp>
-
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
 #include <mutex>
 #include <thread>
 
@@ -24,7 +27,8 @@ protected:
     void StartServer(ServerOptions options = TestServerOptions()) {
         Router router(&registry_);
         router.Add("GET", "/hello", [](Request&&, Respond respond) { respond(Response::Text(200, "hello")); });
-        router.Add("GET", "/big", [](Request&&, Respond respond) { respond(Response::Text(200, std::string(4096, 'b'))); });
+        router.Add(
+            "GET", "/big", [](Request&&, Respond respond) { respond(Response::Text(200, std::string(4096, 'b'))); });
         router.Add("GET", "/never", [this](Request&&, Respond respond) {
             std::lock_guard lock(mu_);
             kept_.push_back(std::move(respond));
@@ -170,6 +174,34 @@ TEST_F(ClientTest, RefusedConnectionIsTransportError) {
     Client client(TestClientOptions());
 
     EXPECT_THAT(client.Get("https://127.0.0.1:" + std::to_string(port) + "/"), HasErrc(Errc::kTransport));
+}
+
+TEST(PlainClient, SpeaksHttpWithoutTlsForLoopbackTools) {
+    // A one-shot plain-TCP server: reads one request head, answers, closes.
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::acceptor acceptor(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    const int port = acceptor.local_endpoint().port();
+    std::string seen;
+    acceptor.async_accept([&](boost::system::error_code ec, boost::asio::ip::tcp::socket socket) {
+        if (ec) {
+            return;
+        }
+        boost::asio::streambuf head;
+        boost::asio::read_until(socket, head, "\r\n\r\n", ec);
+        seen.assign(boost::asio::buffers_begin(head.data()), boost::asio::buffers_end(head.data()));
+        boost::asio::write(
+            socket, boost::asio::buffer(std::string("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain")), ec);
+    });
+    // Bounded, so a client that never connects fails the test instead of hanging it.
+    std::thread server([&] { ioc.run_for(std::chrono::seconds(5)); });
+    Client client(TestClientOptions());
+
+    auto response = client.Get("http://127.0.0.1:" + std::to_string(port) + "/x?y=1");
+    server.join();
+
+    ASSERT_THAT(response, IsOk());
+    EXPECT_EQ(response->body, "plain");
+    EXPECT_THAT(seen, ::testing::StartsWith("GET /x?y=1 HTTP/1.1\r\n"));
 }
 
 TEST_F(ClientTest, BadUrlsAreRejectedBeforeConnecting) {

@@ -3,13 +3,12 @@
 // (scripts/gen-test-certs.sh at configure time), a verifying client, and a raw TLS connection for sending bytes
 // no well-behaved client would send.
 
+#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
-
-#include <array>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -119,17 +118,18 @@ public:
 
 private:
     void ReadMore(ReadResult& result) {
-        stream_.async_read_some(boost::asio::buffer(chunk_), [this, &result](boost::system::error_code ec, std::size_t n) {
-            if (ec) {
-                result.closed = ec != boost::asio::error::operation_aborted;
-                return;
-            }
-            result.data.append(chunk_.data(), n);
-            if (!stop_marker_.empty() && result.data.find(stop_marker_) != std::string::npos) {
-                return;  // no read left pending: run_for returns at once
-            }
-            ReadMore(result);
-        });
+        stream_.async_read_some(boost::asio::buffer(chunk_),
+                                [this, &result](boost::system::error_code ec, std::size_t n) {
+                                    if (ec) {
+                                        result.closed = ec != boost::asio::error::operation_aborted;
+                                        return;
+                                    }
+                                    result.data.append(chunk_.data(), n);
+                                    if (!stop_marker_.empty() && result.data.find(stop_marker_) != std::string::npos) {
+                                        return;  // no read left pending: run_for returns at once
+                                    }
+                                    ReadMore(result);
+                                });
     }
 
     boost::asio::io_context ioc_;

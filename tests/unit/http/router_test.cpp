@@ -153,8 +153,9 @@ TEST(Router, CountsRequestsByRouteAndStatus) {
     EXPECT_THAT(text,
                 ::testing::HasSubstr(
                     "dispatch_http_requests_total{method=\"POST\",route=\"/b24/robots/{code}\",status=\"200\"} 2"));
-    EXPECT_THAT(text,
-                ::testing::HasSubstr("dispatch_http_requests_total{method=\"POST\",route=\"unmatched\",status=\"404\"} 1"));
+    EXPECT_THAT(
+        text,
+        ::testing::HasSubstr("dispatch_http_requests_total{method=\"POST\",route=\"unmatched\",status=\"404\"} 1"));
     EXPECT_THAT(text,
                 ::testing::HasSubstr(
                     "dispatch_http_request_duration_seconds_count{method=\"POST\",route=\"/b24/robots/{code}\"} 2"));

@@ -13,12 +13,12 @@ namespace {
 
 using dispatch::testing::WaitFor;
 using testing::CounterValue;
+using ::testing::HasSubstr;
 using testing::RawTls;
+using ::testing::StartsWith;
 using testing::TestClientOptions;
 using testing::TestServer;
 using testing::TestServerOptions;
-using ::testing::HasSubstr;
-using ::testing::StartsWith;
 
 constexpr auto kIoWait = std::chrono::milliseconds(5000);
 
@@ -95,9 +95,8 @@ TEST_F(ServerTest, HandlerMayRespondLaterFromAnotherThread) {
     Router router(&registry_);
     router.Add("POST", "/b24/events", [this](Request&& request, Respond respond) {
         // Stands in for the store thread answering after its group commit.
-        threads_.emplace_back([respond, body = std::move(request.body)]() mutable {
-            respond(Response::Text(200, "stored " + body));
-        });
+        threads_.emplace_back(
+            [respond, body = std::move(request.body)]() mutable { respond(Response::Text(200, "stored " + body)); });
     });
     StartServer(std::move(router));
 
@@ -214,8 +213,8 @@ TEST_F(ServerTest, ChunkedBodyOverLimitIs413) {
     StartServer(std::move(router), options);
     RawTls raw(server_->server->Port());
 
-    raw.Write("POST /b24/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n20\r\n" + std::string(32, 'y') +
-              "\r\n0\r\n\r\n");
+    raw.Write("POST /b24/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n20\r\n" +
+              std::string(32, 'y') + "\r\n0\r\n\r\n");
     const auto read = raw.ReadUntilClosed(kIoWait);
 
     EXPECT_THAT(read.data, StartsWith("HTTP/1.1 413 "));
@@ -270,7 +269,8 @@ TEST_F(ServerTest, SlowClientIsDisconnectedAtHeaderTimeout) {
     EXPECT_LT(std::chrono::steady_clock::now() - start, kIoWait);
     EXPECT_EQ(calls.load(), 0);
     // The server counts after closing, so the count may trail our view of the close by a moment.
-    EXPECT_TRUE(WaitFor([&] { return CounterValue(registry_, "dispatch_http_read_timeouts_total") == 1u; }, kIoWait,
+    EXPECT_TRUE(WaitFor([&] { return CounterValue(registry_, "dispatch_http_read_timeouts_total") == 1u; },
+                        kIoWait,
                         "the timeout to be counted"));
 }
 
@@ -304,7 +304,8 @@ TEST_F(ServerTest, MetricsEndpointShowsCounters) {
     EXPECT_EQ(health->body, "ok\n");
     ASSERT_THAT(scrape, IsOk());
     EXPECT_THAT(scrape->content_type, StartsWith("text/plain; version=0.0.4"));
-    EXPECT_THAT(scrape->body, HasSubstr("dispatch_http_requests_total{method=\"GET\",route=\"/n\",status=\"200\"} 1\n"));
+    EXPECT_THAT(scrape->body,
+                HasSubstr("dispatch_http_requests_total{method=\"GET\",route=\"/n\",status=\"200\"} 1\n"));
     EXPECT_THAT(scrape->body, HasSubstr("dispatch_http_connections_total 1\n"));
     EXPECT_THAT(scrape->body, HasSubstr("# TYPE dispatch_http_request_duration_seconds histogram\n"));
 }
@@ -320,13 +321,15 @@ TEST_F(ServerTest, StopLetsInFlightRequestFinishWithConnectionClose) {
         arrived = true;
     });
     StartServer(std::move(router));
-    auto in_flight = std::async(std::launch::async, [&] { return client_.Post(Url("/b24/events"), "e", "text/plain"); });
+    auto in_flight =
+        std::async(std::launch::async, [&] { return client_.Post(Url("/b24/events"), "e", "text/plain"); });
     ASSERT_TRUE(WaitFor([&] { return arrived.load(); }, kIoWait, "the request to reach the handler"));
 
     auto stopping = std::async(std::launch::async, [&] { server_->server->Stop(); });
     // Stop has begun once new connections are turned away.
     Client probe(TestClientOptions());
-    ASSERT_TRUE(WaitFor([&] { return !probe.Get(Url("/healthz")).has_value(); }, kIoWait, "the server to stop accepting"));
+    ASSERT_TRUE(
+        WaitFor([&] { return !probe.Get(Url("/healthz")).has_value(); }, kIoWait, "the server to stop accepting"));
     {
         std::lock_guard lock(mu);
         kept(Response::Text(200, "stored"));
@@ -354,7 +357,8 @@ TEST_F(ServerTest, StopClosesIdleKeepAliveConnectionsPromptly) {
 
     // Far below both the idle and the stop timeouts: the idle connection was closed, not waited for.
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(5000));
-    EXPECT_TRUE(WaitFor([&] { return registry_.GetGauge("dispatch_http_open_connections", "").Value() == 0; }, kIoWait,
+    EXPECT_TRUE(WaitFor([&] { return registry_.GetGauge("dispatch_http_open_connections", "").Value() == 0; },
+                        kIoWait,
                         "connections to close"));
 }
 
