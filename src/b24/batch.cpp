@@ -19,10 +19,10 @@ bool IsUnreserved(unsigned char c) {
 
 bool IsValidKey(std::string_view key) {
     return !key.empty() && key.size() <= 64 && std::all_of(key.begin(), key.end(), [](char c) {
-               const auto u = static_cast<unsigned char>(c);
-               return (u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || c == '_' ||
-                      c == '-' || c == '.';
-           });
+        const auto u = static_cast<unsigned char>(c);
+        return (u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || c == '_' || c == '-' ||
+               c == '.';
+    });
 }
 
 bool IsValidMethod(std::string_view method) {
@@ -295,16 +295,16 @@ Result<BatchResult> ParseBatchResult(const BatchBuilder& batch, const bj::value&
         // batch.md: the batch itself answers 200; sub-call statuses are not reported, so classify by the codes.
         const Errc errc = FromApiError(200, code, description);
         auto& sub = out.by_key[key];
-        sub.error = Error{make_error_code(errc), fmt::format("sub-call {} error={} description={}", key, code,
-                                                             description)};
+        sub.error =
+            Error{make_error_code(errc), fmt::format("sub-call {} error={} description={}", key, code, description)};
         sub.result.reset();
     });
-    ForEachEntry(totals, [&](std::string key, const bj::value& v) { out.by_key[std::move(key)].total = json::ToInt(v); });
+    ForEachEntry(totals,
+                 [&](std::string key, const bj::value& v) { out.by_key[std::move(key)].total = json::ToInt(v); });
     ForEachEntry(nexts, [&](std::string key, const bj::value& v) { out.by_key[std::move(key)].next = json::ToInt(v); });
 
-    const bool any_error = std::any_of(out.by_key.begin(), out.by_key.end(), [](const auto& kv) {
-        return kv.second.error.has_value();
-    });
+    const bool any_error =
+        std::any_of(out.by_key.begin(), out.by_key.end(), [](const auto& kv) { return kv.second.error.has_value(); });
     for (const auto& call : batch.Calls()) {
         auto& sub = out.by_key[call.key];
         if (sub.result || sub.error) {

@@ -64,7 +64,8 @@ private:
 // Splits independent calls into batches of at most `per_batch` (120 → 50 + 50 + 20), keeping order. Fails with
 // Errc::kInvalidArgument when a call refers ($result[k]) to a key that lands in another batch, or on a bad or
 // duplicate key; Errc::kBatchTooLong never (per_batch is clamped to 1..50).
-Result<std::vector<BatchBuilder>> SplitIntoBatches(std::vector<BatchCall> calls, bool halt = false,
+Result<std::vector<BatchBuilder>> SplitIntoBatches(std::vector<BatchCall> calls,
+                                                   bool halt = false,
                                                    std::size_t per_batch = kMaxBatchCalls);
 
 struct SubResult {

@@ -18,10 +18,9 @@ constexpr log::Logger kLog("b24");
 
 bool IsValidMethodName(std::string_view method) {
     return !method.empty() && method.size() <= 128 && std::all_of(method.begin(), method.end(), [](char c) {
-               const auto u = static_cast<unsigned char>(c);
-               return (u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || c == '_' ||
-                      c == '.';
-           });
+        const auto u = static_cast<unsigned char>(c);
+        return (u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || c == '_' || c == '.';
+    });
 }
 
 std::string WithSlash(std::string url) {
@@ -31,9 +30,7 @@ std::string WithSlash(std::string url) {
     return url;
 }
 
-Errc ErrcOf(const Error& error) {
-    return AsErrc(error.code).value_or(Errc::kTransport);
-}
+Errc ErrcOf(const Error& error) { return AsErrc(error.code).value_or(Errc::kTransport); }
 
 // time.operating_reset_at is unix seconds (limits.md); it may come as an integer or a float.
 std::optional<TimeMs> ResetAt(const bj::value& body) {
@@ -96,10 +93,15 @@ void Client::BlockPortal(std::string_view method, const Error& error) {
     }
     // limits.md / system-errors.md: a manual block by support (or a deleted portal). No retry can help; a human
     // must act, so this is an error-level line, written once per block.
-    DISPATCH_LOG_ERROR(kLog, "portal blocked, calls stopped", "portal={} method={} detail={}", settings_.portal,
-                       method, log::Quote(error.detail));
+    DISPATCH_LOG_ERROR(kLog,
+                       "portal blocked, calls stopped",
+                       "portal={} method={} detail={}",
+                       settings_.portal,
+                       method,
+                       log::Quote(error.detail));
     RegistryOf(deps_)
-        .GetCounter("dispatch_b24_portal_blocked_total", "Portals that answered OVERLOAD_LIMIT or PORTAL_DELETED",
+        .GetCounter("dispatch_b24_portal_blocked_total",
+                    "Portals that answered OVERLOAD_LIMIT or PORTAL_DELETED",
                     {{"portal", settings_.portal}})
         .Inc();
 }
@@ -119,39 +121,46 @@ double Client::RandomUnit() {
 
 void Client::CountCall(std::string_view method) {
     RegistryOf(deps_)
-        .GetCounter("dispatch_b24_calls_total", "REST requests sent, by method",
+        .GetCounter("dispatch_b24_calls_total",
+                    "REST requests sent, by method",
                     {{"portal", settings_.portal}, {"method", std::string(method)}})
         .Inc();
 }
 
 void Client::CountError(std::string_view method, Errc errc) {
     RegistryOf(deps_)
-        .GetCounter("dispatch_b24_errors_total", "REST failures, by method and code",
+        .GetCounter("dispatch_b24_errors_total",
+                    "REST failures, by method and code",
                     {{"portal", settings_.portal}, {"method", std::string(method)}, {"code", std::string(Name(errc))}})
         .Inc();
 }
 
 void Client::CountBucketWait(TimeMs ms) {
     auto& registry = RegistryOf(deps_);
-    registry.GetCounter("dispatch_b24_bucket_waits_total", "Sends delayed by the client-side rate limit",
-                        {{"portal", settings_.portal}})
+    registry
+        .GetCounter("dispatch_b24_bucket_waits_total",
+                    "Sends delayed by the client-side rate limit",
+                    {{"portal", settings_.portal}})
         .Inc();
     registry
-        .GetCounter("dispatch_b24_bucket_wait_ms_total", "Milliseconds spent waiting for the client-side rate limit",
+        .GetCounter("dispatch_b24_bucket_wait_ms_total",
+                    "Milliseconds spent waiting for the client-side rate limit",
                     {{"portal", settings_.portal}})
         .Inc(static_cast<std::uint64_t>(std::max<TimeMs>(0, ms)));
 }
 
 void Client::CountRetry(Errc errc) {
     RegistryOf(deps_)
-        .GetCounter("dispatch_b24_retries_total", "REST calls sent again after a retryable failure",
+        .GetCounter("dispatch_b24_retries_total",
+                    "REST calls sent again after a retryable failure",
                     {{"portal", settings_.portal}, {"code", std::string(Name(errc))}})
         .Inc();
 }
 
 void Client::CountRefresh(std::string_view outcome) {
     RegistryOf(deps_)
-        .GetCounter("dispatch_b24_token_refreshes_total", "OAuth refreshes, by outcome",
+        .GetCounter("dispatch_b24_token_refreshes_total",
+                    "OAuth refreshes, by outcome",
                     {{"portal", settings_.portal}, {"outcome", std::string(outcome)}})
         .Inc();
 }
@@ -214,7 +223,8 @@ Client::Attempt Client::SendOnce(std::string_view method, const bj::object& para
     if (settings_.auth == AuthMode::kWebhook) {
         if (settings_.webhook_url.empty()) {
             return {Fail(Errc::kInvalidArgument, "webhook mode without a webhook url portal=" + settings_.portal),
-                    std::nullopt, {}};
+                    std::nullopt,
+                    {}};
         }
         request.url = WithSlash(settings_.webhook_url) + std::string(method);
     } else {
@@ -226,7 +236,8 @@ Client::Attempt Client::SendOnce(std::string_view method, const bj::object& para
         const std::string base = RestBase();
         if (base.empty()) {
             return {Fail(Errc::kInvalidArgument, "oauth mode without a rest url portal=" + settings_.portal),
-                    std::nullopt, used_token};
+                    std::nullopt,
+                    used_token};
         }
         request.url = base + std::string(method);
         // authorization.md: the token may travel in the JSON body; there it stays out of URLs and access logs.
@@ -248,33 +259,42 @@ Client::Attempt Client::SendOnce(std::string_view method, const bj::object& para
     auto parsed = json::Parse(response.body);
     if (!parsed || !parsed->is_object()) {
         const Errc errc = response.status >= 500 ? Errc::kServerError : Errc::kBadResponse;
-        return {Fail(errc, fmt::format("method={} http={} non-json body ({} bytes)", method, response.status,
-                                       response.body.size())),
-                std::nullopt, used_token};
+        return {Fail(errc,
+                     fmt::format(
+                         "method={} http={} non-json body ({} bytes)", method, response.status, response.body.size())),
+                std::nullopt,
+                used_token};
     }
     const bj::value& doc = *parsed;
     if (const bj::value* error = json::Find(doc, "error")) {
         const std::string code = json::ToString(*error).value_or("");
         const std::string description = json::StringAt(doc, "error_description").value_or("");
         const Errc errc = FromApiError(response.status, code, description);
-        return {Fail(errc, fmt::format("method={} http={} error={} description={}", method, response.status,
-                                       log::Quote(code), log::Quote(description))),
-                ResetAt(doc), used_token};
+        return {Fail(errc,
+                     fmt::format("method={} http={} error={} description={}",
+                                 method,
+                                 response.status,
+                                 log::Quote(code),
+                                 log::Quote(description))),
+                ResetAt(doc),
+                used_token};
     }
     if (response.status >= 300 && response.status < 400) {
         // change-domen.md: a moved portal answers 302; re-configuring the address is an operator's task.
         return {Fail(Errc::kBadResponse, fmt::format("method={} http={} portal moved", method, response.status)),
-                std::nullopt, used_token};
+                std::nullopt,
+                used_token};
     }
     if (response.status >= 400) {
         return {Fail(FromApiError(response.status, "", ""),
                      fmt::format("method={} http={} without error code", method, response.status)),
-                ResetAt(doc), used_token};
+                ResetAt(doc),
+                used_token};
     }
     const bj::value* result = json::Find(doc, "result");
     if (result == nullptr) {
-        return {Fail(Errc::kBadResponse, fmt::format("method={} answer without result", method)), std::nullopt,
-                used_token};
+        return {
+            Fail(Errc::kBadResponse, fmt::format("method={} answer without result", method)), std::nullopt, used_token};
     }
     Envelope envelope;
     envelope.result = *result;
@@ -295,8 +315,8 @@ Result<Envelope> Client::CallEnvelope(std::string_view method, const bj::object&
     bool replayed_after_refresh = false;
     for (;;) {
         if (Blocked()) {
-            return Fail(Errc::kPortalBlocked, fmt::format("portal={} is blocked; method={} not sent",
-                                                          settings_.portal, method));
+            return Fail(Errc::kPortalBlocked,
+                        fmt::format("portal={} is blocked; method={} not sent", settings_.portal, method));
         }
         WaitForSendSlot(method);
         ++attempts;
@@ -342,14 +362,25 @@ Result<Envelope> Client::CallEnvelope(std::string_view method, const bj::object&
                                                         .random_unit = RandomUnit()});
         if (!delay) {
             if (Classify(errc) == RetryClass::kRetryCall) {
-                DISPATCH_LOG_LIMITED_WARN(kLog, "rest call gave up", "portal={} method={} code={} attempts={}",
-                                          settings_.portal, method, Name(errc), attempts);
+                DISPATCH_LOG_LIMITED_WARN(kLog,
+                                          "rest call gave up",
+                                          "portal={} method={} code={} attempts={}",
+                                          settings_.portal,
+                                          method,
+                                          Name(errc),
+                                          attempts);
             }
             error.detail += fmt::format(" attempts={}", attempts);
             return error;
         }
-        DISPATCH_LOG_DEBUG(kLog, "rest call retry", "portal={} method={} code={} attempt={} delay_ms={}",
-                           settings_.portal, method, Name(errc), attempts, *delay);
+        DISPATCH_LOG_DEBUG(kLog,
+                           "rest call retry",
+                           "portal={} method={} code={} attempt={} delay_ms={}",
+                           settings_.portal,
+                           method,
+                           Name(errc),
+                           attempts,
+                           *delay);
         CountRetry(errc);
         waited += *delay;
         deps_.sleeper.SleepFor(*delay);
@@ -421,8 +452,12 @@ Result<OAuthTokens> Client::RefreshAndPersist(const OAuthTokens& base) {
             }
         }
         CountRefresh("failed");
-        DISPATCH_LOG_WARN(kLog, "oauth refresh failed", "portal={} code={} detail={}", settings_.portal,
-                          Name(ErrcOf(fresh.error())), log::Quote(fresh.error().detail));
+        DISPATCH_LOG_WARN(kLog,
+                          "oauth refresh failed",
+                          "portal={} code={} detail={}",
+                          settings_.portal,
+                          Name(ErrcOf(fresh.error())),
+                          log::Quote(fresh.error().detail));
         return fresh.error();
     }
     // The rotated refresh token replaces the old one at the OAuth server right now: persist it before anything
@@ -432,22 +467,32 @@ Result<OAuthTokens> Client::RefreshAndPersist(const OAuthTokens& base) {
         if (ErrcOf(swapped.error()) == Errc::kTokenConflict) {
             auto stored = store.Load(settings_.portal);
             if (stored) {
-                DISPATCH_LOG_WARN(kLog, "oauth refresh raced; adopting the stored pair", "portal={} version={}",
-                                  settings_.portal, stored->version);
+                DISPATCH_LOG_WARN(kLog,
+                                  "oauth refresh raced; adopting the stored pair",
+                                  "portal={} version={}",
+                                  settings_.portal,
+                                  stored->version);
                 CountRefresh("adopted");
                 return std::move(*stored);
             }
             return stored.error();
         }
         CountRefresh("failed");
-        DISPATCH_LOG_ERROR(kLog, "oauth tokens refreshed but not persisted", "portal={} detail={}", settings_.portal,
+        DISPATCH_LOG_ERROR(kLog,
+                           "oauth tokens refreshed but not persisted",
+                           "portal={} detail={}",
+                           settings_.portal,
                            log::Quote(swapped.error().detail));
         return swapped.error();
     }
     fresh->version = *swapped;
     CountRefresh("ok");
-    DISPATCH_LOG_INFO(kLog, "oauth tokens refreshed", "portal={} version={} access={}", settings_.portal,
-                      fresh->version, log::MaskSecret(fresh->access_token));
+    DISPATCH_LOG_INFO(kLog,
+                      "oauth tokens refreshed",
+                      "portal={} version={} access={}",
+                      settings_.portal,
+                      fresh->version,
+                      log::MaskSecret(fresh->access_token));
     return fresh;
 }
 
@@ -484,8 +529,11 @@ Result<OAuthTokens> Client::RequestRefresh(const std::string& refresh_token) {
         const std::string description = json::StringAt(*parsed, "error_description").value_or("");
         // error-codes.md (oauth): invalid_grant, invalid_client, ... mean re-authorise; a 5xx may pass.
         const Errc errc = sent->status >= 500 ? Errc::kServerError : Errc::kRefreshFailed;
-        return Fail(errc, fmt::format("oauth refresh http={} error={} description={}", sent->status,
-                                      log::Quote(code), log::Quote(description)));
+        return Fail(errc,
+                    fmt::format("oauth refresh http={} error={} description={}",
+                                sent->status,
+                                log::Quote(code),
+                                log::Quote(description)));
     }
     if (sent->status >= 500) {
         return Fail(Errc::kServerError, fmt::format("oauth refresh http={}", sent->status));
@@ -540,8 +588,7 @@ Result<std::vector<bj::value>> Client::ListAll(std::string_view method,
         }
         // A `next` that does not move forward would loop forever; the portal is misbehaving.
         if (start && *envelope->next <= *start) {
-            return Fail(Errc::kBadResponse, fmt::format("method={} next={} does not advance", method,
-                                                        *envelope->next));
+            return Fail(Errc::kBadResponse, fmt::format("method={} next={} does not advance", method, *envelope->next));
         }
         start = envelope->next;
     }

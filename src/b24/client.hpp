@@ -51,22 +51,22 @@ struct OAuthSettings {
 };
 
 struct ClientSettings {
-    std::string portal{};       // the portal's key for the TokenStore, logs and metrics (member_id or domain)
+    std::string portal{};  // the portal's key for the TokenStore, logs and metrics (member_id or domain)
     AuthMode auth = AuthMode::kWebhook;
     std::string webhook_url{};  // kWebhook: "https://host/rest/{user}/{secret}/" (a secret: never logged)
     std::string rest_url{};     // kOAuth: "https://host/rest/"; empty = the client_endpoint of the stored tokens
     OAuthSettings oauth{};
-    BucketSettings bucket{};    // StandardPlan() unless the portal is Enterprise
+    BucketSettings bucket{};  // StandardPlan() unless the portal is Enterprise
     RetrySettings retry{};
 };
 
 struct ClientDeps {
     Transport& transport;
-    const Clock& clock;                      // "now" for the bucket and for operating_reset_at
-    Sleeper& sleeper;                        // every wait of the client
-    TokenStore* tokens = nullptr;            // required for kOAuth
-    metrics::Registry* registry = nullptr;   // nullptr = metrics::DefaultRegistry()
-    std::function<double()> random_unit{};     // [0,1) for backoff jitter; empty = a seeded PRNG
+    const Clock& clock;                     // "now" for the bucket and for operating_reset_at
+    Sleeper& sleeper;                       // every wait of the client
+    TokenStore* tokens = nullptr;           // required for kOAuth
+    metrics::Registry* registry = nullptr;  // nullptr = metrics::DefaultRegistry()
+    std::function<double()> random_unit{};  // [0,1) for backoff jitter; empty = a seeded PRNG
 };
 
 // The success envelope of one call (CONTRACT §2.2).
@@ -94,9 +94,9 @@ public:
     // from result[items_key] (e.g. "items", "types", "categories", "fields") or from result itself when
     // items_key is empty (crm.status.list). Stops at `max_rows` (0: no limit). kBadResponse if the shape differs.
     [[nodiscard]] Result<std::vector<bj::value>> ListAll(std::string_view method,
-                                                        const bj::object& params,
-                                                        std::string_view items_key,
-                                                        std::size_t max_rows = 0);
+                                                         const bj::object& params,
+                                                         std::string_view items_key,
+                                                         std::size_t max_rows = 0);
 
     // One batch of up to 50 calls as one request (counts once against the bucket).
     [[nodiscard]] Result<BatchResult> CallBatch(const BatchBuilder& batch);

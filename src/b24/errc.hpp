@@ -11,25 +11,25 @@ namespace dispatch::b24 {
 
 // Stable values: they reach logs, metrics and the database. Append only; never reuse a value.
 enum class Errc {
-    kTransport = 1,            // connect/TLS/read/write failed or timed out (no HTTP answer at all)
-    kServerError = 2,          // HTTP 5xx: INTERNAL_SERVER_ERROR, ERROR_UNEXPECTED_ANSWER, a 5xx without JSON
-    kQueryLimitExceeded = 3,   // HTTP 503 QUERY_LIMIT_EXCEEDED: the portal's leaky bucket is full
-    kOperationTimeLimit = 4,   // HTTP 429 OPERATION_TIME_LIMIT: wait for time.operating_reset_at
-    kExpiredToken = 5,         // HTTP 401 expired_token: refresh the OAuth pair, then replay once
-    kAccessDenied = 6,         // 401 NO_AUTH_FOUND/invalid_token, 403 insufficient_scope, INVALID_CREDENTIALS,
-                               // user_access_error, WRONG_AUTH_TYPE, allowed_only_intranet_user, ACCESS_DENIED
-    kNotFound = 7,             // HTTP 400 NOT_FOUND / OWNER_NOT_FOUND: item or smart process is gone
-    kPortalBlocked = 8,        // 503 OVERLOAD_LIMIT (manual block), 500 PORTAL_DELETED: a human must act
-    kBadResponse = 9,          // not JSON, or JSON of an unexpected shape
-    kApiError = 10,            // any other {"error": ...} answer (validation, "100", "", sentences, ...)
-    kRefreshFailed = 11,       // OAuth server refused the refresh (invalid_grant, invalid_client): re-install
-    kTokenStoreFailed = 12,    // the TokenStore could not load or persist the pair
-    kMethodNotFound = 13,      // HTTP 404 ERROR_METHOD_NOT_FOUND / METHOD_NOT_FOUND
-    kBatchTooLong = 14,        // more than 50 sub-calls (ours, or 400 ERROR_BATCH_LENGTH_EXCEEDED)
-    kInvalidArgument = 15,     // refused before sending: bad method name, bad batch key, missing configuration
-    kNotAllowedInBatch = 16,   // 405 ERROR_BATCH_METHOD_NOT_ALLOWED (a sub-call error)
-    kTokenConflict = 17,       // TokenStore compare-and-swap lost: another worker stored a newer pair
-    kAlreadyExists = 18,       // ERROR_HANDLER_ALREADY_EXIST (event.bind of a bound handler)
+    kTransport = 1,           // connect/TLS/read/write failed or timed out (no HTTP answer at all)
+    kServerError = 2,         // HTTP 5xx: INTERNAL_SERVER_ERROR, ERROR_UNEXPECTED_ANSWER, a 5xx without JSON
+    kQueryLimitExceeded = 3,  // HTTP 503 QUERY_LIMIT_EXCEEDED: the portal's leaky bucket is full
+    kOperationTimeLimit = 4,  // HTTP 429 OPERATION_TIME_LIMIT: wait for time.operating_reset_at
+    kExpiredToken = 5,        // HTTP 401 expired_token: refresh the OAuth pair, then replay once
+    kAccessDenied = 6,        // 401 NO_AUTH_FOUND/invalid_token, 403 insufficient_scope, INVALID_CREDENTIALS,
+                              // user_access_error, WRONG_AUTH_TYPE, allowed_only_intranet_user, ACCESS_DENIED
+    kNotFound = 7,            // HTTP 400 NOT_FOUND / OWNER_NOT_FOUND: item or smart process is gone
+    kPortalBlocked = 8,       // 503 OVERLOAD_LIMIT (manual block), 500 PORTAL_DELETED: a human must act
+    kBadResponse = 9,         // not JSON, or JSON of an unexpected shape
+    kApiError = 10,           // any other {"error": ...} answer (validation, "100", "", sentences, ...)
+    kRefreshFailed = 11,      // OAuth server refused the refresh (invalid_grant, invalid_client): re-install
+    kTokenStoreFailed = 12,   // the TokenStore could not load or persist the pair
+    kMethodNotFound = 13,     // HTTP 404 ERROR_METHOD_NOT_FOUND / METHOD_NOT_FOUND
+    kBatchTooLong = 14,       // more than 50 sub-calls (ours, or 400 ERROR_BATCH_LENGTH_EXCEEDED)
+    kInvalidArgument = 15,    // refused before sending: bad method name, bad batch key, missing configuration
+    kNotAllowedInBatch = 16,  // 405 ERROR_BATCH_METHOD_NOT_ALLOWED (a sub-call error)
+    kTokenConflict = 17,      // TokenStore compare-and-swap lost: another worker stored a newer pair
+    kAlreadyExists = 18,      // ERROR_HANDLER_ALREADY_EXIST (event.bind of a bound handler)
 };
 
 // What the caller does about a failure.
@@ -41,9 +41,7 @@ enum class RetryClass {
 
 const boost::system::error_category& Category() noexcept;
 
-inline boost::system::error_code make_error_code(Errc e) noexcept {
-    return {static_cast<int>(e), Category()};
-}
+inline boost::system::error_code make_error_code(Errc e) noexcept { return {static_cast<int>(e), Category()}; }
 
 // The retry decision for a code, made once here (STYLE.md §3.5).
 RetryClass Classify(Errc errc) noexcept;

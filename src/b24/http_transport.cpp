@@ -12,8 +12,8 @@ Result<HttpResponse> HttpTransport::Send(const HttpRequest& request) {
     auto sent = client_.Send(request.method, request.url, request.body, headers, request.content_type);
     if (!sent) {
         // STYLE.md §3.5: b24 never leaks transport codes; the original message stays in the detail.
-        return Fail(Errc::kTransport, log::MaskUrlSecrets(fmt::format("http {} ({})", sent.error().code.message(),
-                                                                      sent.error().detail)));
+        return Fail(Errc::kTransport,
+                    log::MaskUrlSecrets(fmt::format("http {} ({})", sent.error().code.message(), sent.error().detail)));
     }
     HttpResponse out;
     out.status = static_cast<unsigned>(sent->status);

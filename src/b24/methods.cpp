@@ -115,11 +115,13 @@ std::string UfCamelName(std::string_view upper_name) {
 }
 
 Result<bj::object> ItemGet(Client& client, std::int64_t entity_type_id, std::int64_t id) {
-    return ObjectAt(client.Call("crm.item.get", {{"entityTypeId", entity_type_id}, {"id", id}}), "item",
-                    "crm.item.get");
+    return ObjectAt(
+        client.Call("crm.item.get", {{"entityTypeId", entity_type_id}, {"id", id}}), "item", "crm.item.get");
 }
 
-Result<std::vector<bj::object>> ItemList(Client& client, std::int64_t entity_type_id, const ListQuery& query,
+Result<std::vector<bj::object>> ItemList(Client& client,
+                                         std::int64_t entity_type_id,
+                                         const ListQuery& query,
                                          std::size_t max_rows) {
     bj::object params{{"entityTypeId", entity_type_id}};
     ApplyQuery(params, query);
@@ -127,8 +129,8 @@ Result<std::vector<bj::object>> ItemList(Client& client, std::int64_t entity_typ
 }
 
 Result<std::int64_t> ItemAdd(Client& client, std::int64_t entity_type_id, const bj::object& fields) {
-    auto item = ObjectAt(client.Call("crm.item.add", {{"entityTypeId", entity_type_id}, {"fields", fields}}), "item",
-                         "crm.item.add");
+    auto item = ObjectAt(
+        client.Call("crm.item.add", {{"entityTypeId", entity_type_id}, {"fields", fields}}), "item", "crm.item.add");
     if (!item) {
         return item.error();
     }
@@ -139,11 +141,10 @@ Result<std::int64_t> ItemAdd(Client& client, std::int64_t entity_type_id, const 
     return *id;
 }
 
-Result<bj::object> ItemUpdate(Client& client, std::int64_t entity_type_id, std::int64_t id,
-                              const bj::object& fields) {
-    return ObjectAt(
-        client.Call("crm.item.update", {{"entityTypeId", entity_type_id}, {"id", id}, {"fields", fields}}), "item",
-        "crm.item.update");
+Result<bj::object> ItemUpdate(Client& client, std::int64_t entity_type_id, std::int64_t id, const bj::object& fields) {
+    return ObjectAt(client.Call("crm.item.update", {{"entityTypeId", entity_type_id}, {"id", id}, {"fields", fields}}),
+                    "item",
+                    "crm.item.update");
 }
 
 Result<StageHistoryRow> ParseStageHistoryRow(const bj::value& row) {
@@ -164,8 +165,10 @@ Result<StageHistoryRow> ParseStageHistoryRow(const bj::value& row) {
     return out;
 }
 
-Result<std::vector<StageHistoryRow>> StageHistoryList(Client& client, std::int64_t entity_type_id,
-                                                      const ListQuery& query, std::size_t max_rows) {
+Result<std::vector<StageHistoryRow>> StageHistoryList(Client& client,
+                                                      std::int64_t entity_type_id,
+                                                      const ListQuery& query,
+                                                      std::size_t max_rows) {
     bj::object params{{"entityTypeId", entity_type_id}};
     ApplyQuery(params, query);
     auto rows = client.ListAll("crm.stagehistory.list", params, "items", max_rows);
@@ -184,12 +187,13 @@ Result<std::vector<StageHistoryRow>> StageHistoryList(Client& client, std::int64
     return out;
 }
 
-Result<std::int64_t> TimelineCommentAdd(Client& client, std::int64_t entity_type_id, std::int64_t item_id,
+Result<std::int64_t> TimelineCommentAdd(Client& client,
+                                        std::int64_t entity_type_id,
+                                        std::int64_t item_id,
                                         std::string_view comment) {
     // crm-timeline-comment-add.md: `fields` must be lower-case since crm 23.100.0.
-    const bj::object fields{{"ENTITY_ID", item_id},
-                            {"ENTITY_TYPE", fmt::format("dynamic_{}", entity_type_id)},
-                            {"COMMENT", comment}};
+    const bj::object fields{
+        {"ENTITY_ID", item_id}, {"ENTITY_TYPE", fmt::format("dynamic_{}", entity_type_id)}, {"COMMENT", comment}};
     return IdResult(client.Call("crm.timeline.comment.add", {{"fields", fields}}), "crm.timeline.comment.add");
 }
 
@@ -201,7 +205,9 @@ Result<std::int64_t> NotifyPersonal(Client& client, const Notification& notifica
     return Notify(client, "im.notify.personal.add", notification);
 }
 
-Result<void> BizprocEventSend(Client& client, std::string_view event_token, const bj::object& return_values,
+Result<void> BizprocEventSend(Client& client,
+                              std::string_view event_token,
+                              const bj::object& return_values,
                               std::string_view log_message) {
     bj::object params{{"EVENT_TOKEN", event_token}};
     if (!return_values.empty()) {
@@ -245,7 +251,8 @@ Result<std::vector<bj::object>> StatusList(Client& client, const ListQuery& quer
     return Objects(client.ListAll("crm.status.list", params, ""), "crm.status.list");
 }
 
-Result<std::vector<bj::object>> UserFieldConfigList(Client& client, std::string_view module_id,
+Result<std::vector<bj::object>> UserFieldConfigList(Client& client,
+                                                    std::string_view module_id,
                                                     const ListQuery& query) {
     bj::object params{{"moduleId", module_id}};
     ApplyQuery(params, query);

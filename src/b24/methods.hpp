@@ -34,7 +34,9 @@ struct ListQuery {
 // crm.item.get → result.item
 Result<bj::object> ItemGet(Client& client, std::int64_t entity_type_id, std::int64_t id);
 // crm.item.list → every result.items[] row (pages of 50)
-Result<std::vector<bj::object>> ItemList(Client& client, std::int64_t entity_type_id, const ListQuery& query,
+Result<std::vector<bj::object>> ItemList(Client& client,
+                                         std::int64_t entity_type_id,
+                                         const ListQuery& query,
                                          std::size_t max_rows = 0);
 // crm.item.add → the new item's id
 Result<std::int64_t> ItemAdd(Client& client, std::int64_t entity_type_id, const bj::object& fields);
@@ -51,12 +53,16 @@ struct StageHistoryRow {
     std::string stage_semantic_id{};  // P/S/F
     std::string stage_id{};
 };
-Result<std::vector<StageHistoryRow>> StageHistoryList(Client& client, std::int64_t entity_type_id,
-                                                      const ListQuery& query, std::size_t max_rows = 0);
+Result<std::vector<StageHistoryRow>> StageHistoryList(Client& client,
+                                                      std::int64_t entity_type_id,
+                                                      const ListQuery& query,
+                                                      std::size_t max_rows = 0);
 Result<StageHistoryRow> ParseStageHistoryRow(const bj::value& row);
 
 // crm.timeline.comment.add (ENTITY_TYPE "dynamic_{entityTypeId}") → comment id
-Result<std::int64_t> TimelineCommentAdd(Client& client, std::int64_t entity_type_id, std::int64_t item_id,
+Result<std::int64_t> TimelineCommentAdd(Client& client,
+                                        std::int64_t entity_type_id,
+                                        std::int64_t item_id,
                                         std::string_view comment);
 
 // im.notify.system.add / im.notify.personal.add → notification id (0 when the portal answers false)
@@ -69,17 +75,20 @@ Result<std::int64_t> NotifySystem(Client& client, const Notification& notificati
 Result<std::int64_t> NotifyPersonal(Client& client, const Notification& notification);
 
 // bizproc.event.send (upper-case params, CONTRACT §11.3)
-Result<void> BizprocEventSend(Client& client, std::string_view event_token, const bj::object& return_values,
+Result<void> BizprocEventSend(Client& client,
+                              std::string_view event_token,
+                              const bj::object& return_values,
                               std::string_view log_message = {});
 
 // event.bind (OAuth only). ERROR_HANDLER_ALREADY_EXIST is success here: the binding is what we wanted.
 Result<void> EventBind(Client& client, std::string_view event, std::string_view handler);
 
 // Directories.
-Result<std::vector<bj::object>> TypeList(Client& client, const ListQuery& query = {});            // result.types
-Result<std::vector<bj::object>> CategoryList(Client& client, std::int64_t entity_type_id);        // result.categories
-Result<std::vector<bj::object>> StatusList(Client& client, const ListQuery& query);               // result[]
-Result<std::vector<bj::object>> UserFieldConfigList(Client& client, std::string_view module_id,   // result.fields
+Result<std::vector<bj::object>> TypeList(Client& client, const ListQuery& query = {});      // result.types
+Result<std::vector<bj::object>> CategoryList(Client& client, std::int64_t entity_type_id);  // result.categories
+Result<std::vector<bj::object>> StatusList(Client& client, const ListQuery& query);         // result[]
+Result<std::vector<bj::object>> UserFieldConfigList(Client& client,
+                                                    std::string_view module_id,  // result.fields
                                                     const ListQuery& query = {});
 
 }  // namespace dispatch::b24

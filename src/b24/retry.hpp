@@ -10,21 +10,21 @@
 namespace dispatch::b24 {
 
 struct RetrySettings {
-    int max_attempts = 8;                  // sends of one call in total, the first included
-    TimeMs base_delay_ms = 500;            // backoff before the 2nd send; doubles for each further send
-    TimeMs max_delay_ms = 30 * kSecondMs;  // cap of one backoff step
-    double jitter = 0.5;                   // share of each step that is random: [d·(1−jitter), d]
-    TimeMs budget_ms = 3 * kMinuteMs;      // total backoff one call may spend; beyond it the call fails
+    int max_attempts = 8;                       // sends of one call in total, the first included
+    TimeMs base_delay_ms = 500;                 // backoff before the 2nd send; doubles for each further send
+    TimeMs max_delay_ms = 30 * kSecondMs;       // cap of one backoff step
+    double jitter = 0.5;                        // share of each step that is random: [d·(1−jitter), d]
+    TimeMs budget_ms = 3 * kMinuteMs;           // total backoff one call may spend; beyond it the call fails
     TimeMs max_reset_wait_ms = 11 * kMinuteMs;  // OPERATION_TIME_LIMIT windows are 10 min (limits.md)
 };
 
 struct RetryInput {
-    int attempts = 1;                       // sends made so far (>= 1)
-    Errc errc = Errc::kTransport;           // why the last send failed
+    int attempts = 1;              // sends made so far (>= 1)
+    Errc errc = Errc::kTransport;  // why the last send failed
     TimeMs now = 0;
-    TimeMs waited_ms = 0;                   // backoff already spent on this call
-    std::optional<TimeMs> reset_at = std::nullopt;       // time.operating_reset_at of a 429 answer, as TimeMs
-    double random_unit = 0.0;               // a draw from [0, 1)
+    TimeMs waited_ms = 0;                           // backoff already spent on this call
+    std::optional<TimeMs> reset_at = std::nullopt;  // time.operating_reset_at of a 429 answer, as TimeMs
+    double random_unit = 0.0;                       // a draw from [0, 1)
 };
 
 class RetryPolicy {

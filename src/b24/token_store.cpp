@@ -13,7 +13,8 @@ Result<OAuthTokens> InMemoryTokenStore::Load(const std::string& portal) {
     return it->second;
 }
 
-Result<std::int64_t> InMemoryTokenStore::CompareAndSwap(const std::string& portal, std::int64_t expected_version,
+Result<std::int64_t> InMemoryTokenStore::CompareAndSwap(const std::string& portal,
+                                                        std::int64_t expected_version,
                                                         const OAuthTokens& next) {
     const std::lock_guard lock(mu_);
     auto& slot = tokens_[portal];

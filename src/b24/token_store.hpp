@@ -14,11 +14,11 @@
 namespace dispatch::b24 {
 
 struct OAuthTokens {
-    std::string access_token{};   // never logged (log::MaskSecret)
-    std::string refresh_token{};  // never logged; rotated by every refresh (auto-renewal.md)
-    TimeMs expires_at = 0;      // when access_token expires (0: unknown)
+    std::string access_token{};     // never logged (log::MaskSecret)
+    std::string refresh_token{};    // never logged; rotated by every refresh (auto-renewal.md)
+    TimeMs expires_at = 0;          // when access_token expires (0: unknown)
     std::string client_endpoint{};  // "https://portal/rest/" as the OAuth server reported it (may be empty)
-    std::int64_t version = 0;     // bumped by every successful CompareAndSwap; 0: never stored
+    std::int64_t version = 0;       // bumped by every successful CompareAndSwap; 0: never stored
 };
 
 class TokenStore {
@@ -30,7 +30,8 @@ public:
     // Stores `next` only if the stored version is still `expected_version`; returns the new version
     // (expected_version + 1). A lost race fails with Errc::kTokenConflict; callers then Load() again and adopt
     // what the winner stored. Other failures: Errc::kTokenStoreFailed.
-    virtual Result<std::int64_t> CompareAndSwap(const std::string& portal, std::int64_t expected_version,
+    virtual Result<std::int64_t> CompareAndSwap(const std::string& portal,
+                                                std::int64_t expected_version,
                                                 const OAuthTokens& next) = 0;
 };
 
@@ -38,7 +39,8 @@ public:
 class InMemoryTokenStore final : public TokenStore {
 public:
     Result<OAuthTokens> Load(const std::string& portal) override;
-    Result<std::int64_t> CompareAndSwap(const std::string& portal, std::int64_t expected_version,
+    Result<std::int64_t> CompareAndSwap(const std::string& portal,
+                                        std::int64_t expected_version,
                                         const OAuthTokens& next) override;
 
     // Seeds (or replaces) a pair unconditionally; returns the stored version.

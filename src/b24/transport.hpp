@@ -11,8 +11,8 @@ namespace dispatch::b24 {
 
 struct HttpRequest {
     std::string method = "POST";  // "GET" for the OAuth server, "POST" with a JSON body for REST calls
-    std::string url{};              // absolute https:// URL; may carry a secret (webhook path, refresh query)
-    std::string body{};             // empty for GET
+    std::string url{};            // absolute https:// URL; may carry a secret (webhook path, refresh query)
+    std::string body{};           // empty for GET
     std::string content_type = "application/json";
 };
 

@@ -1,15 +1,14 @@
 // The REST client against the emulated portal over real HTTPS on 127.0.0.1 with the test CA: what the unit tests
 // script, here checked on the wire. The emulator and the client share one ManualClock, and the client's sleeper
 // advances it, so backoff and bucket waits drain the emulator's bucket without any real sleeping.
-#include <boost/json.hpp>
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <atomic>
-#include <thread>
+#include <boost/json.hpp>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "b24/client.hpp"
 #include "b24/http_transport.hpp"
@@ -115,11 +114,12 @@ protected:
 
     std::unique_ptr<Client> MakeClient(ClientSettings settings) {
         settings.portal = "emu";
-        return std::make_unique<Client>(std::move(settings), ClientDeps{.transport = counting_,
-                                                                        .clock = clock_,
-                                                                        .sleeper = sleeper_,
-                                                                        .tokens = &store_,
-                                                                        .registry = &registry_});
+        return std::make_unique<Client>(std::move(settings),
+                                        ClientDeps{.transport = counting_,
+                                                   .clock = clock_,
+                                                   .sleeper = sleeper_,
+                                                   .tokens = &store_,
+                                                   .registry = &registry_});
     }
 
     ClientSettings Webhook() {
@@ -132,9 +132,8 @@ protected:
     ClientSettings OAuth() {
         ClientSettings settings;
         settings.auth = AuthMode::kOAuth;
-        settings.oauth = {.client_id = emu_->ClientId(),
-                          .client_secret = emu_->ClientSecret(),
-                          .token_url = base_ + "/oauth/token/"};
+        settings.oauth = {
+            .client_id = emu_->ClientId(), .client_secret = emu_->ClientSecret(), .token_url = base_ + "/oauth/token/"};
         return settings;  // rest_url empty: the client_endpoint of the stored pair
     }
 
@@ -158,9 +157,10 @@ protected:
         ASSERT_EQ(res->status, 200) << res->body;
         auto tokens = json::Parse(res->body);
         ASSERT_TRUE(tokens.has_value());
-        store_.Put("emu", {.access_token = json::StringAt(*tokens, "access_token").value_or(""),
-                           .refresh_token = json::StringAt(*tokens, "refresh_token").value_or(""),
-                           .client_endpoint = json::StringAt(*tokens, "client_endpoint").value_or("")});
+        store_.Put("emu",
+                   {.access_token = json::StringAt(*tokens, "access_token").value_or(""),
+                    .refresh_token = json::StringAt(*tokens, "refresh_token").value_or(""),
+                    .client_endpoint = json::StringAt(*tokens, "client_endpoint").value_or("")});
     }
 
     std::int64_t CreateType() {
@@ -215,8 +215,8 @@ TEST_F(B24EmulatorTest, TypedDirectoriesReadTheSeededPortal) {
     ASSERT_THAT(categories, IsOk());
     ASSERT_FALSE(categories->empty());
     const auto category = json::IntAt(bj::value(categories->front()), "id").value_or(0);
-    auto stages = StatusList(*client, {.filter = {{"ENTITY_ID", fmt::format("DYNAMIC_{}_STAGE_{}", entity_type_id_,
-                                                                            category)}}});
+    auto stages =
+        StatusList(*client, {.filter = {{"ENTITY_ID", fmt::format("DYNAMIC_{}_STAGE_{}", entity_type_id_, category)}}});
     ASSERT_THAT(stages, IsOk());
     EXPECT_EQ(stages->size(), 5u);  // emulator README §14.10: five default stages
 }
@@ -225,8 +225,10 @@ TEST_F(B24EmulatorTest, OneHundredTwentyCallsGoAsThreeBatchesAndListBackInPagesO
     auto client = MakeClient(Webhook());
     std::vector<BatchCall> calls;
     for (int i = 0; i < 120; ++i) {
-        calls.push_back({"add" + std::to_string(i), "crm.item.add",
-                         {{"entityTypeId", entity_type_id_}, {"fields", bj::object{{"title", fmt::format("T {}", i)}}}}});
+        calls.push_back(
+            {"add" + std::to_string(i),
+             "crm.item.add",
+             {{"entityTypeId", entity_type_id_}, {"fields", bj::object{{"title", fmt::format("T {}", i)}}}}});
     }
 
     auto added = client->CallBatches(std::move(calls));
@@ -245,11 +247,13 @@ TEST_F(B24EmulatorTest, OneHundredTwentyCallsGoAsThreeBatchesAndListBackInPagesO
 TEST_F(B24EmulatorTest, BatchReferencesResolveOnThePortal) {
     auto client = MakeClient(Webhook());
     BatchBuilder batch(/*halt=*/true);
-    ASSERT_THAT(batch.Add("add", "crm.item.add",
+    ASSERT_THAT(batch.Add("add",
+                          "crm.item.add",
                           {{"entityTypeId", entity_type_id_}, {"fields", bj::object{{"title", "Via ref & more"}}}}),
                 IsOk());
-    ASSERT_THAT(batch.Add("get", "crm.item.get", {{"entityTypeId", entity_type_id_}, {"id", Ref("add", {"item", "id"})}}),
-                IsOk());
+    ASSERT_THAT(
+        batch.Add("get", "crm.item.get", {{"entityTypeId", entity_type_id_}, {"id", Ref("add", {"item", "id"})}}),
+        IsOk());
 
     auto result = client->CallBatch(batch);
 
@@ -313,14 +317,16 @@ TEST_F(B24EmulatorTest, StormOf503FromThePortalsOwnBucketLosesNoCall) {
 
     EXPECT_EQ(ok, 80);
     EXPECT_GT(counting_.CountOf("user.current"), 80u);  // some were refused and sent again
-    EXPECT_GT(registry_.GetCounter("dispatch_b24_retries_total", "", {{"portal", "emu"}, {"code", "query_limit_exceeded"}})
-                  .Value(),
-              0u);
+    EXPECT_GT(
+        registry_.GetCounter("dispatch_b24_retries_total", "", {{"portal", "emu"}, {"code", "query_limit_exceeded"}})
+            .Value(),
+        0u);
 }
 
 TEST_F(B24EmulatorTest, InjectedStormIsRetriedWithinTheBudget) {
-    Admin("faults", {{"fail", bj::object{{"method", "crm.item.add"}, {"times", 4}, {"status", 503},
-                                         {"error", "QUERY_LIMIT_EXCEEDED"}}}});
+    Admin("faults",
+          {{"fail",
+            bj::object{{"method", "crm.item.add"}, {"times", 4}, {"status", 503}, {"error", "QUERY_LIMIT_EXCEEDED"}}}});
     auto client = MakeClient(Webhook());
 
     auto id = ItemAdd(*client, entity_type_id_, {{"title", "after the storm"}});
@@ -331,7 +337,8 @@ TEST_F(B24EmulatorTest, InjectedStormIsRetriedWithinTheBudget) {
 }
 
 TEST_F(B24EmulatorTest, OverloadLimitBlocksThePortal) {
-    Admin("faults", {{"fail", bj::object{{"method", "*"}, {"times", 1}, {"status", 503}, {"error", "OVERLOAD_LIMIT"}}}});
+    Admin("faults",
+          {{"fail", bj::object{{"method", "*"}, {"times", 1}, {"status", 503}, {"error", "OVERLOAD_LIMIT"}}}});
     auto client = MakeClient(Webhook());
 
     EXPECT_THAT(client->Call("user.current"), HasErrc(Errc::kPortalBlocked));

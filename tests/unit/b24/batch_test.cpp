@@ -39,8 +39,8 @@ TEST(EncodeQuery, NestedParamsUseBracketKeys) {
 }
 
 TEST(EncodeQuery, ValuesArePercentEncoded) {
-    const object params{{"fields", object{{"COMMENT", "SLA breached: 20 min & more = bad/ugly?"},
-                                          {"TITLE", "Принтер"}}}};
+    const object params{
+        {"fields", object{{"COMMENT", "SLA breached: 20 min & more = bad/ugly?"}, {"TITLE", "Принтер"}}}};
 
     EXPECT_EQ(EncodeQuery(params),
               "fields[COMMENT]=SLA%20breached%3A%2020%20min%20%26%20more%20%3D%20bad%2Fugly%3F"
@@ -48,8 +48,8 @@ TEST(EncodeQuery, ValuesArePercentEncoded) {
 }
 
 TEST(EncodeQuery, ScalarsFollowHttpBuildQuery) {
-    const object params{{"yes", true}, {"no", false}, {"nothing", nullptr}, {"empty", array{}}, {"pi", 1.5},
-                        {"neg", -7}};
+    const object params{
+        {"yes", true}, {"no", false}, {"nothing", nullptr}, {"empty", array{}}, {"pi", 1.5}, {"neg", -7}};
 
     EXPECT_EQ(EncodeQuery(params), "yes=1&no=0&pi=1.5&neg=-7");
 }
@@ -72,7 +72,8 @@ TEST(Ref, BuildsAndRecognisesReferences) {
 TEST(BatchBuilder, ParamsHoldCmdStringsInOrderAndHalt) {
     BatchBuilder batch(/*halt=*/true);
     ASSERT_THAT(batch.Add("item", "crm.item.get", {{"entityTypeId", 1038}, {"id", 57}}), IsOk());
-    ASSERT_THAT(batch.Add("history", "crm.stagehistory.list",
+    ASSERT_THAT(batch.Add("history",
+                          "crm.stagehistory.list",
                           {{"entityTypeId", 1038}, {"filter", object{{"OWNER_ID", Ref("item", {"item", "id"})}}}}),
                 IsOk());
     ASSERT_THAT(batch.Add("types", "crm.type.list"), IsOk());

@@ -42,20 +42,21 @@ ClientSettings OAuthClientSettings() {
     settings.portal = "portal.test";
     settings.auth = AuthMode::kOAuth;
     settings.rest_url = "https://portal.test/rest/";
-    settings.oauth = {.client_id = "local.app", .client_secret = "app-secret",
-                      .token_url = "https://portal.test/oauth/token/"};
+    settings.oauth = {
+        .client_id = "local.app", .client_secret = "app-secret", .token_url = "https://portal.test/oauth/token/"};
     return settings;
 }
 
 class ClientTest : public ::testing::Test {
 protected:
     std::unique_ptr<Client> Make(ClientSettings settings) {
-        return std::make_unique<Client>(std::move(settings), ClientDeps{.transport = transport_,
-                                                                        .clock = clock_,
-                                                                        .sleeper = sleeper_,
-                                                                        .tokens = &store_,
-                                                                        .registry = &registry_,
-                                                                        .random_unit = [] { return 0.5; }});
+        return std::make_unique<Client>(std::move(settings),
+                                        ClientDeps{.transport = transport_,
+                                                   .clock = clock_,
+                                                   .sleeper = sleeper_,
+                                                   .tokens = &store_,
+                                                   .registry = &registry_,
+                                                   .random_unit = [] { return 0.5; }});
     }
 
     std::uint64_t Counter(std::string_view name, const metrics::Labels& labels) {
@@ -100,8 +101,8 @@ TEST_F(ClientTest, OAuthModeSendsTheAccessTokenInTheBody) {
 }
 
 TEST_F(ClientTest, OAuthRestBaseFallsBackToTheStoredClientEndpoint) {
-    store_.Put("portal.test", {.access_token = "at-1", .refresh_token = "rt-1",
-                               .client_endpoint = "https://moved.test/rest"});
+    store_.Put("portal.test",
+               {.access_token = "at-1", .refresh_token = "rt-1", .client_endpoint = "https://moved.test/rest"});
     transport_.SetHandler([](const HttpRequest&) { return Ok(true); });
     auto settings = OAuthClientSettings();
     settings.rest_url.clear();
@@ -129,10 +130,11 @@ TEST_F(ClientTest, RejectsAMethodNameThatCouldAlterTheUrl) {
 
 TEST_F(ClientTest, EnvelopeCarriesTotalNextAndTime) {
     transport_.SetHandler([](const HttpRequest&) {
-        return JsonResponse(200, object{{"result", object{{"items", array{}}}},
-                                        {"total", "120"},
-                                        {"next", 50},
-                                        {"time", object{{"operating", 1.5}}}});
+        return JsonResponse(200,
+                            object{{"result", object{{"items", array{}}}},
+                                   {"total", "120"},
+                                   {"next", 50},
+                                   {"time", object{{"operating", 1.5}}}});
     });
     auto client = Make(WebhookSettings());
 
@@ -227,9 +229,10 @@ TEST_F(ClientTest, OperationTimeLimitWaitsForTheResetThenSucceeds) {
     std::atomic<int> calls{0};
     transport_.SetHandler([&](const HttpRequest&) {
         if (calls.fetch_add(1) == 0) {
-            return JsonResponse(429, object{{"error", "OPERATION_TIME_LIMIT"},
-                                            {"error_description", "Method is blocked due to operation time limit."},
-                                            {"time", object{{"operating_reset_at", reset_s}}}});
+            return JsonResponse(429,
+                                object{{"error", "OPERATION_TIME_LIMIT"},
+                                       {"error_description", "Method is blocked due to operation time limit."},
+                                       {"time", object{{"operating_reset_at", reset_s}}}});
         }
         return Ok(true);
     });
@@ -255,9 +258,8 @@ TEST_F(ClientTest, OverloadLimitBlocksThePortalAndAlertsOnce) {
 
 TEST_F(ClientTest, UnblockLetsCallsThroughAgain) {
     std::atomic<bool> blocked{true};
-    transport_.SetHandler([&](const HttpRequest&) {
-        return blocked.load() ? ApiError(503, "OVERLOAD_LIMIT") : Ok(true);
-    });
+    transport_.SetHandler(
+        [&](const HttpRequest&) { return blocked.load() ? ApiError(503, "OVERLOAD_LIMIT") : Ok(true); });
     auto client = Make(WebhookSettings());
     ASSERT_THAT(client->Call("crm.item.get"), HasErrc(Errc::kPortalBlocked));
 
@@ -314,8 +316,7 @@ TEST_F(ClientTest, ListAllFollowsNextInPagesOfFifty) {
 
 TEST_F(ClientTest, ListAllReadsABareArrayAndStopsAtMaxRows) {
     transport_.SetHandler([](const HttpRequest&) {
-        return JsonResponse(200, object{{"result", array{object{{"ID", "1"}}, object{{"ID", "2"}}}},
-                                        {"total", 2}});
+        return JsonResponse(200, object{{"result", array{object{{"ID", "1"}}, object{{"ID", "2"}}}}, {"total", 2}});
     });
     auto client = Make(WebhookSettings());
 
@@ -344,8 +345,8 @@ HttpResponse AnswerBatch(const HttpRequest& request) {
     for (const auto& kv : body.at("cmd").as_object()) {
         results[kv.key()] = object{{"cmd", kv.value()}};
     }
-    return Ok(object{{"result", results}, {"result_error", array{}}, {"result_total", array{}},
-                     {"result_next", array{}}});
+    return Ok(
+        object{{"result", results}, {"result_error", array{}}, {"result_total", array{}}, {"result_next", array{}}});
 }
 
 TEST_F(ClientTest, OneHundredTwentyCallsGoAsThreeBatches) {
@@ -353,7 +354,8 @@ TEST_F(ClientTest, OneHundredTwentyCallsGoAsThreeBatches) {
     auto client = Make(WebhookSettings());
     std::vector<BatchCall> calls;
     for (int i = 0; i < 120; ++i) {
-        calls.push_back({"u" + std::to_string(i), "crm.item.update",
+        calls.push_back({"u" + std::to_string(i),
+                         "crm.item.update",
                          {{"entityTypeId", 1038}, {"id", i + 1}, {"fields", object{{"ufCrm21EscalationLevel", 1}}}}});
     }
 
@@ -456,10 +458,11 @@ private:
             return JsonResponse(400, object{{"error", "invalid_grant"}, {"error_description", "stale"}});
         }
         ++generation_;
-        return JsonResponse(200, object{{"access_token", Access(generation_)},
-                                        {"refresh_token", Refresh(generation_)},
-                                        {"expires_in", 3600},
-                                        {"client_endpoint", "https://portal.test/rest/"}});
+        return JsonResponse(200,
+                            object{{"access_token", Access(generation_)},
+                                   {"refresh_token", Refresh(generation_)},
+                                   {"expires_in", 3600},
+                                   {"client_endpoint", "https://portal.test/rest/"}});
     }
 
     mutable std::mutex mu_;
@@ -476,8 +479,8 @@ class OAuthClientTest : public ClientTest {
 protected:
     void SetUp() override {
         portal_.RotateElsewhere();  // the portal is at generation 2; the store still holds generation 1
-        store_.Put("portal.test", {.access_token = FakeOAuthPortal::Access(1),
-                                   .refresh_token = FakeOAuthPortal::Refresh(2)});
+        store_.Put("portal.test",
+                   {.access_token = FakeOAuthPortal::Access(1), .refresh_token = FakeOAuthPortal::Refresh(2)});
         transport_.SetHandler([this](const HttpRequest& r) { return portal_(r); });
     }
 
@@ -523,12 +526,13 @@ private:
 
 TEST_F(OAuthClientTest, RotatedPairIsPersistedBeforeItIsUsed) {
     CheckingTransport checking(portal_, store_);
-    Client client(OAuthClientSettings(), ClientDeps{.transport = checking,
-                                                    .clock = clock_,
-                                                    .sleeper = sleeper_,
-                                                    .tokens = &store_,
-                                                    .registry = &registry_,
-                                                    .random_unit = [] { return 0.5; }});
+    Client client(OAuthClientSettings(),
+                  ClientDeps{.transport = checking,
+                             .clock = clock_,
+                             .sleeper = sleeper_,
+                             .tokens = &store_,
+                             .registry = &registry_,
+                             .random_unit = [] { return 0.5; }});
 
     ASSERT_THAT(client.Call("crm.type.list"), IsOk());
 
@@ -580,9 +584,10 @@ TEST_F(OAuthClientTest, APairRotatedByAnotherInstanceIsAdoptedWithoutRefreshing)
     portal_.RotateElsewhere();
     auto stored = store_.Load("portal.test");
     ASSERT_THAT(stored, IsOk());
-    ASSERT_THAT(store_.CompareAndSwap("portal.test", stored->version,
-                                      {.access_token = FakeOAuthPortal::Access(4),
-                                       .refresh_token = FakeOAuthPortal::Refresh(4)}),
+    ASSERT_THAT(store_.CompareAndSwap(
+                    "portal.test",
+                    stored->version,
+                    {.access_token = FakeOAuthPortal::Access(4), .refresh_token = FakeOAuthPortal::Refresh(4)}),
                 IsOk());
 
     EXPECT_THAT(client->Call("crm.type.list"), IsOk());
@@ -598,9 +603,10 @@ public:
     Result<std::int64_t> CompareAndSwap(const std::string& portal, std::int64_t, const OAuthTokens&) override {
         // The winner stored generation 3 first (what the portal now accepts).
         auto current = inner_.Load(portal);
-        (void)inner_.CompareAndSwap(portal, current->version,
-                                    {.access_token = FakeOAuthPortal::Access(3),
-                                     .refresh_token = FakeOAuthPortal::Refresh(3)});
+        (void)inner_.CompareAndSwap(
+            portal,
+            current->version,
+            {.access_token = FakeOAuthPortal::Access(3), .refresh_token = FakeOAuthPortal::Refresh(3)});
         return Fail(Errc::kTokenConflict, "version conflict");
     }
 
@@ -610,12 +616,13 @@ private:
 
 TEST_F(OAuthClientTest, LostCompareAndSwapAdoptsTheWinnersPair) {
     LosingStore losing(store_);
-    Client client(OAuthClientSettings(), ClientDeps{.transport = transport_,
-                                                    .clock = clock_,
-                                                    .sleeper = sleeper_,
-                                                    .tokens = &losing,
-                                                    .registry = &registry_,
-                                                    .random_unit = [] { return 0.5; }});
+    Client client(OAuthClientSettings(),
+                  ClientDeps{.transport = transport_,
+                             .clock = clock_,
+                             .sleeper = sleeper_,
+                             .tokens = &losing,
+                             .registry = &registry_,
+                             .random_unit = [] { return 0.5; }});
 
     EXPECT_THAT(client.Call("crm.type.list"), IsOk());
     EXPECT_EQ(json::StringAt(BodyOf(transport_.Requests().back()), "auth"), FakeOAuthPortal::Access(3));

@@ -4,8 +4,8 @@
 
 #include <system_error>
 
-#include "core/error.hpp"
 #include "core/errc.hpp"
+#include "core/error.hpp"
 #include "support/test_support.hpp"
 
 namespace dispatch::b24 {
@@ -35,8 +35,14 @@ TEST(B24Errc, OverloadLimitBlocksThePortalAndIsNeverRetried) {
 }
 
 TEST(B24Errc, AuthorisationFailuresAreAccessDenied) {
-    for (const char* code : {"NO_AUTH_FOUND", "invalid_token", "insufficient_scope", "INVALID_CREDENTIALS",
-                             "user_access_error", "WRONG_AUTH_TYPE", "allowed_only_intranet_user", "ACCESS_DENIED"}) {
+    for (const char* code : {"NO_AUTH_FOUND",
+                             "invalid_token",
+                             "insufficient_scope",
+                             "INVALID_CREDENTIALS",
+                             "user_access_error",
+                             "WRONG_AUTH_TYPE",
+                             "allowed_only_intranet_user",
+                             "ACCESS_DENIED"}) {
         EXPECT_EQ(FromApiError(403, code), Errc::kAccessDenied) << code;
     }
     // crm.* pages list ACCESS_DENIED with HTTP 400 (CONTRACT §14.12).

@@ -64,10 +64,9 @@ protected:
         ClientSettings settings;
         settings.portal = "portal.test";
         settings.webhook_url = "https://portal.test/rest/1/secret/";
-        client_ = std::make_unique<Client>(settings, ClientDeps{.transport = transport_,
-                                                                .clock = clock_,
-                                                                .sleeper = sleeper_,
-                                                                .registry = &registry_});
+        client_ = std::make_unique<Client>(
+            settings,
+            ClientDeps{.transport = transport_, .clock = clock_, .sleeper = sleeper_, .registry = &registry_});
     }
 
     ManualClock clock_{1'767'225'600'000};
@@ -151,9 +150,8 @@ TEST_F(MethodsTest, BizprocEventSendUsesUpperCaseParams) {
 }
 
 TEST_F(MethodsTest, EventBindTreatsAnExistingHandlerAsDone) {
-    transport_.SetHandler([](const HttpRequest&) {
-        return ApiError(400, "ERROR_HANDLER_ALREADY_EXIST", "Handler already exists!");
-    });
+    transport_.SetHandler(
+        [](const HttpRequest&) { return ApiError(400, "ERROR_HANDLER_ALREADY_EXIST", "Handler already exists!"); });
 
     EXPECT_THAT(EventBind(*client_, "ONCRMDYNAMICITEMUPDATE", "https://dispatch.test/b24/events"), IsOk());
 }

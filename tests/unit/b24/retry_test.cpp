@@ -42,8 +42,12 @@ TEST(RetryPolicy, OnlyRetryLaterCodesAreRetried) {
     for (const Errc errc : {Errc::kQueryLimitExceeded, Errc::kServerError, Errc::kTransport}) {
         EXPECT_TRUE(policy.NextDelay({.attempts = 1, .errc = errc})) << Name(errc);
     }
-    for (const Errc errc : {Errc::kNotFound, Errc::kAccessDenied, Errc::kPortalBlocked, Errc::kExpiredToken,
-                            Errc::kApiError, Errc::kRefreshFailed}) {
+    for (const Errc errc : {Errc::kNotFound,
+                            Errc::kAccessDenied,
+                            Errc::kPortalBlocked,
+                            Errc::kExpiredToken,
+                            Errc::kApiError,
+                            Errc::kRefreshFailed}) {
         EXPECT_FALSE(policy.NextDelay({.attempts = 1, .errc = errc})) << Name(errc);
     }
 }
@@ -58,16 +62,18 @@ TEST(RetryPolicy, GivesUpAfterMaxAttempts) {
 TEST(RetryPolicy, GivesUpWhenTheBudgetWouldBeExceeded) {
     const RetryPolicy policy = Policy();
 
-    EXPECT_TRUE(policy.NextDelay({.attempts = 4, .errc = Errc::kServerError, .waited_ms = 56'000, .random_unit = 0.99}));
-    EXPECT_FALSE(policy.NextDelay({.attempts = 4, .errc = Errc::kServerError, .waited_ms = 57'000, .random_unit = 0.99}));
+    EXPECT_TRUE(
+        policy.NextDelay({.attempts = 4, .errc = Errc::kServerError, .waited_ms = 56'000, .random_unit = 0.99}));
+    EXPECT_FALSE(
+        policy.NextDelay({.attempts = 4, .errc = Errc::kServerError, .waited_ms = 57'000, .random_unit = 0.99}));
 }
 
 TEST(RetryPolicy, OperationTimeLimitWaitsUntilTheReset) {
     const RetryPolicy policy = Policy();
     const TimeMs now = 1'000'000;
 
-    const auto delay = policy.NextDelay(
-        {.attempts = 1, .errc = Errc::kOperationTimeLimit, .now = now, .reset_at = now + 42'000});
+    const auto delay =
+        policy.NextDelay({.attempts = 1, .errc = Errc::kOperationTimeLimit, .now = now, .reset_at = now + 42'000});
 
     ASSERT_TRUE(delay);
     EXPECT_EQ(*delay, 42'000);
