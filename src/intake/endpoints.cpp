@@ -103,7 +103,7 @@ http::Response Endpoints::Refuse(const Error& error, const char* what) {
 void Endpoints::Append(store::InboxEvent&& event, http::Respond respond, const char* what) {
     auto& stored = metrics_.GetCounter("dispatch_intake_accepted_total", "Inbound calls made durable, by route",
                                        {{"route", what}});
-    store_.Inbox().Append(std::move(event), [this, respond = std::move(respond), &stored,
+    store_.Inbox().Append(std::move(event), [respond = std::move(respond), &stored,
                                               what](Result<store::AppendOutcome> outcome) {
         if (!outcome) {
             // Bitrix24 will not retry; a 503 at least shows up in its queue log and in our alert.
