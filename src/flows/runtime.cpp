@@ -1,0 +1,690 @@
+#include "flows/runtime.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "b24/batch.hpp"
+#include "b24/errc.hpp"
+#include "core/errc.hpp"
+#include "core/json.hpp"
+#include "core/log.hpp"
+#include "core/time_format.hpp"
+#include "store/errc.hpp"
+
+namespace dispatch::flows {
+namespace {
+
+constexpr log::Logger kLog{"flows"};
+constexpr std::string_view kReconcileTimer = "reconcile";
+constexpr std::string_view kReconcileKey = "reconcile";
+constexpr int kCommitAttempts = 4;
+
+bool IsStore(const Error& e, store::Errc code) { return e.code == make_error_code(code); }
+
+bool IsB24(const Error& e, b24::Errc code) { return b24::AsErrc(e.code) == code; }
+
+// A failure worth another try later (the client already retried within its budget).
+bool Retryable(const Error& e) {
+    auto errc = b24::AsErrc(e.code);
+    if (!errc) {
+        return true;  // store or transport-level failures of ours
+    }
+    return b24::Classify(*errc) != b24::RetryClass::kNever || *errc == b24::Errc::kPortalBlocked ||
+           *errc == b24::Errc::kRefreshFailed || *errc == b24::Errc::kTokenStoreFailed;
+}
+
+bool IsItemEvent(const store::InboxEvent& e) {
+    return (e.kind == store::InboxKind::kEvent || e.kind == store::InboxKind::kRobot ||
+            e.kind == store::InboxKind::kHook) &&
+           e.item_id > 0;
+}
+
+std::vector<b24::StageHistoryRow> ParseHistory(const bj::value& result) {
+    std::vector<b24::StageHistoryRow> rows;
+    const bj::value* items = json::Find(result, "items");
+    if (items == nullptr || !items->is_array()) {
+        return rows;
+    }
+    for (const auto& v : items->as_array()) {
+        if (auto row = b24::ParseStageHistoryRow(v)) {
+            rows.push_back(std::move(*row));
+        }
+    }
+    return rows;
+}
+
+bj::object HistoryParams(const store::TicketKey& key, std::int64_t after) {
+    return bj::object{{"entityTypeId", key.entity_type_id},
+                      {"filter", bj::object{{"OWNER_ID", key.item_id}, {">ID", after}}},
+                      {"order", bj::object{{"ID", "ASC"}}}};
+}
+
+}  // namespace
+
+std::optional<store::TicketKey> ParseSubject(std::string_view subject) {
+    const auto b = subject.rfind('/');
+    if (b == std::string_view::npos || b == 0) {
+        return std::nullopt;
+    }
+    const auto a = subject.rfind('/', b - 1);
+    if (a == std::string_view::npos || a == 0) {
+        return std::nullopt;
+    }
+    auto etid = json::ParseInt(subject.substr(a + 1, b - a - 1));
+    auto item = json::ParseInt(subject.substr(b + 1));
+    if (!etid || !item) {
+        return std::nullopt;
+    }
+    store::TicketKey key;
+    key.member_id = std::string(subject.substr(0, a));
+    key.entity_type_id = *etid;
+    key.item_id = *item;
+    return key;
+}
+
+Runtime::Runtime(store::Store& store, const Engine& engine, const Clock& clock, ClientFor clients,
+                 RuntimeOptions options)
+    : store_(store), engine_(engine), clock_(clock), clients_(std::move(clients)), options_(std::move(options)) {}
+
+Runtime::~Runtime() { Stop(); }
+
+Result<std::shared_ptr<const provision::Layout>> Runtime::LayoutOf(std::string_view member_id) {
+    {
+        std::lock_guard lock(layouts_mu_);
+        if (auto it = layouts_.find(member_id); it != layouts_.end()) {
+            return it->second;
+        }
+    }
+    auto text = store_.Settings().Get(member_id, provision::kLayoutSettingsKey);
+    if (!text) {
+        return text.error();
+    }
+    auto doc = json::Parse(*text);
+    if (!doc) {
+        return doc.error();
+    }
+    auto layout = provision::Layout::FromJson(*doc);
+    if (!layout) {
+        return layout.error();
+    }
+    auto shared = std::make_shared<const provision::Layout>(std::move(*layout));
+    std::lock_guard lock(layouts_mu_);
+    layouts_[std::string(member_id)] = shared;
+    return shared;
+}
+
+void Runtime::ForgetLayout(std::string_view member_id) {
+    std::lock_guard lock(layouts_mu_);
+    if (auto it = layouts_.find(member_id); it != layouts_.end()) {
+        layouts_.erase(it);
+    }
+}
+
+const provision::ProcessIds* Runtime::Tickets(const provision::Layout& layout) const {
+    return layout.FindProcess(options_.process_code);
+}
+
+void Runtime::FailRow(const store::ClaimedEvent& row, const Error& error, PassStats& stats) {
+    ++stats.failed;
+    auto outcome = store_.Inbox().Fail(row.id, row.attempt, error.detail, clock_.Now(), options_.retry);
+    DISPATCH_LOG_WARN(kLog, "inbox row failed", "id={} member={} item={} attempt={} dead={} error=\"{}\"", row.id,
+                      row.event.member_id, row.event.item_id, row.attempt, outcome && outcome->dead, error.detail);
+}
+
+Result<void> Runtime::CommitTicket(const store::TicketKey& key, const Fetched* fetched,
+                                   const provision::ProcessIds& ids, std::optional<store::Fence> inbox,
+                                   std::optional<store::Fence> timer, std::vector<store::OutboxAction> extra) {
+    for (int attempt = 1;; ++attempt) {
+        auto state = store_.Tickets().Load(key);
+        if (!state) {
+            return state.error();
+        }
+        const TimeMs now = clock_.Now();
+        auto planned = engine_.Plan(key, *state, fetched, ids, now);
+        if (!planned) {
+            return planned.error();
+        }
+        if (planned->ignored && extra.empty()) {
+            if (inbox) {
+                return store_.Inbox().Complete(inbox->id, inbox->attempt, now);
+            }
+            if (timer) {
+                return store_.Timers().Complete(*timer);
+            }
+            return {};
+        }
+        auto& commit = planned->commit;
+        commit.inbox = inbox;
+        commit.timer = timer;
+        for (const auto& a : extra) {
+            commit.actions.push_back(a);
+        }
+        const bool has_actions = !commit.actions.empty();
+        auto done = store_.Tickets().Commit(commit, now);
+        if (done) {
+            DISPATCH_LOG_DEBUG(kLog, "ticket committed", "ticket={} events={} decisions={} actions={} version={}",
+                               key.Subject(), planned->new_events, planned->decisions, commit.actions.size(), *done);
+            if (has_actions) {
+                Wake();
+            }
+            return {};
+        }
+        if (!IsStore(done.error(), store::Errc::kConflict) || attempt >= kCommitAttempts) {
+            return done.error();
+        }
+    }
+}
+
+Result<void> Runtime::HandleTicketRows(const std::string& member_id, std::vector<store::ClaimedEvent>& rows,
+                                       PassStats& stats) {
+    const TimeMs now = clock_.Now();
+    std::vector<store::ClaimedEvent*> tickets;
+    std::shared_ptr<const provision::Layout> layout;
+    const provision::ProcessIds* ids = nullptr;
+    for (auto& row : rows) {
+        if (!IsItemEvent(row.event)) {
+            // Install and uninstall need nothing from the flows but a fresh look at the layout.
+            ForgetLayout(member_id);
+            if (auto ok = store_.Inbox().Complete(row.id, row.attempt, now); !ok) {
+                return ok.error();
+            }
+            ++stats.processed;
+            continue;
+        }
+        if (!layout) {
+            auto found = LayoutOf(member_id);
+            if (!found) {
+                FailRow(row, Error{found.error().code, "portal not provisioned: " + found.error().detail}, stats);
+                continue;
+            }
+            layout = *found;
+            ids = Tickets(*layout);
+        }
+        if (ids == nullptr || row.event.entity_type_id != ids->entity_type_id) {
+            // Another smart process (the KPI items we write, or the customer's own): not a ticket.
+            if (auto ok = store_.Inbox().Complete(row.id, row.attempt, now); !ok) {
+                return ok.error();
+            }
+            ++stats.processed;
+            continue;
+        }
+        tickets.push_back(&row);
+    }
+    if (tickets.empty()) {
+        return {};
+    }
+
+    auto client = clients_(member_id);
+    if (!client) {
+        for (auto* row : tickets) {
+            FailRow(*row, client.error(), stats);
+        }
+        return {};
+    }
+
+    // One batch: the item and its new stage-history rows for every ticket.
+    std::vector<store::TicketKey> keys;
+    std::vector<std::int64_t> after;
+    b24::BatchBuilder batch;
+    for (std::size_t i = 0; i < tickets.size(); ++i) {
+        store::TicketKey key;
+        key.member_id = member_id;
+        key.entity_type_id = tickets[i]->event.entity_type_id;
+        key.item_id = tickets[i]->event.item_id;
+        auto state = store_.Tickets().Load(key);
+        if (!state) {
+            return state.error();
+        }
+        after.push_back(state->snapshot ? state->snapshot->last_history_id : 0);
+        (void)batch.Add(fmt::format("i{}", i), "crm.item.get",
+                        bj::object{{"entityTypeId", key.entity_type_id}, {"id", key.item_id}});
+        (void)batch.Add(fmt::format("h{}", i), "crm.stagehistory.list", HistoryParams(key, after.back()));
+        keys.push_back(std::move(key));
+    }
+    auto answer = (*client)->CallBatch(batch);
+    if (!answer) {
+        for (auto* row : tickets) {
+            FailRow(*row, answer.error(), stats);
+        }
+        return {};
+    }
+
+    for (std::size_t i = 0; i < tickets.size(); ++i) {
+        auto& row = *tickets[i];
+        Fetched fetched;
+        auto item = answer->Get(fmt::format("i{}", i));
+        if (item) {
+            const bj::value* obj = json::Find(*item, "item");
+            if (obj == nullptr || !obj->is_object()) {
+                FailRow(row, Error{make_error_code(b24::Errc::kBadResponse), "crm.item.get without item"}, stats);
+                continue;
+            }
+            fetched.item = obj->as_object();
+        } else if (!IsB24(item.error(), b24::Errc::kNotFound)) {
+            FailRow(row, item.error(), stats);
+            continue;
+        }
+        auto history = answer->Get(fmt::format("h{}", i));
+        if (!history) {
+            FailRow(row, history.error(), stats);
+            continue;
+        }
+        fetched.history = ParseHistory(*history);
+        if (fetched.history.size() >= 50) {
+            // More than one page of moves since the last look (a long outage): read them all.
+            b24::ListQuery query;
+            query.filter = bj::object{{"OWNER_ID", keys[i].item_id}, {">ID", after[i]}};
+            query.order = bj::object{{"ID", "ASC"}};
+            auto all = b24::StageHistoryList(**client, keys[i].entity_type_id, query);
+            if (!all) {
+                FailRow(row, all.error(), stats);
+                continue;
+            }
+            fetched.history = std::move(*all);
+        }
+
+        std::vector<store::OutboxAction> extra;
+        if (row.event.kind == store::InboxKind::kRobot) {
+            // A robot waits for its answer (bizproc.event.send) before the automation goes on.
+            auto payload = json::Parse(row.event.payload);
+            const std::string token = payload ? json::StringAt(*payload, "event_token").value_or("") : "";
+            if (!token.empty()) {
+                store::OutboxAction a;
+                a.member_id = member_id;
+                a.idempotency_key = fmt::format("{}/robot/{}", keys[i].Subject(), row.id);
+                a.method = "bizproc.event.send";
+                a.params = json::Dump(bj::object{{"EVENT_TOKEN", token},
+                                                 {"LOG_MESSAGE", "dispatch: SLA recalculated"}});
+                a.subject = keys[i].Subject();
+                a.next_try_at = now;
+                a.created_at = now;
+                extra.push_back(std::move(a));
+            }
+        }
+        auto done = CommitTicket(keys[i], &fetched, *ids, store::Fence{row.id, row.attempt}, std::nullopt,
+                                 std::move(extra));
+        if (!done) {
+            if (IsStore(done.error(), store::Errc::kLeaseLost)) {
+                continue;  // someone else holds the row now; their commit counts
+            }
+            FailRow(row, done.error(), stats);
+            continue;
+        }
+        ++stats.processed;
+    }
+    return {};
+}
+
+Result<PassStats> Runtime::ProcessInbox() {
+    PassStats stats;
+    auto claimed = store_.Inbox().Claim(options_.inbox_batch, clock_.Now(), options_.inbox_lease);
+    if (!claimed) {
+        return claimed.error();
+    }
+    std::map<std::string, std::vector<store::ClaimedEvent>> by_portal;
+    for (auto& row : *claimed) {
+        by_portal[row.event.member_id].push_back(std::move(row));
+    }
+    for (auto& [member, rows] : by_portal) {
+        if (auto ok = HandleTicketRows(member, rows, stats); !ok) {
+            return ok.error();
+        }
+    }
+    return stats;
+}
+
+Result<PassStats> Runtime::FireTimers() {
+    PassStats stats;
+    auto due = store_.Timers().Claim(options_.timer_batch, clock_.Now(), options_.timer_lease);
+    if (!due) {
+        return due.error();
+    }
+    for (const auto& t : *due) {
+        const store::Fence fence{t.id, t.attempt};
+        Result<void> done;
+        if (t.timer.kind == kReconcileTimer) {
+            if (auto swept = Reconcile(t.timer.member_id); !swept) {
+                done = swept.error();
+            }
+            if (done && options_.reconcile_every > 0) {
+                store::TimerArm next = t.timer;
+                next.due_at = clock_.Now() + options_.reconcile_every;
+                done = store_.Timers().Arm(next);
+            } else if (done) {
+                done = store_.Timers().Complete(fence);
+            }
+        } else if (auto key = ParseSubject(t.timer.subject); key && t.timer.kind == kSlaTimer) {
+            auto layout = LayoutOf(key->member_id);
+            const provision::ProcessIds* ids = layout ? Tickets(**layout) : nullptr;
+            if (ids == nullptr) {
+                done = Fail(CoreErrc::kNotFound, "portal not provisioned");
+            } else {
+                done = CommitTicket(*key, nullptr, *ids, std::nullopt, fence, {});
+            }
+        } else {
+            DISPATCH_LOG_WARN(kLog, "unknown timer dropped", "kind={} subject={}", t.timer.kind, t.timer.subject);
+            done = store_.Timers().Complete(fence);
+        }
+        if (done) {
+            ++stats.processed;
+            continue;
+        }
+        if (IsStore(done.error(), store::Errc::kLeaseLost)) {
+            continue;
+        }
+        ++stats.failed;
+        const TimeMs retry_at = clock_.Now() + store::Backoff(options_.retry, t.attempt);
+        (void)store_.Timers().Fail(fence, done.error().detail, retry_at, options_.retry.max_attempts);
+        DISPATCH_LOG_WARN(kLog, "timer failed", "kind={} subject={} attempt={} error=\"{}\"", t.timer.kind,
+                          t.timer.subject, t.attempt, done.error().detail);
+    }
+    return stats;
+}
+
+Result<PassStats> Runtime::SendOutbox() {
+    PassStats stats;
+    auto claimed = store_.Outbox().Claim(options_.outbox_batch, clock_.Now(), options_.outbox_lease);
+    if (!claimed) {
+        return claimed.error();
+    }
+    if (claimed->empty()) {
+        return stats;
+    }
+    const std::string member = claimed->front().action.member_id;
+    auto fail_all = [&](const Error& error) {
+        for (const auto& c : *claimed) {
+            ++stats.failed;
+            std::optional<TimeMs> retry;
+            if (Retryable(error) && c.attempt < options_.retry.max_attempts) {
+                retry = clock_.Now() + store::Backoff(options_.retry, c.attempt);
+            }
+            (void)store_.Outbox().Fail(store::Fence{c.id, c.attempt}, error.detail, retry);
+        }
+        DISPATCH_LOG_WARN(kLog, "outbox batch failed", "member={} actions={} error=\"{}\"", member, claimed->size(),
+                          error.detail);
+        return stats;
+    };
+    auto client = clients_(member);
+    if (!client) {
+        return fail_all(client.error());
+    }
+    b24::BatchBuilder batch;
+    for (const auto& c : *claimed) {
+        auto params = json::Parse(c.action.params);
+        if (!params || !params->is_object()) {
+            (void)store_.Outbox().Fail(store::Fence{c.id, c.attempt}, "params are not a JSON object", std::nullopt);
+            ++stats.failed;
+            continue;
+        }
+        if (auto added = batch.Add(fmt::format("a{}", c.id), c.action.method, params->as_object()); !added) {
+            (void)store_.Outbox().Fail(store::Fence{c.id, c.attempt}, added.error().detail, std::nullopt);
+            ++stats.failed;
+        }
+    }
+    if (batch.Size() == 0) {
+        return stats;
+    }
+    auto answer = (*client)->CallBatch(batch);
+    if (!answer) {
+        return fail_all(answer.error());
+    }
+    const TimeMs now = clock_.Now();
+    for (const auto& c : *claimed) {
+        auto result = answer->Get(fmt::format("a{}", c.id));
+        const store::Fence fence{c.id, c.attempt};
+        if (result) {
+            (void)store_.Outbox().Complete(fence, now);
+            ++stats.processed;
+            continue;
+        }
+        if (IsB24(result.error(), b24::Errc::kInvalidArgument)) {
+            continue;  // refused above, already marked
+        }
+        ++stats.failed;
+        std::optional<TimeMs> retry;
+        if (Retryable(result.error()) && c.attempt < options_.retry.max_attempts) {
+            retry = now + store::Backoff(options_.retry, c.attempt);
+        }
+        (void)store_.Outbox().Fail(fence, result.error().detail, retry);
+        DISPATCH_LOG_WARN(kLog, "action failed", "member={} key={} method={} attempt={} dead={} error=\"{}\"",
+                          member, c.action.idempotency_key, c.action.method, c.attempt, !retry,
+                          result.error().detail);
+    }
+    return stats;
+}
+
+Result<PassStats> Runtime::Reconcile(std::string_view member_id) {
+    PassStats stats;
+    auto layout = LayoutOf(member_id);
+    if (!layout) {
+        return layout.error();
+    }
+    const provision::ProcessIds* ids = Tickets(**layout);
+    if (ids == nullptr) {
+        return Fail(CoreErrc::kNotFound, "layout has no tickets process");
+    }
+    auto client = clients_(member_id);
+    if (!client) {
+        return client.error();
+    }
+    TimeMs watermark = 0;
+    if (auto saved = store_.Settings().Get(member_id, kReconcileKey)) {
+        if (auto doc = json::Parse(*saved)) {
+            watermark = json::IntAt(*doc, "updated_after").value_or(0);
+        }
+    }
+    auto snapshots = store_.Tickets().List(member_id, true);
+    if (!snapshots) {
+        return snapshots.error();
+    }
+    std::map<std::int64_t, const store::TicketSnapshot*> known;
+    for (const auto& s : *snapshots) {
+        if (s.key.entity_type_id == ids->entity_type_id) {
+            known[s.key.item_id] = &s;
+        }
+    }
+
+    const TimeMs now = clock_.Now();
+    auto queue = [&](std::int64_t item_id, std::string_view name, std::string dedup) -> Result<void> {
+        store::InboxEvent e;
+        e.member_id = std::string(member_id);
+        e.received_at = now;
+        e.kind = store::InboxKind::kEvent;
+        e.event_name = std::string(name);
+        e.entity_type_id = ids->entity_type_id;
+        e.item_id = item_id;
+        e.payload = json::Dump(bj::object{{"source", "reconcile"}});
+        e.dedup_key = std::move(dedup);
+        auto stored = store_.Inbox().AppendAndWait(std::move(e));
+        if (!stored) {
+            return stored.error();
+        }
+        stats.processed += *stored == store::AppendOutcome::kStored ? 1 : 0;
+        return {};
+    };
+
+    // Changed items. A minute of overlap: updatedTime has second precision and clocks of a cluster drift.
+    b24::ListQuery query;
+    query.select = {"id", "updatedTime"};
+    query.order = bj::object{{"updatedTime", "ASC"}};
+    if (watermark > 0) {
+        query.filter = bj::object{{">=updatedTime", FormatIso8601(watermark - kMinuteMs)}};
+    }
+    auto items = b24::ItemList(**client, ids->entity_type_id, query);
+    if (!items) {
+        return items.error();
+    }
+    TimeMs newest = watermark;
+    for (const auto& item : *items) {
+        const auto id = json::IntAt(item, "id").value_or(0);
+        const auto updated_text = json::StringAt(item, "updatedTime").value_or("");
+        auto parsed_time = ParseIso8601(updated_text);
+        const TimeMs updated = parsed_time ? *parsed_time : 0;
+        newest = std::max(newest, updated);
+        auto it = known.find(id);
+        if (id <= 0 || (it != known.end() && it->second->item_updated_at >= updated)) {
+            continue;
+        }
+        if (auto ok = queue(id, "RECONCILE", fmt::format("{}|reconcile|{}|{}|{}", member_id, ids->entity_type_id,
+                                                         id, updated));
+            !ok) {
+            return ok.error();
+        }
+    }
+
+    // Open tickets Bitrix24 no longer has (a delete event that never came).
+    std::vector<std::int64_t> open;
+    for (const auto& [id, s] : known) {
+        if (!s->closed) {
+            open.push_back(id);
+        }
+    }
+    for (std::size_t from = 0; from < open.size(); from += 50) {
+        bj::array chunk;
+        for (std::size_t i = from; i < std::min(open.size(), from + 50); ++i) {
+            chunk.push_back(open[i]);
+        }
+        b24::ListQuery q;
+        q.select = {"id"};
+        q.filter = bj::object{{"@id", chunk}};
+        auto present = b24::ItemList(**client, ids->entity_type_id, q);
+        if (!present) {
+            return present.error();
+        }
+        std::set<std::int64_t> seen;
+        for (const auto& item : *present) {
+            seen.insert(json::IntAt(item, "id").value_or(0));
+        }
+        for (const auto& v : chunk) {
+            const auto id = v.as_int64();
+            if (!seen.count(id)) {
+                if (auto ok = queue(id, "RECONCILE_DELETED",
+                                    fmt::format("{}|reconcile-deleted|{}|{}", member_id, ids->entity_type_id, id));
+                    !ok) {
+                    return ok.error();
+                }
+            }
+        }
+    }
+    if (newest > watermark) {
+        (void)store_.Settings().Put(member_id, kReconcileKey, json::Dump(bj::object{{"updated_after", newest}}), now);
+    }
+    DISPATCH_LOG_INFO(kLog, "reconciled", "member={} items={} queued={}", member_id, items->size(), stats.processed);
+    if (stats.processed > 0) {
+        Wake();
+    }
+    return stats;
+}
+
+Result<PassStats> Runtime::Drain(int max_rounds) {
+    PassStats total;
+    for (int round = 0; round < max_rounds; ++round) {
+        int work = 0;
+        for (auto pass : {&Runtime::ProcessInbox, &Runtime::FireTimers, &Runtime::SendOutbox}) {
+            auto s = (this->*pass)();
+            if (!s) {
+                return s.error();
+            }
+            work += s->processed + s->failed;
+            total.processed += s->processed;
+            total.failed += s->failed;
+        }
+        if (work == 0) {
+            break;
+        }
+    }
+    return total;
+}
+
+std::optional<std::chrono::milliseconds> Runtime::RealDelay(TimeMs delay) const {
+    if (options_.real_delay) {
+        return options_.real_delay(delay);
+    }
+    return std::chrono::milliseconds(std::max<TimeMs>(delay, 0));
+}
+
+void Runtime::Start() {
+    std::lock_guard lock(mu_);
+    if (worker_.joinable()) {
+        return;
+    }
+    stopping_ = false;
+    worker_ = std::thread([this] { Loop(false); });
+    sender_ = std::thread([this] { Loop(true); });
+}
+
+void Runtime::Stop() {
+    {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    if (worker_.joinable()) {
+        worker_.join();
+    }
+    if (sender_.joinable()) {
+        sender_.join();
+    }
+}
+
+void Runtime::Wake() {
+    {
+        std::lock_guard lock(mu_);
+        ++wakes_;
+    }
+    cv_.notify_all();
+}
+
+void Runtime::Loop(bool outbox) {
+    while (true) {
+        std::uint64_t seen;
+        {
+            std::lock_guard lock(mu_);
+            if (stopping_) {
+                return;
+            }
+            seen = wakes_;
+        }
+        int work = 0;
+        std::optional<TimeMs> next_due;
+        if (outbox) {
+            auto s = SendOutbox();
+            work = s ? s->processed + s->failed : 0;
+            if (auto next = store_.Outbox().NextReady(); next && *next) {
+                next_due = **next;
+            }
+        } else {
+            auto a = ProcessInbox();
+            auto b = FireTimers();
+            work = (a ? a->processed + a->failed : 0) + (b ? b->processed + b->failed : 0);
+            if (auto next = store_.Timers().NextDue(); next && *next) {
+                next_due = **next;
+            }
+        }
+        if (work > 0) {
+            continue;
+        }
+        std::unique_lock lock(mu_);
+        if (stopping_ || wakes_ != seen) {
+            continue;
+        }
+        std::optional<std::chrono::milliseconds> wait;
+        if (next_due) {
+            wait = RealDelay(*next_due - clock_.Now());
+        }
+        // The inbox has no wake-up of its own when the intake runs elsewhere: look again after a short idle.
+        if (!outbox && (!wait || *wait > options_.idle_recheck)) {
+            wait = options_.idle_recheck;
+        }
+        if (wait) {
+            cv_.wait_for(lock, std::max(*wait, std::chrono::milliseconds(1)),
+                         [&] { return stopping_ || wakes_ != seen; });
+        } else {
+            cv_.wait(lock, [&] { return stopping_ || wakes_ != seen; });
+        }
+    }
+}
+
+}  // namespace dispatch::flows

@@ -1,0 +1,117 @@
+#pragma once
+// The flows at run time: the inbox worker, the timer scheduler, the outbox sender and the reconciliation sweep,
+// around the pure Engine. Each has a one-pass entry point (tests and the demo drive them step by step on a manual
+// clock) and the background loops run the same passes.
+//
+// Threads: one for the inbox and the timers (both end in a TicketRepo::Commit; ticket order holds because the inbox
+// hands out one row per ticket and a version conflict with a timer commit is re-planned), one for the outbox (it
+// waits on the portal's rate limit and must not hold up intake). A loop sleeps until its next due instant (the
+// earliest timer, the earliest outbox retry) or until Wake(); there is no polling interval for timers. New inbox
+// rows Wake() the worker when the intake tells it; a short idle re-check of the inbox covers the rest.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "b24/client.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "flows/engine.hpp"
+#include "provision/layout.hpp"
+#include "store/store.hpp"
+
+namespace dispatch::flows {
+
+using ClientFor = std::function<Result<b24::Client*>(std::string_view member_id)>;
+
+struct RuntimeOptions {
+    std::string process_code = "it_request";  // the smart process whose items are tickets
+    int inbox_batch = 25;                      // rows per claim: 2 calls each fit one batch of 50
+    TimeMs inbox_lease = 2 * kMinuteMs;
+    int timer_batch = 100;
+    TimeMs timer_lease = 2 * kMinuteMs;
+    int outbox_batch = 50;
+    TimeMs outbox_lease = 2 * kMinuteMs;
+    TimeMs reconcile_every = 15 * kMinuteMs;  // 0: no periodic sweep
+    store::RetryPolicy retry;                  // inbox rows, outbox actions and timers that fail
+    // How long to really wait for `delay` of the service clock (warped and manual clocks differ from wall time).
+    // Empty: wall time. A nullopt answer waits until Wake().
+    std::function<std::optional<std::chrono::milliseconds>(TimeMs delay)> real_delay;
+    std::chrono::milliseconds idle_recheck{200};
+};
+
+struct PassStats {
+    int processed = 0;  // inbox rows, timers or actions handled
+    int failed = 0;
+};
+
+class Runtime {
+public:
+    Runtime(store::Store& store, const Engine& engine, const Clock& clock, ClientFor clients,
+            RuntimeOptions options = {});
+    ~Runtime();
+    Runtime(const Runtime&) = delete;
+    Runtime& operator=(const Runtime&) = delete;
+
+    // One pass each. Fail only when the store fails; per-row failures are counted and retried later.
+    [[nodiscard]] Result<PassStats> ProcessInbox();
+    [[nodiscard]] Result<PassStats> FireTimers();
+    [[nodiscard]] Result<PassStats> SendOutbox();
+    // Queues a synthetic inbox row for every item of the portal changed since the last sweep (by updatedTime) and
+    // for every open ticket Bitrix24 no longer has; the worker then treats them as events.
+    [[nodiscard]] Result<PassStats> Reconcile(std::string_view member_id);
+    // Runs the passes until none has work left that is due now (tests and the demo; not with the loops running).
+    [[nodiscard]] Result<PassStats> Drain(int max_rounds = 1000);
+
+    // The layout of a portal, cached (kNotFound when it was never provisioned).
+    [[nodiscard]] Result<std::shared_ptr<const provision::Layout>> LayoutOf(std::string_view member_id);
+    void ForgetLayout(std::string_view member_id);
+    // The tickets process of a layout (nullptr when the layout lacks it).
+    const provision::ProcessIds* Tickets(const provision::Layout& layout) const;
+
+    void Start();
+    void Stop();
+    // A clock change, new inbox rows, a provisioned layout: look again now.
+    void Wake();
+
+    const Engine& GetEngine() const { return engine_; }
+    store::Store& Store() { return store_; }
+
+private:
+    struct Work;
+    Result<void> HandleTicketRows(const std::string& member_id, std::vector<store::ClaimedEvent>& rows,
+                                  PassStats& stats);
+    Result<void> CommitTicket(const store::TicketKey& key, const Fetched* fetched,
+                              const provision::ProcessIds& ids, std::optional<store::Fence> inbox,
+                              std::optional<store::Fence> timer, std::vector<store::OutboxAction> extra);
+    void FailRow(const store::ClaimedEvent& row, const Error& error, PassStats& stats);
+    void Loop(bool outbox);
+    std::optional<std::chrono::milliseconds> RealDelay(TimeMs delay) const;
+
+    store::Store& store_;
+    const Engine& engine_;
+    const Clock& clock_;
+    ClientFor clients_;
+    RuntimeOptions options_;
+
+    std::mutex layouts_mu_;
+    std::map<std::string, std::shared_ptr<const provision::Layout>, std::less<>> layouts_;
+
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::uint64_t wakes_ = 0;
+    bool stopping_ = false;
+    std::thread worker_;
+    std::thread sender_;
+};
+
+// "member/etid/item" → key; nullopt when malformed.
+std::optional<store::TicketKey> ParseSubject(std::string_view subject);
+
+}  // namespace dispatch::flows
