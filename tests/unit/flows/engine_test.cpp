@@ -2,6 +2,7 @@
 // policy (workplace/sla.json) and a hand-made layout shaped like a provisioned portal's.
 #include "flows/engine.hpp"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -10,13 +11,13 @@
 #include "flows/diff.hpp"
 #include "flows/item_view.hpp"
 #include "sla/policy_load.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 namespace dispatch::flows {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::IsOk;
+
 
 constexpr std::int64_t kEtid = 1038;
 constexpr std::int64_t kRequester = 100;
@@ -239,7 +240,7 @@ TEST_F(FlowsEngine, NewTemplateRequestIsRoutedAndGetsItsDeadlines) {
 
 TEST_F(FlowsEngine, ReplayingTheSameInputsQueuesTheSameKeys) {
     Fetched f;
-    f.item = Item("NEW", kRequester, "2026-03-02T10:00:00+03:00", "2026-03-02T10:00:00+03:00", "Hardware");
+    f.item = Item("NEW", kRequester, "2026-03-02T10:00:00+03:00", "2026-03-02T10:00:00+03:00", "HARDWARE");
     f.history = {History(1, 1, "NEW", "2026-03-02T10:00:00+03:00")};
     const Planned a = Plan(&f, At("2026-03-02T07:00:05Z"));
     const Planned b = Plan(&f, At("2026-03-02T07:00:09Z"));
@@ -272,7 +273,7 @@ TEST_F(FlowsEngine, RequestWithoutTemplateIsClosedWithAnExplanation) {
 
 TEST_F(FlowsEngine, LateTimerEscalatesUrgentReactionToLine2AtTheTrueInstant) {
     Fetched f;
-    f.item = Item("NEW", 12, "2026-03-02T10:00:00+03:00", "2026-03-02T10:00:00+03:00", "Hardware", "URGENT");
+    f.item = Item("NEW", 12, "2026-03-02T10:00:00+03:00", "2026-03-02T10:00:00+03:00", "HARDWARE", "URGENT");
     f.history = {History(1, 1, "NEW", "2026-03-02T10:00:00+03:00")};
     Apply(Plan(&f, At("2026-03-02T07:00:05Z")));
 
@@ -324,13 +325,13 @@ TEST_F(FlowsEngine, OurOwnWriteBackComingBackChangesNothing) {
 
 TEST_F(FlowsEngine, StageHistoryGivesTrueInstantsAndReturnsAreCounted) {
     Fetched f;
-    f.item = Item("NEW", kRequester, "2026-03-02T10:00:00+03:00", "2026-03-02T10:00:00+03:00", "Hardware");
+    f.item = Item("NEW", kRequester, "2026-03-02T10:00:00+03:00", "2026-03-02T10:00:00+03:00", "HARDWARE");
     f.history = {History(1, 1, "NEW", "2026-03-02T10:00:00+03:00")};
     Apply(Plan(&f, At("2026-03-02T07:00:05Z")));
 
     // Events were dropped; one fetch later shows four moves, each with its own time.
     Fetched later;
-    later.item = Item("IN_PROGRESS", 13, "2026-03-02T10:00:00+03:00", "2026-03-02T13:00:00+03:00", "Hardware");
+    later.item = Item("IN_PROGRESS", 13, "2026-03-02T10:00:00+03:00", "2026-03-02T13:00:00+03:00", "HARDWARE");
     later.history = {History(5, 2, "IN_PROGRESS", "2026-03-02T10:30:00+03:00"),
                      History(6, 2, "REVIEW", "2026-03-02T11:30:00+03:00"),
                      History(7, 2, "IN_PROGRESS", "2026-03-02T13:00:00+03:00")};
@@ -355,7 +356,7 @@ TEST_F(FlowsEngine, StageHistoryGivesTrueInstantsAndReturnsAreCounted) {
 
 TEST_F(FlowsEngine, DeletedItemClosesItsTicket) {
     Fetched f;
-    f.item = Item("NEW", 12, "2026-03-02T10:00:00+03:00", "2026-03-02T10:00:00+03:00", "Hardware");
+    f.item = Item("NEW", 12, "2026-03-02T10:00:00+03:00", "2026-03-02T10:00:00+03:00", "HARDWARE");
     Apply(Plan(&f, At("2026-03-02T07:00:05Z")));
 
     Fetched gone;  // crm.item.get answered NOT_FOUND

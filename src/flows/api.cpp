@@ -1,0 +1,278 @@
+#include "flows/api.hpp"
+
+#include <fmt/format.h>
+
+#include "core/errc.hpp"
+#include "core/json.hpp"
+#include "core/log.hpp"
+#include "core/time_format.hpp"
+#include "sla/explain.hpp"
+#include "store/errc.hpp"
+
+namespace dispatch::flows {
+namespace {
+
+constexpr log::Logger kLog{"api"};
+
+bool SameToken(std::string_view a, std::string_view b) {
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+    }
+    return diff == 0;
+}
+
+bj::value Iso(std::optional<TimeMs> t) {
+    if (!t) {
+        return nullptr;
+    }
+    return bj::value(FormatIso8601(*t));
+}
+
+bj::object ClockJson(const sla::MetricClock& c) {
+    const sla::Explanation why = sla::Explain(c);
+    return bj::object{{"metric", sla::Name(c.metric)},
+                      {"cycle", c.cycle},
+                      {"state", sla::Name(c.state)},
+                      {"start", Iso(c.start)},
+                      {"stop", Iso(c.stop)},
+                      {"deadline", Iso(c.deadline)},
+                      {"target_minutes", c.target_ms / kMinuteMs},
+                      {"elapsed_business_minutes", c.elapsed_business_ms / kMinuteMs},
+                      {"elapsed_calendar_minutes", c.elapsed_calendar_ms / kMinuteMs},
+                      {"paused_minutes", c.paused_ms / kMinuteMs},
+                      {"calendar", c.calendar != nullptr ? bj::value(c.calendar->Id()) : bj::value(nullptr)},
+                      {"explanation", why.text}};
+}
+
+http::Response Problem(int status, std::string_view reason) {
+    return http::Response::Json(status, json::Dump(bj::object{{"error", reason}}));
+}
+
+http::Response FromError(const Error& e) {
+    if (e.code == make_error_code(store::Errc::kNotFound) || e.code == make_error_code(CoreErrc::kNotFound)) {
+        return Problem(404, e.detail);
+    }
+    DISPATCH_LOG_WARN(kLog, "request failed", "error=\"{}\"", e.detail);
+    return Problem(500, "internal error");
+}
+
+}  // namespace
+
+Result<bj::object> TicketSla(Runtime& runtime, const store::TicketKey& key, TimeMs now) {
+    auto state = runtime.Store().Tickets().Load(key);
+    if (!state) {
+        return state.error();
+    }
+    if (state->ledger.empty()) {
+        return Fail(store::Errc::kNotFound, fmt::format("no ticket {}", key.item_id));
+    }
+    auto fold = runtime.GetEngine().FoldRows(key.item_id, state->ledger, now);
+    if (!fold) {
+        return fold.error();
+    }
+    bj::object out{{"member_id", key.member_id},
+                   {"entity_type_id", key.entity_type_id},
+                   {"item_id", key.item_id},
+                   {"now", FormatIso8601(now)}};
+    out["ticket"] = bj::object{{"stage", sla::Name(fold->stage)},
+                               {"line", fold->line},
+                               {"assignee", fold->assignee},
+                               {"priority", sla::Name(fold->priority)},
+                               {"template", fold->template_name},
+                               {"escalation_level", fold->escalation_level},
+                               {"returns", fold->returns.size()},
+                               {"counts_in_sla", fold->counts_in_sla},
+                               {"cancelled", fold->cancelled},
+                               {"auto_closed", fold->auto_closed},
+                               {"auto_accepted", fold->auto_accepted},
+                               {"deleted", fold->deleted}};
+    bj::array clocks;
+    clocks.push_back(ClockJson(fold->reaction));
+    for (const auto& c : fold->cycles) {
+        clocks.push_back(ClockJson(c));
+    }
+    clocks.push_back(ClockJson(fold->resolution_total));
+    if (fold->line2_ola) {
+        clocks.push_back(ClockJson(*fold->line2_ola));
+    }
+    out["clocks"] = std::move(clocks);
+    if (fold->next_timer) {
+        out["next_timer"] = bj::object{{"at", FormatIso8601(fold->next_timer->at)},
+                                       {"kind", sla::Name(fold->next_timer->kind)},
+                                       {"metric", sla::Name(fold->next_timer->metric)},
+                                       {"cycle", fold->next_timer->cycle},
+                                       {"threshold", fold->next_timer->threshold}};
+    } else {
+        out["next_timer"] = nullptr;
+    }
+    bj::array ledger;
+    for (const auto& row : state->ledger) {
+        ledger.push_back(bj::object{{"seq", row.seq},
+                                    {"at", FormatIso8601(row.at)},
+                                    {"kind", row.kind},
+                                    {"data", ParseOr(row.data)},
+                                    {"recorded_at", FormatIso8601(row.recorded_at)}});
+    }
+    out["ledger"] = std::move(ledger);
+    bj::array actions;
+    if (auto all = runtime.Store().Outbox().List(key.member_id)) {
+        const std::string subject = key.Subject();
+        for (const auto& a : *all) {
+            if (a.action.subject == subject) {
+                actions.push_back(bj::object{{"key", a.action.idempotency_key},
+                                             {"method", a.action.method},
+                                             {"params", ParseOr(a.action.params)},
+                                             {"queued_at", FormatIso8601(a.action.created_at)},
+                                             {"attempts", a.attempt}});
+            }
+        }
+    }
+    out["actions"] = std::move(actions);
+    return out;
+}
+
+Result<std::vector<sla::FoldResult>> FoldAll(Runtime& runtime, std::string_view member_id, TimeMs now) {
+    auto ledgers = runtime.Store().Tickets().Ledgers(member_id);
+    if (!ledgers) {
+        return ledgers.error();
+    }
+    std::vector<sla::FoldResult> out;
+    out.reserve(ledgers->size());
+    for (const auto& [key, rows] : *ledgers) {
+        if (rows.empty()) {
+            continue;
+        }
+        auto fold = runtime.GetEngine().FoldRows(key.item_id, rows, now);
+        if (!fold) {
+            DISPATCH_LOG_WARN(kLog, "ticket not folded", "ticket={} error=\"{}\"", key.Subject(), fold.error().detail);
+            continue;
+        }
+        out.push_back(std::move(*fold));
+    }
+    return out;
+}
+
+void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOptions options) {
+    auto guard = [token = options.api_token](const http::Request& request) {
+        if (token.empty()) {
+            return true;
+        }
+        const std::string header = request.Header("authorization");
+        constexpr std::string_view kBearer = "Bearer ";
+        return header.size() > kBearer.size() && header.compare(0, kBearer.size(), kBearer) == 0 &&
+               SameToken(std::string_view(header).substr(kBearer.size()), token);
+    };
+
+    router.Add("GET", "/api/v1/portals/{member_id}/tickets/{id}/sla",
+               [&runtime, &clock, guard](http::Request&& request, http::Respond respond) {
+                   if (!guard(request)) {
+                       respond(Problem(401, "missing or wrong bearer token"));
+                       return;
+                   }
+                   const std::string member = request.Param("member_id");
+                   auto item_id = json::ParseInt(request.Param("id"));
+                   if (!item_id || *item_id <= 0) {
+                       respond(Problem(400, "id must be a positive integer"));
+                       return;
+                   }
+                   auto layout = runtime.LayoutOf(member);
+                   const provision::ProcessIds* ids = layout ? runtime.Tickets(**layout) : nullptr;
+                   if (ids == nullptr) {
+                       respond(Problem(404, "unknown or unprovisioned portal"));
+                       return;
+                   }
+                   store::TicketKey key;
+                   key.member_id = member;
+                   key.entity_type_id = ids->entity_type_id;
+                   key.item_id = *item_id;
+                   auto view = TicketSla(runtime, key, clock.Now());
+                   if (!view) {
+                       respond(FromError(view.error()));
+                       return;
+                   }
+                   respond(http::Response::Json(200, json::Dump(*view)));
+               });
+
+    router.Add("GET", "/_admin/flows", [&runtime, &clock, guard](http::Request&& request, http::Respond respond) {
+        if (!guard(request)) {
+            respond(Problem(401, "missing or wrong bearer token"));
+            return;
+        }
+        auto inbox = runtime.Store().Inbox().Depth();
+        auto outbox = runtime.Store().Outbox().Depth();
+        auto next_timer = runtime.Store().Timers().NextDue();
+        auto next_action = runtime.Store().Outbox().NextReady();
+        if (!inbox || !outbox || !next_timer || !next_action) {
+            respond(Problem(500, "store unavailable"));
+            return;
+        }
+        const TimeMs now = clock.Now();
+        bj::object out{{"now", FormatIso8601(now)},
+                       {"inbox", bj::object{{"pending", inbox->pending}, {"claimed", inbox->claimed},
+                                            {"dead", inbox->dead}}},
+                       {"outbox", bj::object{{"pending", outbox->pending}, {"leased", outbox->leased},
+                                             {"done", outbox->done}, {"dead", outbox->dead}}},
+                       {"next_timer", *next_timer ? Iso(**next_timer) : bj::value(nullptr)},
+                       {"next_action", *next_action ? Iso(**next_action) : bj::value(nullptr)}};
+        // Quiet: nothing left to do before the next timer (the demo and tests wait for this).
+        const bool action_due = *next_action && **next_action <= now;
+        const bool timer_due = *next_timer && **next_timer <= now;
+        out["idle"] = inbox->pending == 0 && inbox->claimed == 0 && outbox->leased == 0 && !action_due && !timer_due;
+        respond(http::Response::Json(200, json::Dump(out)));
+    });
+
+    router.Add("POST", "/_admin/flows/reconcile", [&runtime, guard](http::Request&& request, http::Respond respond) {
+        if (!guard(request)) {
+            respond(Problem(401, "missing or wrong bearer token"));
+            return;
+        }
+        const auto member = request.QueryParam("member_id");
+        if (!member || member->empty()) {
+            respond(Problem(400, "member_id is required"));
+            return;
+        }
+        auto swept = runtime.Reconcile(*member);
+        if (!swept) {
+            respond(FromError(swept.error()));
+            return;
+        }
+        respond(http::Response::Json(200, json::Dump(bj::object{{"queued", swept->processed}})));
+    });
+
+    if (options.manual_clock != nullptr) {
+        ManualClock* manual = options.manual_clock;
+        router.Add("POST", "/_admin/clock", [&runtime, manual, guard](http::Request&& request, http::Respond respond) {
+            if (!guard(request)) {
+                respond(Problem(401, "missing or wrong bearer token"));
+                return;
+            }
+            auto body = json::Parse(request.body);
+            if (!body || !body->is_object()) {
+                respond(Problem(400, "body must be a JSON object with now or advance_ms"));
+                return;
+            }
+            if (auto now = json::StringAt(*body, "now")) {
+                auto t = ParseIso8601(*now);
+                if (!t) {
+                    respond(Problem(400, "now is not an ISO 8601 instant"));
+                    return;
+                }
+                if (*t < manual->Now()) {
+                    respond(Problem(400, "the clock never goes back"));
+                    return;
+                }
+                manual->Set(*t);
+            } else if (auto by = json::IntAt(*body, "advance_ms"); by && *by >= 0) {
+                manual->Advance(*by);
+            } else {
+                respond(Problem(400, "give now (ISO 8601) or advance_ms (>= 0)"));
+                return;
+            }
+            runtime.Wake();
+            respond(http::Response::Json(200, json::Dump(bj::object{{"now", FormatIso8601(manual->Now())}})));
+        });
+    }
+}
+
+}  // namespace dispatch::flows
