@@ -21,7 +21,10 @@ T IntOr(const bj::value& v, std::string_view key, T fallback) {
 }
 
 // Reads the secret named by `key` (an *_env field) from the environment; records a problem when it is unset.
-std::string Secret(const bj::value& obj, std::string_view key, const std::string& path, const EnvLookup& env,
+std::string Secret(const bj::value& obj,
+                   std::string_view key,
+                   const std::string& path,
+                   const EnvLookup& env,
                    std::vector<std::string>& problems) {
     const auto name = json::StringAt(obj, key);
     if (!name) {
@@ -107,6 +110,17 @@ Result<Config> ParseConfig(const std::string& text, const std::string& schema_te
                 }
             }
             c.portals.push_back(std::move(s));
+        }
+    }
+    if (const auto* b24 = json::Find(root, "b24")) {
+        c.b24.ca_file = Str(*b24, "ca_file");
+        if (const auto* verify = json::Find(*b24, "verify_install"); verify != nullptr && verify->is_bool()) {
+            c.b24.verify_install = verify->get_bool();
+        }
+        if (const auto* oauth = json::Find(*b24, "oauth")) {
+            c.b24.client_id = Str(*oauth, "client_id");
+            c.b24.client_secret = Secret(*oauth, "client_secret_env", "$.b24.oauth", env, problems);
+            c.b24.oauth_server = Str(*oauth, "oauth_server", c.b24.oauth_server);
         }
     }
     if (const auto* wp = json::Find(root, "workplace")) {

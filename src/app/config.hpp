@@ -17,12 +17,23 @@ struct PortalSettings {
     std::string name;
     std::string member_id;
     bool enterprise = false;
-    std::string webhook_url;     // secret (from webhook_url_env)
+    std::string webhook_url;  // secret (from webhook_url_env)
     std::string client_id;
-    std::string client_secret;   // secret
+    std::string client_secret;  // secret
     std::string oauth_server = "https://oauth.bitrix.info";
     std::string application_token;  // secret
     std::string ca_file;
+};
+
+// How dispatchd calls Bitrix24 (app::PortalClients): the local application's credentials for portals that installed
+// it and are not listed under `portals` with their own, where refreshes go, and the CA to trust.
+struct B24Settings {
+    std::string client_id;
+    std::string client_secret;  // secret
+    std::string oauth_server = "https://oauth.bitrix.info";
+    std::string ca_file;
+    // Check each install callback's tokens with the OAuth server before storing them (intake::InstallVerifier).
+    bool verify_install = true;
 };
 
 struct Config {
@@ -41,6 +52,7 @@ struct Config {
     int idle_timeout_ms = 60000;
     std::string hook_key;  // secret
     std::vector<PortalSettings> portals;
+    B24Settings b24;
     std::string workplace_spec = "workplace/helpdesk.json";
     std::string workplace_sla = "workplace/sla.json";
     std::string log_level = "info";

@@ -1,15 +1,21 @@
 // dispatchd: the service. Reads the config, opens the store (migrations run at start), serves the /b24/* intake,
-// /healthz and /metrics over HTTPS, and shuts down gracefully on SIGTERM/SIGINT: stop accepting, let in-flight
-// requests finish (each acknowledged event is already committed), close the store.
+// /healthz and /metrics over HTTPS, holds one Bitrix24 client per portal, and shuts down gracefully on
+// SIGTERM/SIGINT: stop accepting, let in-flight requests finish (each acknowledged event is already committed),
+// finish the install checks, close the store. Each subsystem is set up by one function below; main() only orders
+// them (construction order, and the reverse for shutdown).
 
 #include <signal.h>
 
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "app/config.hpp"
 #include "app/embedded.hpp"
+#include "app/portal_clients.hpp"
+#include "b24/sleeper.hpp"
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
@@ -19,7 +25,153 @@
 
 namespace {
 
-const dispatch::log::Logger kLog("dispatchd");
+using namespace dispatch;
+
+const log::Logger kLog("dispatchd");
+
+std::optional<std::string> ConfigPathFromArgs(int argc, char** argv) {
+    std::string config_path;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            config_path = argv[++i];
+        } else {
+            return std::nullopt;
+        }
+    }
+    if (config_path.empty()) {
+        return std::nullopt;
+    }
+    return config_path;
+}
+
+// Blocks the shutdown signals before any thread starts, so every thread inherits the mask and only the main
+// thread's sigwait sees them.
+sigset_t BlockShutdownSignals() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    return signals;
+}
+
+std::optional<app::Config> LoadConfig(const std::string& path) {
+    auto config = app::LoadConfig(path, std::string(app::kConfigSchema), app::ProcessEnv());
+    if (!config) {
+        DISPATCH_LOG_ERROR(
+            kLog, "bad config", "path={} detail={}", log::Quote(path), log::Quote(config.error().detail));
+        return std::nullopt;
+    }
+    log::SetLevel(log::ParseLevel(config->log_level, log::Level::kInfo));
+    if (!config->log_loggers.empty()) {
+        log::SetLoggerLevels(config->log_loggers);
+    }
+    return std::move(*config);
+}
+
+std::unique_ptr<store::Store> OpenStore(const app::Config& config, const Clock& clock) {
+    Result<std::unique_ptr<store::Store>> opened = [&] {
+        if (config.sqlite_path.empty()) {
+            store::PostgresOptions pg;
+            pg.dsn = config.postgres_dsn;
+            return store::OpenPostgresStore(pg, clock);
+        }
+        store::SqliteOptions sqlite;
+        sqlite.path = config.sqlite_path;
+        return store::OpenSqliteStore(sqlite, clock);
+    }();
+    if (!opened) {
+        DISPATCH_LOG_ERROR(kLog, "cannot open store", "detail={}", log::Quote(opened.error().detail));
+        return nullptr;
+    }
+    std::unique_ptr<store::Store> db = std::move(*opened);
+    auto registered = app::RegisterWebhookPortals(*db, config.portals, clock.Now());
+    if (!registered) {
+        DISPATCH_LOG_ERROR(
+            kLog, "cannot register configured portals", "detail={}", log::Quote(registered.error().detail));
+        return nullptr;
+    }
+    return db;
+}
+
+// The store's side of /metrics, read at scrape time: the inbox depth by state and the group-commit counters.
+// (The b24 clients count their calls, errors and bucket waits in the same registry as they go.)
+void RegisterStoreMetrics(metrics::Registry& registry, store::Store& db) {
+    using Pick = std::int64_t (*)(const store::InboxDepth&);
+    const std::pair<const char*, Pick> states[] = {
+        {"pending", [](const store::InboxDepth& d) { return d.pending; }},
+        {"claimed", [](const store::InboxDepth& d) { return d.claimed; }},
+        {"dead", [](const store::InboxDepth& d) { return d.dead; }},
+    };
+    for (const auto& [state, pick] : states) {
+        registry.SetGaugeCallback("dispatch_inbox_depth",
+                                  "Inbox rows by state (done rows are not counted)",
+                                  {{"state", state}},
+                                  [&db, pick = pick]() -> double {
+                                      auto depth = db.Inbox().Depth();
+                                      return depth ? static_cast<double>(pick(*depth)) : -1.0;
+                                  });
+    }
+    using StatPick = std::uint64_t (*)(const store::GroupCommitStats&);
+    const std::tuple<const char*, const char*, StatPick> stats[] = {
+        {"dispatch_inbox_commit_transactions",
+         "Inbox append transactions committed since start",
+         [](const store::GroupCommitStats& s) { return s.transactions; }},
+        {"dispatch_inbox_commit_appends",
+         "Inbox appends answered since start (stored, duplicate or failed)",
+         [](const store::GroupCommitStats& s) { return s.appends; }},
+        {"dispatch_inbox_commit_duplicates",
+         "Inbox appends recognised as duplicates since start",
+         [](const store::GroupCommitStats& s) { return s.duplicates; }},
+        {"dispatch_inbox_commit_largest_batch",
+         "Most appends one transaction has carried since start",
+         [](const store::GroupCommitStats& s) { return s.largest_batch; }},
+    };
+    // Gauges read at scrape time (the registry has no callback counters); the first three only ever grow.
+    for (const auto& [name, help, pick] : stats) {
+        registry.SetGaugeCallback(
+            name, help, {}, [&db, pick = pick]() -> double { return static_cast<double>(pick(db.Inbox().Stats())); });
+    }
+}
+
+intake::EndpointOptions IntakeOptions(const app::Config& config, app::InstallChecker& checker) {
+    intake::EndpointOptions options;
+    options.hook_key = config.hook_key;
+    bool credentials = !config.b24.client_id.empty();
+    for (const auto& p : config.portals) {
+        credentials = credentials || !p.client_id.empty();
+    }
+    if (config.b24.verify_install && credentials) {
+        options.verify_install = [&checker](intake::EventAuth claimed,
+                                            std::function<void(Result<intake::EventAuth>)> done) {
+            checker.Verify(std::move(claimed), std::move(done));
+        };
+    } else {
+        // Documented in intake/endpoints.cpp (OnInstall): without app credentials nothing can vouch for a callback.
+        DISPATCH_LOG_WARN(kLog,
+                          "install callbacks are trusted on first use",
+                          "reason={}",
+                          credentials ? "b24.verify_install=false" : "no app credentials configured");
+    }
+    options.on_installed = [&checker](const std::string& member_id) { checker.AfterInstall(member_id); };
+    return options;
+}
+
+http::ServerOptions ServerOptions(const app::Config& config) {
+    http::ServerOptions options;
+    options.listen = config.listen;
+    options.cert_file = config.cert_file;
+    options.key_file = config.key_file;
+    options.threads = config.threads;
+    options.max_body_bytes = config.max_body_bytes;
+    options.max_header_bytes = config.max_header_bytes;
+    options.header_timeout = std::chrono::milliseconds(config.read_timeout_ms);
+    options.body_timeout = std::chrono::milliseconds(config.read_timeout_ms);
+    options.write_timeout = std::chrono::milliseconds(config.write_timeout_ms);
+    options.handshake_timeout = std::chrono::milliseconds(config.handshake_timeout_ms);
+    options.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
+    return options;
+}
 
 int Usage() {
     std::fprintf(stderr, "usage: dispatchd --config FILE\n");
@@ -29,96 +181,56 @@ int Usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    using namespace dispatch;
-    std::string config_path;
-    for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            config_path = argv[++i];
-        } else {
-            return Usage();
-        }
-    }
-    if (config_path.empty()) {
+    const auto config_path = ConfigPathFromArgs(argc, argv);
+    if (!config_path) {
         return Usage();
     }
-
-    // Block the shutdown signals before any thread starts, so every thread inherits the mask and only the main
-    // thread's sigwait sees them.
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-    auto config = app::LoadConfig(config_path, std::string(app::kConfigSchema), app::ProcessEnv());
+    sigset_t signals = BlockShutdownSignals();
+    const auto config = LoadConfig(*config_path);
     if (!config) {
-        DISPATCH_LOG_ERROR(kLog, "bad config", "path={} detail={}", log::Quote(config_path),
-                           log::Quote(config.error().detail));
         return 1;
-    }
-    log::SetLevel(log::ParseLevel(config->log_level, log::Level::kInfo));
-    if (!config->log_loggers.empty()) {
-        log::SetLoggerLevels(config->log_loggers);
     }
 
     SystemClock clock;
     metrics::Registry registry;
-    Result<std::unique_ptr<store::Store>> opened = [&] {
-        if (config->sqlite_path.empty()) {
-            store::PostgresOptions pg;
-            pg.dsn = config->postgres_dsn;
-            return store::OpenPostgresStore(pg, clock);
-        }
-        store::SqliteOptions sqlite;
-        sqlite.path = config->sqlite_path;
-        return store::OpenSqliteStore(sqlite, clock);
-    }();
-    if (!opened) {
-        DISPATCH_LOG_ERROR(kLog, "cannot open store", "detail={}", log::Quote(opened.error().detail));
+    std::unique_ptr<store::Store> db = OpenStore(*config, clock);
+    if (!db) {
         return 1;
     }
-    std::unique_ptr<store::Store> db = std::move(*opened);
-    registry.SetGaugeCallback("dispatch_inbox_depth", "Inbox rows not yet processed", {}, [&db]() -> double {
-        auto depth = db->Inbox().Depth();
-        return depth ? static_cast<double>(depth->pending + depth->claimed) : -1.0;
-    });
+    RegisterStoreMetrics(registry, *db);
+
+    b24::SteadySleeper sleeper;
+    app::PortalClients clients(*db, clock, sleeper, registry, app::ClientOptionsFrom(*config));
+    app::InstallChecker checker(clients, registry, app::ClientOptionsFrom(*config));
 
     http::Router router(&registry);
     http::AddStandardRoutes(router, registry);
-    intake::EndpointOptions intake_options;
-    intake_options.hook_key = config->hook_key;
-    intake::Endpoints endpoints(*db, clock, registry, intake_options);
+    intake::Endpoints endpoints(*db, clock, registry, IntakeOptions(*config, checker));
     endpoints.Register(router);
-
-    http::ServerOptions options;
-    options.listen = config->listen;
-    options.cert_file = config->cert_file;
-    options.key_file = config->key_file;
-    options.threads = config->threads;
-    options.max_body_bytes = config->max_body_bytes;
-    options.max_header_bytes = config->max_header_bytes;
-    options.header_timeout = std::chrono::milliseconds(config->read_timeout_ms);
-    options.body_timeout = std::chrono::milliseconds(config->read_timeout_ms);
-    options.write_timeout = std::chrono::milliseconds(config->write_timeout_ms);
-    options.handshake_timeout = std::chrono::milliseconds(config->handshake_timeout_ms);
-    options.idle_timeout = std::chrono::milliseconds(config->idle_timeout_ms);
-    http::Server server(options, std::move(router));
+    http::Server server(ServerOptions(*config), std::move(router));
     if (auto started = server.Start(); !started) {
-        DISPATCH_LOG_ERROR(kLog, "cannot start server", "listen={} detail={}", config->listen,
-                           log::Quote(started.error().detail));
+        DISPATCH_LOG_ERROR(
+            kLog, "cannot start server", "listen={} detail={}", config->listen, log::Quote(started.error().detail));
         return 1;
     }
     const std::string host = config->listen.substr(0, config->listen.rfind(':'));
     // One JSON line on stdout: scripts and tests that asked for port 0 learn where we listen.
     std::printf("{\"listen\":\"%s:%d\",\"pid\":%d}\n", host.c_str(), server.Port(), static_cast<int>(getpid()));
     std::fflush(stdout);
-    DISPATCH_LOG_INFO(kLog, "started", "listen={}:{} store={} portals={}", host, server.Port(), db->Backend(),
+    DISPATCH_LOG_INFO(kLog,
+                      "started",
+                      "listen={}:{} store={} portals={}",
+                      host,
+                      server.Port(),
+                      db->Backend(),
                       config->portals.size());
 
     int sig = 0;
     sigwait(&signals, &sig);
     DISPATCH_LOG_INFO(kLog, "stopping", "signal={}", sig);
-    server.Stop();
+    server.Stop();   // no new requests; in-flight ones answered (a respond after this is dropped)
+    checker.Stop();  // queued install checks finish; they call into `endpoints`, which is still alive
+    clients.CloseIdle();
     db->Close();
     DISPATCH_LOG_INFO(kLog, "stopped", "signal={}", sig);
     return 0;

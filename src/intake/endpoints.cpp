@@ -1,9 +1,8 @@
 #include "intake/endpoints.hpp"
 
+#include <fmt/format.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-
-#include <fmt/format.h>
 
 #include "core/log.hpp"
 #include "intake/errc.hpp"
@@ -32,8 +31,13 @@ http::Response ErrorResponse(unsigned status, std::string_view reason, std::stri
 std::string HookSecret(std::string_view hook_key, std::string_view member_id) {
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    HMAC(EVP_sha256(), hook_key.data(), static_cast<int>(hook_key.size()),
-         reinterpret_cast<const unsigned char*>(member_id.data()), member_id.size(), mac, &len);
+    HMAC(EVP_sha256(),
+         hook_key.data(),
+         static_cast<int>(hook_key.size()),
+         reinterpret_cast<const unsigned char*>(member_id.data()),
+         member_id.size(),
+         mac,
+         &len);
     std::string hex;
     hex.reserve(len * 2);
     for (unsigned int i = 0; i < len; ++i) {
@@ -90,10 +94,16 @@ void Endpoints::Remember(const std::string& member_id, Known known) {
 
 http::Response Endpoints::Refuse(const Error& error, const char* what) {
     const auto errc = static_cast<Errc>(error.code.value());
-    metrics_.GetCounter("dispatch_intake_refused_total", "Inbound calls refused, by route and reason",
-                        {{"route", what}, {"reason", error.code.message()}})
+    metrics_
+        .GetCounter("dispatch_intake_refused_total",
+                    "Inbound calls refused, by route and reason",
+                    {{"route", what}, {"reason", error.code.message()}})
         .Inc();
-    DISPATCH_LOG_LIMITED_WARN(kLog, "refused", "route={} reason={} detail={}", what, log::Quote(error.code.message()),
+    DISPATCH_LOG_LIMITED_WARN(kLog,
+                              "refused",
+                              "route={} reason={} detail={}",
+                              what,
+                              log::Quote(error.code.message()),
                               log::Quote(error.detail));
     // A 400 says what was wrong with the caller's own body; a 401 says no more than "not you".
     const unsigned status = HttpStatus(errc);
@@ -101,20 +111,20 @@ http::Response Endpoints::Refuse(const Error& error, const char* what) {
 }
 
 void Endpoints::Append(store::InboxEvent&& event, http::Respond respond, const char* what) {
-    auto& stored = metrics_.GetCounter("dispatch_intake_accepted_total", "Inbound calls made durable, by route",
-                                       {{"route", what}});
-    store_.Inbox().Append(std::move(event), [respond = std::move(respond), &stored,
-                                              what](Result<store::AppendOutcome> outcome) {
-        if (!outcome) {
-            // Bitrix24 will not retry; a 503 at least shows up in its queue log and in our alert.
-            DISPATCH_LOG_ERROR(kLog, "inbox append failed", "route={} detail={}", what,
-                               log::Quote(outcome.error().detail));
-            respond(ErrorResponse(HttpStatus(Errc::kStoreUnavailable), "store unavailable"));
-            return;
-        }
-        stored.Inc();
-        respond(Ok());
-    });
+    auto& stored = metrics_.GetCounter(
+        "dispatch_intake_accepted_total", "Inbound calls made durable, by route", {{"route", what}});
+    store_.Inbox().Append(
+        std::move(event), [respond = std::move(respond), &stored, what](Result<store::AppendOutcome> outcome) {
+            if (!outcome) {
+                // Bitrix24 will not retry; a 503 at least shows up in its queue log and in our alert.
+                DISPATCH_LOG_ERROR(
+                    kLog, "inbox append failed", "route={} detail={}", what, log::Quote(outcome.error().detail));
+                respond(ErrorResponse(HttpStatus(Errc::kStoreUnavailable), "store unavailable"));
+                return;
+            }
+            stored.Inc();
+            respond(Ok());
+        });
 }
 
 void Endpoints::OnEvent(http::Request&& req, http::Respond respond) {
@@ -180,7 +190,10 @@ void Endpoints::OnRobot(http::Request&& req, http::Respond respond) {
     row.entity_type_id = call->entity_type_id;
     row.item_id = call->item_id;
     row.payload = boost::json::serialize(payload);
-    row.dedup_key = fmt::format("{}|robot|{}|{}|{}", call->auth.member_id, call->code, call->workflow_id,
+    row.dedup_key = fmt::format("{}|robot|{}|{}|{}",
+                                call->auth.member_id,
+                                call->code,
+                                call->workflow_id,
                                 call->event_token.empty() ? std::to_string(call->ts) : call->event_token);
     Append(std::move(row), std::move(respond), "robots");
 }
@@ -208,24 +221,40 @@ void Endpoints::OnHook(http::Request&& req, http::Respond respond) {
     row.event_name = call->reason.empty() ? "hook" : call->reason;
     row.entity_type_id = call->entity_type_id;
     row.item_id = call->item_id;
-    row.payload = boost::json::serialize(boost::json::object{{"entity_type_id", call->entity_type_id},
-                                                             {"item_id", call->item_id},
-                                                             {"reason", call->reason}});
+    row.payload = boost::json::serialize(boost::json::object{
+        {"entity_type_id", call->entity_type_id}, {"item_id", call->item_id}, {"reason", call->reason}});
     // The automation robot carries no delivery id; a hook is a nudge to re-read the item, so repeats within the
     // same millisecond are the only ones worth folding.
     row.dedup_key = fmt::format("{}|hook|{}|{}|{}", call->member_id, call->entity_type_id, call->item_id, now);
     Append(std::move(row), std::move(respond), "hook");
 }
 
+// Who may install. Bitrix24 signs nothing in the install callback (installation-callback.md), so whoever can
+// reach /b24/install can claim any member_id. Trusted on first use (no verifier), a forged callback could replace
+// an installed portal's application_token and tokens, and so both feed us forged events and point our REST calls
+// at a client_endpoint of its choosing. With a verifier (dispatchd's, when the config gives the app credentials)
+// the claimed refresh token is spent at the OAuth server we trust with our client secret: only a genuine install
+// of our app holds a refresh token that server accepts, and its answer names the member_id and client_endpoint
+// the tokens belong to. Nothing is stored before that answer.
 void Endpoints::OnInstall(http::Request&& req, http::Respond respond) {
     auto cb = ParseInstall(req.Header("content-type"), req.body);
     if (!cb) {
         return respond(Refuse(cb.error(), "install"));
     }
+    if (!options_.verify_install) {
+        return StoreInstall(cb->auth, std::move(respond));
+    }
+    options_.verify_install(std::move(cb->auth),
+                            [this, respond = std::move(respond)](Result<EventAuth> verified) mutable {
+                                if (!verified) {
+                                    return respond(Refuse(verified.error(), "install"));
+                                }
+                                StoreInstall(*verified, std::move(respond));
+                            });
+}
+
+void Endpoints::StoreInstall(const EventAuth& auth, http::Respond respond) {
     const TimeMs now = clock_.Now();
-    const auto& auth = cb->auth;
-    // TODO(dispatch): confirm the tokens with app.info before trusting a first install (flows does it); until then
-    // a forged install can only create a portal record whose tokens do not work.
     store::Portal portal;
     if (auto existing = store_.Portals().FindByMemberId(auth.member_id); existing) {
         portal = *existing;
@@ -241,15 +270,16 @@ void Endpoints::OnInstall(http::Request&& req, http::Respond respond) {
     portal.status = store::PortalStatus::kActive;
     portal.updated_at = now;
     if (auto up = store_.Portals().Upsert(portal); !up) {
-        DISPATCH_LOG_ERROR(kLog, "portal upsert failed", "member_id={} detail={}", portal.member_id,
-                           log::Quote(up.error().detail));
+        DISPATCH_LOG_ERROR(
+            kLog, "portal upsert failed", "member_id={} detail={}", portal.member_id, log::Quote(up.error().detail));
         return respond(ErrorResponse(503, "store unavailable"));
     }
     store::Token token;
     token.member_id = auth.member_id;
     token.access_token = auth.access_token;
     token.refresh_token = auth.refresh_token;
-    token.expires_at = auth.expires > 0 ? auth.expires * 1000 : now + (auth.expires_in > 0 ? auth.expires_in : 3600) * 1000;
+    token.expires_at =
+        auth.expires > 0 ? auth.expires * 1000 : now + (auth.expires_in > 0 ? auth.expires_in : 3600) * 1000;
     token.scope = auth.scope;
     token.updated_at = now;
     // A reinstall replaces whatever pair we held; retry once if a refresher swapped at the same moment.
@@ -259,7 +289,15 @@ void Endpoints::OnInstall(http::Request&& req, http::Respond respond) {
         auto swapped = store_.Tokens().CompareAndSwap(token, expected);
         if (swapped) {
             Remember(portal.member_id, Known{portal.application_token, true});
-            DISPATCH_LOG_INFO(kLog, "portal installed", "member_id={} domain={}", portal.member_id, portal.domain);
+            DISPATCH_LOG_INFO(kLog,
+                              "portal installed",
+                              "member_id={} domain={} verified={}",
+                              portal.member_id,
+                              portal.domain,
+                              options_.verify_install ? "yes" : "no");
+            if (options_.on_installed) {
+                options_.on_installed(portal.member_id);
+            }
             store::InboxEvent row;
             row.member_id = portal.member_id;
             row.received_at = now;
@@ -270,7 +308,10 @@ void Endpoints::OnInstall(http::Request&& req, http::Respond respond) {
             return Append(std::move(row), std::move(respond), "install");
         }
         if (swapped.error().code != make_error_code(store::Errc::kConflict)) {
-            DISPATCH_LOG_ERROR(kLog, "token store failed", "member_id={} detail={}", portal.member_id,
+            DISPATCH_LOG_ERROR(kLog,
+                               "token store failed",
+                               "member_id={} detail={}",
+                               portal.member_id,
                                log::Quote(swapped.error().detail));
             break;
         }

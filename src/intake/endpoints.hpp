@@ -12,14 +12,25 @@
 #include "core/clock.hpp"
 #include "core/metrics.hpp"
 #include "http/server.hpp"
+#include "intake/parse.hpp"
 #include "store/store.hpp"
 
 namespace dispatch::intake {
+
+// Confirms what an install callback claims before anything is stored. Called on an io thread; must not block:
+// it calls `done` exactly once, later and from any thread, with the auth block to store (the check may have
+// rotated the tokens, and fills member_id, domain and client_endpoint from the source it trusts) or with an
+// intake error: kInstallNotVerified (→ 401) or kCheckUnavailable (→ 503).
+using InstallVerifier = std::function<void(EventAuth claimed, std::function<void(Result<EventAuth>)> done)>;
 
 struct EndpointOptions {
     // Key of the HMAC that derives each portal's /b24/hook secret (HookSecret). From config or the environment;
     // never logged. Empty disables /b24/hook.
     std::string hook_key;
+    // Empty: install callbacks are trusted on first use (see OnInstall in endpoints.cpp for what that risks).
+    InstallVerifier verify_install;
+    // Called once a portal's install is stored (tokens durable), on whatever thread stored it; must not block.
+    std::function<void(const std::string& member_id)> on_installed;
 };
 
 // HMAC-SHA256(hook_key, member_id) as lower-case hex: the secret an admin pastes into the "Webhook" robot URL.
@@ -48,6 +59,7 @@ private:
     void OnInstall(http::Request&& req, http::Respond respond);
     void OnRobot(http::Request&& req, http::Respond respond);
     void OnHook(http::Request&& req, http::Respond respond);
+    void StoreInstall(const EventAuth& auth, http::Respond respond);
     void Append(store::InboxEvent&& event, http::Respond respond, const char* what);
     http::Response Refuse(const Error& error, const char* what);
 

@@ -24,6 +24,10 @@ public:
                 return "body too large";
             case Errc::kStoreUnavailable:
                 return "store unavailable";
+            case Errc::kInstallNotVerified:
+                return "install not verified";
+            case Errc::kCheckUnavailable:
+                return "install check unavailable";
         }
         return "intake error " + std::to_string(ev);
     }
@@ -44,10 +48,12 @@ unsigned HttpStatus(Errc e) noexcept {
             return 400;
         case Errc::kUnknownPortal:
         case Errc::kBadToken:
+        case Errc::kInstallNotVerified:
             return 401;
         case Errc::kTooLarge:
             return 413;
         case Errc::kStoreUnavailable:
+        case Errc::kCheckUnavailable:
             return 503;
     }
     return 500;

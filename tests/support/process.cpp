@@ -22,6 +22,12 @@ ChildProcess::~ChildProcess() {
 
 bool ChildProcess::Start(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                          const std::string& stderr_path, std::chrono::milliseconds timeout, std::string& error) {
+    // A restarted child (the same object started again) reports its own start line, not the previous one's.
+    first_line_.clear();
+    if (stdout_fd_ >= 0) {
+        ::close(stdout_fd_);
+        stdout_fd_ = -1;
+    }
     int pipe_fds[2];
     if (::pipe(pipe_fds) != 0) {
         error = std::string("pipe: ") + std::strerror(errno);

@@ -23,7 +23,8 @@ using testing::BinaryPath;
 
 constexpr const char* kInstall =
     "auth[access_token]=acc1&auth[refresh_token]=ref1&auth[member_id]=m1&auth[domain]=acme.bitrix24.ru"
-    "&auth[application_token]=apptok&auth[expires_in]=3600&auth[client_endpoint]=https%3A%2F%2Facme.bitrix24.ru%2Frest%2F";
+    "&auth[application_token]=apptok&auth[expires_in]=3600&auth[client_endpoint]=https%3A%2F%2Facme.bitrix24.ru%2Frest%"
+    "2F";
 
 std::string EventBody(int item, std::string_view token, std::string_view member = "m1") {
     return "event=ONCRMDYNAMICITEMUPDATE&event_handler_id=3&data[FIELDS][ID]=" + std::to_string(item) +
@@ -35,10 +36,11 @@ class IntakeTest : public ::testing::Test {
 protected:
     void SetUp() override {
         db_path_ = dir_.File("dispatch.db");
-        std::ofstream(dir_.File("config.json")) << R"({"listen": "127.0.0.1:0", "tls": {"cert": ")"
-                                                << BinaryPath("certs/server.pem") << R"(", "key": ")"
-                                                << BinaryPath("certs/server.key") << R"("},
-            "database": {"sqlite": {"path": ")" << db_path_ << R"("}},
+        std::ofstream(dir_.File("config.json"))
+            << R"({"listen": "127.0.0.1:0", "tls": {"cert": ")" << BinaryPath("certs/server.pem") << R"(", "key": ")"
+            << BinaryPath("certs/server.key") << R"("},
+            "database": {"sqlite": {"path": ")"
+            << db_path_ << R"("}},
             "limits": {"max_body_bytes": 4096, "read_timeout_ms": 300, "handshake_timeout_ms": 300},
             "hook_key_env": "DISPATCH_TEST_HOOK_KEY"})";
         StartDaemon();
@@ -47,7 +49,10 @@ protected:
     void StartDaemon() {
         std::string error;
         ASSERT_TRUE(daemon_.Start({DISPATCHD_BIN, "--config", dir_.File("config.json")},
-                                  {"DISPATCH_TEST_HOOK_KEY=hook-key"}, dir_.File("dispatchd.log"), 20s, error))
+                                  {"DISPATCH_TEST_HOOK_KEY=hook-key"},
+                                  dir_.File("dispatchd.log"),
+                                  20s,
+                                  error))
             << error;
         auto line = json::Parse(daemon_.FirstLine());
         ASSERT_TRUE(line) << daemon_.FirstLine();
@@ -130,8 +135,9 @@ TEST_F(IntakeTest, RefusedCallsAreAnsweredClearlyAndStoreNothing) {
     ASSERT_EQ(Post("/b24/install", kInstall)->status, 200);
 
     const auto forged = Post("/b24/events", EventBody(1, "forged"));
-    const auto missing = Post("/b24/events", "event=ONCRMDYNAMICITEMUPDATE&data[FIELDS][ID]=1"
-                                             "&data[FIELDS][ENTITY_TYPE_ID]=1038&auth[member_id]=m1");
+    const auto missing = Post("/b24/events",
+                              "event=ONCRMDYNAMICITEMUPDATE&data[FIELDS][ID]=1"
+                              "&data[FIELDS][ENTITY_TYPE_ID]=1038&auth[member_id]=m1");
     const auto unknown = Post("/b24/events", EventBody(1, "apptok", "nobody"));
     const auto malformed = Post("/b24/events", "event=ONCRMDYNAMICITEMUPDATE&data[FIELDS][ID]=%zz");
     const auto oversized = Post("/b24/events", EventBody(1, "apptok") + "&pad=" + std::string(8000, 'x'));
@@ -173,27 +179,38 @@ TEST_F(IntakeTest, ASlowClientIsCutOffAndStoresNothing) {
     EXPECT_EQ(InboxRows(), 0);
 }
 
-TEST_F(IntakeTest, AnAcknowledgedEventSurvivesKillNine) {
+TEST_F(IntakeTest, AnAcknowledgedEventSurvivesKillNineAndARestart) {
     ASSERT_EQ(Post("/b24/install", kInstall)->status, 200);
 
     const auto res = Post("/b24/events", EventBody(99, "apptok"));
     ASSERT_TRUE(res && res->status == 200);
     ::kill(daemon_.Pid(), SIGKILL);  // no shutdown path runs: only what was committed before the 200 remains
     daemon_.Stop(SIGKILL, 10s);
+    client_.CloseIdle();
+    StartDaemon();  // the same file, its WAL as the killed process left it
 
+    const auto metrics = client_.Get(base_ + "/metrics");
+    const auto after_restart = Post("/b24/events", EventBody(100, "apptok"));
+
+    ASSERT_TRUE(metrics && metrics->status == 200);
+    EXPECT_THAT(metrics->body, ::testing::HasSubstr("dispatch_inbox_depth{state=\"pending\"} 2\n"));
+    ASSERT_TRUE(after_restart);
+    EXPECT_EQ(after_restart->status, 200);  // the portal and its token survived too
+    ASSERT_EQ(daemon_.Stop(SIGTERM, 10s), 0);
     auto db = OpenStore();
     auto claimed = db->Inbox().Claim(10, SystemClock().Now() + kHourMs, 1000);
     ASSERT_TRUE(claimed);
-    ASSERT_EQ(claimed->size(), 2u);
+    ASSERT_EQ(claimed->size(), 3u);
     EXPECT_EQ((*claimed)[1].event.item_id, 99);
+    EXPECT_EQ((*claimed)[2].event.item_id, 100);
 }
 
 TEST_F(IntakeTest, TheAutomationWebhookWithTheDerivedSecretIsAccepted) {
     ASSERT_EQ(Post("/b24/install", kInstall)->status, 200);
     // HMAC-SHA256(key "hook-key", "m1"), computed independently: echo -n m1 | openssl dgst -sha256 -hmac hook-key
     const std::string secret = "1b5e029a28075d3ce9f102e9326df5854964bd31c02c4d9f2307bf33a2455a97";
-    const auto res = client_.Get(base_ + "/b24/hook?member_id=m1&secret=" + secret +
-                                 "&entity_type_id=1038&item_id=5&reason=stage");
+    const auto res =
+        client_.Get(base_ + "/b24/hook?member_id=m1&secret=" + secret + "&entity_type_id=1038&item_id=5&reason=stage");
 
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, 200);

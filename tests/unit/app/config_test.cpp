@@ -27,7 +27,8 @@ TEST(Config, ReadsAFullConfigWithSecretsFromTheEnvironment) {
                      "oauth": {"client_id": "local.1", "client_secret_env": "ACME_SECRET"}}],
         "log": {"level": "debug"}})";
 
-    const auto config = ParseConfig(text, kSchema,
+    const auto config = ParseConfig(text,
+                                    kSchema,
                                     FakeEnv({{"DISPATCH_HOOK_KEY", "hk"},
                                              {"ACME_WEBHOOK", "https://acme.bitrix24.ru/rest/1/s3cr3t/"},
                                              {"ACME_SECRET", "cs"}}));
@@ -64,7 +65,8 @@ TEST(Config, AMissingSecretIsNamedButNeverShown) {
     const auto config = ParseConfig(text, kSchema, FakeEnv({{"A_HOOK", ""}}));
 
     ASSERT_THAT(config, HasErrc(CoreErrc::kInvalid));
-    EXPECT_THAT(config.error().detail, ::testing::HasSubstr("$.database.postgres.dsn_env: environment variable PG_DSN"));
+    EXPECT_THAT(config.error().detail,
+                ::testing::HasSubstr("$.database.postgres.dsn_env: environment variable PG_DSN"));
     EXPECT_THAT(config.error().detail, ::testing::HasSubstr("$.portals[0].webhook_url_env"));
 }
 
@@ -73,6 +75,52 @@ TEST(Config, APortalNeedsAWayToAuthenticate) {
                                  "database": {"sqlite": {"path": "d"}}, "portals": [{"name": "a"}]})";
 
     EXPECT_THAT(ParseConfig(text, kSchema, FakeEnv({})), HasErrc(CoreErrc::kInvalid));
+}
+
+TEST(Config, TheB24SectionGivesTheAppCredentialsAndTheCa) {
+    const std::string text = R"({"listen": "127.0.0.1:1", "tls": {"cert": "c", "key": "k"},
+                                 "database": {"sqlite": {"path": "d"}},
+                                 "b24": {"oauth": {"client_id": "local.5", "client_secret_env": "APP_SECRET",
+                                                   "oauth_server": "https://127.0.0.1:9443"},
+                                         "ca_file": "/etc/dispatch/test-ca.pem", "verify_install": false}})";
+
+    const auto config = ParseConfig(text, kSchema, FakeEnv({{"APP_SECRET", "s3"}}));
+
+    ASSERT_THAT(config, IsOk());
+    EXPECT_EQ(config->b24.client_id, "local.5");
+    EXPECT_EQ(config->b24.client_secret, "s3");
+    EXPECT_EQ(config->b24.oauth_server, "https://127.0.0.1:9443");
+    EXPECT_EQ(config->b24.ca_file, "/etc/dispatch/test-ca.pem");
+    EXPECT_FALSE(config->b24.verify_install);
+}
+
+TEST(Config, WithoutAB24SectionInstallsAreCheckedWithTheBitrixOAuthServer) {
+    const std::string text = R"({"listen": "127.0.0.1:1", "tls": {"cert": "c", "key": "k"},
+                                 "database": {"sqlite": {"path": "d"}}})";
+
+    const auto config = ParseConfig(text, kSchema, FakeEnv({}));
+
+    ASSERT_THAT(config, IsOk());
+    EXPECT_TRUE(config->b24.client_id.empty());
+    EXPECT_EQ(config->b24.oauth_server, "https://oauth.bitrix.info");
+    EXPECT_TRUE(config->b24.verify_install);
+}
+
+TEST(Config, TheB24SectionRefusesUnknownKeysAndNamesAMissingSecret) {
+    const std::string unknown = R"({"listen": "127.0.0.1:1", "tls": {"cert": "c", "key": "k"},
+                                    "database": {"sqlite": {"path": "d"}}, "b24": {"plan": "ent"}})";
+    const std::string missing = R"({"listen": "127.0.0.1:1", "tls": {"cert": "c", "key": "k"},
+                                    "database": {"sqlite": {"path": "d"}},
+                                    "b24": {"oauth": {"client_id": "x", "client_secret_env": "NOPE"}}})";
+
+    const auto a = ParseConfig(unknown, kSchema, FakeEnv({}));
+    const auto b = ParseConfig(missing, kSchema, FakeEnv({}));
+
+    ASSERT_THAT(a, HasErrc(CoreErrc::kInvalid));
+    EXPECT_THAT(a.error().detail, ::testing::HasSubstr("$.b24"));
+    EXPECT_THAT(a.error().detail, ::testing::HasSubstr("plan"));
+    ASSERT_THAT(b, HasErrc(CoreErrc::kInvalid));
+    EXPECT_THAT(b.error().detail, ::testing::HasSubstr("$.b24.oauth.client_secret_env: environment variable NOPE"));
 }
 
 TEST(Config, MalformedJsonIsAnError) {
