@@ -1,0 +1,152 @@
+#include "stats/export.hpp"
+
+#include <fmt/format.h>
+
+namespace dispatch::stats {
+namespace {
+
+std::string DefaultLineCode(int line) {
+    if (line == 1 || line == 2) {
+        return "line" + std::to_string(line);
+    }
+    return "other";
+}
+
+KpiValue Value(const std::optional<double>& v) { return v ? KpiValue{*v} : KpiValue{}; }
+
+// The first instant of the month (or year) holding `t`; and `t` itself when it starts one, else the first instant
+// of the next.
+TimeMs FloorTo(PeriodKind kind, TimeMs t, const Zone& zone) {
+    const sla::LocalDate d = zone.ToLocal(t).date;
+    return zone.StartOf(sla::LocalDate{d.year, kind == PeriodKind::kYear ? 1u : d.month, 1});
+}
+
+TimeMs CeilTo(PeriodKind kind, TimeMs t, const Zone& zone) {
+    const TimeMs floor = FloorTo(kind, t, zone);
+    if (floor == t) {
+        return t;
+    }
+    const sla::LocalDate d = zone.ToLocal(floor).date;
+    if (kind == PeriodKind::kYear || d.month == 12) {
+        return zone.StartOf(sla::LocalDate{d.year + 1, 1, 1});
+    }
+    return zone.StartOf(sla::LocalDate{d.year, d.month + 1, 1});
+}
+
+KpiItem MakeItem(
+    const Row& row, ScopeKind scope, std::string scope_value, const Zone& zone, const KpiFieldCodes& codes) {
+    KpiItem item;
+    item.period_kind = row.period_kind;
+    item.period = row.period;
+    item.scope = scope;
+    item.scope_value = std::move(scope_value);
+    const std::string_view kind = Name(row.period_kind);
+    switch (scope) {
+        case ScopeKind::kAll:
+            item.key = fmt::format("{}:{}:all", kind, row.period);
+            item.title = fmt::format("KPI {} · all requests", row.period);
+            break;
+        case ScopeKind::kLine:
+            item.key = fmt::format("{}:{}:line:{}", kind, row.period, item.scope_value);
+            item.title = fmt::format("KPI {} · line {}", row.period, item.scope_value);
+            break;
+        case ScopeKind::kAssignee:
+            item.key = fmt::format("{}:{}:assignee:{}", kind, row.period, item.scope_value);
+            item.title = fmt::format("KPI {} · assignee {}", row.period, item.scope_value);
+            break;
+    }
+    const Kpis& k = row.kpis;
+    auto& f = item.fields;
+    f[codes.key] = item.key;
+    f[codes.period_kind] = std::string(XmlId(row.period_kind));
+    f[codes.period_start] = FormatDate(zone.ToLocal(row.period_from).date);
+    f[codes.scope_kind] = std::string(XmlId(scope));
+    f[codes.scope_value] = item.scope_value;
+    f[codes.created] = k.created;
+    f[codes.closed] = k.closed;
+    f[codes.auto_closed] = k.auto_closed;
+    f[codes.reaction_median] = Value(k.reaction.business.median);
+    f[codes.reaction_p90] = Value(k.reaction.business.p90);
+    f[codes.resolution_median] = Value(k.resolution.business.median);
+    f[codes.resolution_p90] = Value(k.resolution.business.p90);
+    f[codes.reaction_on_time_percent] = Value(k.reaction.on_time_percent);
+    f[codes.resolution_on_time_percent] = Value(k.resolution.on_time_percent);
+    f[codes.returns] = k.returns;
+    f[codes.return_rate] = Value(k.return_rate_percent);
+    f[codes.auto_accepted_share] = Value(k.auto_accepted_percent);
+    f[codes.open_load] = k.open_at_end;
+    return item;
+}
+
+}  // namespace
+
+std::string_view XmlId(ScopeKind scope) {
+    switch (scope) {
+        case ScopeKind::kAll:
+            return "ALL";
+        case ScopeKind::kLine:
+            return "LINE";
+        case ScopeKind::kAssignee:
+            return "ASSIGNEE";
+    }
+    return "ALL";
+}
+
+std::string_view XmlId(PeriodKind period) { return period == PeriodKind::kYear ? "YEAR" : "MONTH"; }
+
+Result<std::vector<KpiItem>> ExportKpis(const std::vector<sla::FoldResult>& tickets,
+                                        const sla::Policy& policy,
+                                        const Zone& zone,
+                                        const ExportOptions& options) {
+    const auto line_code = options.line_code ? options.line_code : DefaultLineCode;
+    std::vector<KpiItem> items;
+    for (const PeriodKind kind : {PeriodKind::kMonth, PeriodKind::kYear}) {
+        Query query;
+        query.from = FloorTo(kind, options.from, zone);
+        query.to = CeilTo(kind, options.to, zone);
+        query.now = options.now;
+        query.group_by.period = kind;
+
+        auto all = Compute(tickets, policy, zone, query);
+        if (!all) {
+            return all.error();
+        }
+        std::vector<Report> scoped;
+        if (options.per_line) {
+            query.group_by.dimensions = {Dimension::kLine};
+            auto lines = Compute(tickets, policy, zone, query);
+            if (!lines) {
+                return lines.error();
+            }
+            scoped.push_back(std::move(*lines));
+        }
+        if (options.per_assignee) {
+            query.group_by.dimensions = {Dimension::kAssignee};
+            auto assignees = Compute(tickets, policy, zone, query);
+            if (!assignees) {
+                return assignees.error();
+            }
+            scoped.push_back(std::move(*assignees));
+        }
+        // Period by period: all, then its lines, then its assignees.
+        for (const Row& row : all->rows) {
+            items.push_back(MakeItem(row, ScopeKind::kAll, "", zone, options.codes));
+            for (const Report& report : scoped) {
+                for (const Row& r : report.rows) {
+                    if (r.period != row.period) {
+                        continue;
+                    }
+                    if (r.line) {
+                        items.push_back(MakeItem(r, ScopeKind::kLine, line_code(*r.line), zone, options.codes));
+                    } else if (r.assignee && *r.assignee != 0) {
+                        items.push_back(
+                            MakeItem(r, ScopeKind::kAssignee, std::to_string(*r.assignee), zone, options.codes));
+                    }
+                }
+            }
+        }
+    }
+    return items;
+}
+
+}  // namespace dispatch::stats

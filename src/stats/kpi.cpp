@@ -1,0 +1,521 @@
+#include "stats/kpi.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <numeric>
+#include <tuple>
+
+#include "core/errc.hpp"
+
+namespace dispatch::stats {
+namespace {
+
+constexpr std::array<std::string_view, 3> kPeriodNames{"all", "month", "year"};
+constexpr std::array<std::string_view, 4> kDimensionNames{"assignee", "line", "template", "priority"};
+
+struct Period {
+    std::string key;
+    TimeMs from = 0;
+    TimeMs to = 0;
+};
+
+Result<std::vector<Period>> BuildPeriods(PeriodKind kind, TimeMs from, TimeMs to, const Zone& zone) {
+    if (kind == PeriodKind::kAll) {
+        return std::vector<Period>{Period{"all", from, to}};
+    }
+    const sla::LocalDate first = zone.ToLocal(from).date;
+    int year = first.year;
+    unsigned month = kind == PeriodKind::kMonth ? first.month : 1;
+    std::vector<Period> out;
+    while (true) {
+        const TimeMs start = zone.StartOf(sla::LocalDate{year, month, 1});
+        if (start >= to) {
+            break;
+        }
+        int next_year = year;
+        unsigned next_month = month;
+        if (kind == PeriodKind::kYear) {
+            ++next_year;
+        } else if (++next_month > 12) {
+            next_month = 1;
+            ++next_year;
+        }
+        const TimeMs end = zone.StartOf(sla::LocalDate{next_year, next_month, 1});
+        if (end > from) {
+            std::string key =
+                kind == PeriodKind::kYear ? fmt::format("{:04}", year) : fmt::format("{:04}-{:02}", year, month);
+            out.push_back(Period{std::move(key), std::max(start, from), std::min(end, to)});
+        }
+        if (out.size() > static_cast<std::size_t>(kMaxPeriods)) {
+            return Fail(CoreErrc::kInvalid, fmt::format("the range holds more than {} periods", kMaxPeriods));
+        }
+        year = next_year;
+        month = next_month;
+    }
+    return out;
+}
+
+// Whom a fact is counted for (kpi.hpp, "for whom").
+struct Who {
+    std::int64_t assignee = 0;
+    int line = 0;
+};
+
+Who Current(const sla::FoldResult& t) { return Who{t.assignee, t.line}; }
+
+Who OfCycle(const sla::FoldResult& t, const sla::MetricClock& cycle) {
+    return cycle.stop ? Who{cycle.resolver, cycle.resolver_line} : Current(t);
+}
+
+Who Resolver(const sla::FoldResult& t) { return t.cycles.empty() ? Current(t) : OfCycle(t, t.cycles.back()); }
+
+bool Passes(const Filter& filter, const sla::FoldResult& t, Who who) {
+    return (!filter.assignee || *filter.assignee == who.assignee) && (!filter.line || *filter.line == who.line) &&
+           (!filter.template_name || *filter.template_name == t.template_name) &&
+           (!filter.priority || *filter.priority == t.priority);
+}
+
+// The end of the span during which a resolution cycle was open: its stop; for a cycle cut by cancellation the
+// cancellation instant, which the fold encodes as start + calendar time + paused time (sla/fold.cpp evaluates a
+// cancelled open clock up to min(now, cancelled)); nullopt while it is still open.
+std::optional<TimeMs> CycleEnd(const sla::FoldResult& t, const sla::MetricClock& cycle) {
+    if (cycle.stop) {
+        return cycle.stop;
+    }
+    if (t.cancelled) {
+        return cycle.start + cycle.elapsed_calendar_ms + cycle.paused_ms;
+    }
+    return std::nullopt;
+}
+
+// Whom the ticket is open for at instant `at` (the state just before `at`), if it is open then.
+std::optional<Who> OpenAt(const sla::FoldResult& t, TimeMs at) {
+    if (t.created >= at) {
+        return std::nullopt;
+    }
+    for (auto it = t.cycles.rbegin(); it != t.cycles.rend(); ++it) {
+        if (it->start >= at) {
+            continue;
+        }
+        const auto end = CycleEnd(t, *it);
+        if (!end || *end >= at) {
+            return OfCycle(t, *it);
+        }
+        return std::nullopt;  // cycles are disjoint and ordered: an earlier one ended earlier still
+    }
+    return std::nullopt;
+}
+
+struct ClockAcc {
+    std::vector<TimeMs> business;
+    std::vector<TimeMs> calendar;
+    std::vector<TimeMs> target;
+    std::int64_t met = 0;
+    std::int64_t breached = 0;
+};
+
+struct Acc {
+    std::int64_t created = 0;
+    std::int64_t closed = 0;
+    std::int64_t auto_closed = 0;
+    std::int64_t cancelled = 0;
+    ClockAcc reaction;
+    ClockAcc resolution;
+    std::int64_t returns = 0;
+    std::int64_t deliveries = 0;
+    std::int64_t auto_accepted = 0;
+    TimeMs paused_ms = 0;
+    std::int64_t open = 0;
+};
+
+double Round1(double value) { return std::round(value * 10.0) / 10.0; }
+double Minutes(double ms) { return ms / static_cast<double>(kMinuteMs); }
+
+std::optional<double> Percent(std::int64_t part, std::int64_t whole) {
+    if (whole == 0) {
+        return std::nullopt;
+    }
+    return Round1(100.0 * static_cast<double>(part) / static_cast<double>(whole));
+}
+
+std::optional<double> RoundedMinutes(std::optional<double> ms) {
+    if (!ms) {
+        return std::nullopt;
+    }
+    return Round1(Minutes(*ms));
+}
+
+Summary Summarize(std::vector<TimeMs>& samples) {
+    Summary out;
+    out.count = static_cast<std::int64_t>(samples.size());
+    if (samples.empty()) {
+        return out;
+    }
+    std::sort(samples.begin(), samples.end());
+    out.median = RoundedMinutes(Quantile(samples, 0.5));
+    out.p90 = RoundedMinutes(Quantile(samples, 0.9));
+    const double sum = std::accumulate(
+        samples.begin(), samples.end(), 0.0, [](double a, TimeMs b) { return a + static_cast<double>(b); });
+    out.mean = Round1(Minutes(sum / static_cast<double>(samples.size())));
+    return out;
+}
+
+ClockKpis Finish(ClockAcc& acc) {
+    ClockKpis out;
+    out.business = Summarize(acc.business);
+    out.calendar = Summarize(acc.calendar);
+    std::sort(acc.target.begin(), acc.target.end());
+    out.target_median = RoundedMinutes(Quantile(acc.target, 0.5));
+    out.met = acc.met;
+    out.breached = acc.breached;
+    out.on_time_percent = Percent(acc.met, acc.met + acc.breached);
+    return out;
+}
+
+Kpis Finish(Acc& acc) {
+    Kpis out;
+    out.created = acc.created;
+    out.closed = acc.closed;
+    out.auto_closed = acc.auto_closed;
+    out.cancelled = acc.cancelled;
+    out.reaction = Finish(acc.reaction);
+    out.resolution = Finish(acc.resolution);
+    out.returns = acc.returns;
+    out.deliveries = acc.deliveries;
+    out.return_rate_percent = Percent(acc.returns, acc.deliveries);
+    out.auto_accepted = acc.auto_accepted;
+    out.auto_accepted_percent = Percent(acc.auto_accepted, acc.closed);
+    out.paused_minutes = Round1(Minutes(static_cast<double>(acc.paused_ms)));
+    out.open_at_end = acc.open;
+    return out;
+}
+
+// A group: the period's index and the grouped dimensions (the others stay at their zero value). The template
+// points into a FoldResult, which outlives the fold of the report.
+struct Key {
+    int period = 0;
+    std::int64_t assignee = 0;
+    int line = 0;
+    std::string_view template_name;
+    int priority = 0;
+
+    friend bool operator<(const Key& a, const Key& b) {
+        return std::tie(a.period, a.assignee, a.line, a.template_name, a.priority) <
+               std::tie(b.period, b.assignee, b.line, b.template_name, b.priority);
+    }
+};
+
+class Folder {
+public:
+    Folder(const Query& query, const std::vector<Period>& periods) : query_(query), periods_(periods) {
+        for (Dimension d : query.group_by.dimensions) {
+            grouped_[static_cast<int>(d)] = true;
+        }
+        if (query.group_by.dimensions.empty()) {
+            for (int p = 0; p < static_cast<int>(periods.size()); ++p) {
+                groups_[Key{p, 0, 0, {}, 0}];  // every period gets a row, empty or not
+            }
+        }
+    }
+
+    bool InRange(TimeMs at) const { return at >= query_.from && at < query_.to; }
+    bool Passes(const sla::FoldResult& t, Who who) const { return stats::Passes(query_.filter, t, who); }
+
+    // Applies `f` to the totals and to the fact's group when `at` is in range and the fact passes the filter.
+    template <class F>
+    void At(const sla::FoldResult& t, Who who, TimeMs at, F&& f) {
+        if (!InRange(at) || !Passes(t, who)) {
+            return;
+        }
+        f(totals_);
+        f(Group(PeriodIndex(at), t, who));
+    }
+
+    void Pauses(const sla::FoldResult& t, Who who, const sla::IntervalSet& pauses) {
+        if (!Passes(t, who)) {
+            return;
+        }
+        for (const sla::Interval& pause : pauses) {
+            const TimeMs from = std::max(pause.from, query_.from);
+            const TimeMs to = std::min(pause.to, query_.to);
+            if (from >= to) {
+                continue;
+            }
+            totals_.paused_ms += to - from;
+            for (int p = PeriodIndex(from); p < static_cast<int>(periods_.size()) && periods_[p].from < to; ++p) {
+                const TimeMs overlap = std::min(to, periods_[p].to) - std::max(from, periods_[p].from);
+                if (overlap > 0) {
+                    Group(p, t, who).paused_ms += overlap;
+                }
+            }
+        }
+    }
+
+    void OpenLoad(const sla::FoldResult& t) {
+        for (int p = 0; p < static_cast<int>(periods_.size()); ++p) {
+            const TimeMs at = std::min(periods_[p].to, query_.now);
+            if (at <= periods_[p].from) {
+                continue;  // a period that starts after `now`: nothing is known of its end
+            }
+            if (const auto who = OpenAt(t, at); who && Passes(t, *who)) {
+                ++Group(p, t, *who).open;
+            }
+        }
+        const TimeMs at = std::min(query_.to, query_.now);
+        if (at > query_.from) {
+            if (const auto who = OpenAt(t, at); who && Passes(t, *who)) {
+                ++totals_.open;
+            }
+        }
+    }
+
+    Acc& Totals() { return totals_; }
+    std::map<Key, Acc>& Groups() { return groups_; }
+
+private:
+    int PeriodIndex(TimeMs at) const {
+        const auto it = std::upper_bound(
+            periods_.begin(), periods_.end(), at, [](TimeMs t, const Period& p) { return t < p.from; });
+        return static_cast<int>(it - periods_.begin()) - 1;
+    }
+
+    Acc& Group(int period, const sla::FoldResult& t, Who who) {
+        Key key;
+        key.period = period;
+        if (grouped_[static_cast<int>(Dimension::kAssignee)]) {
+            key.assignee = who.assignee;
+        }
+        if (grouped_[static_cast<int>(Dimension::kLine)]) {
+            key.line = who.line;
+        }
+        if (grouped_[static_cast<int>(Dimension::kTemplate)]) {
+            key.template_name = t.template_name;
+        }
+        if (grouped_[static_cast<int>(Dimension::kPriority)]) {
+            key.priority = static_cast<int>(t.priority);
+        }
+        return groups_[key];
+    }
+
+    const Query& query_;
+    const std::vector<Period>& periods_;
+    std::array<bool, 4> grouped_{};
+    Acc totals_;
+    std::map<Key, Acc> groups_;
+};
+
+// Outcome and times of one clock (kpi.hpp: where a fact counts).
+void AddClock(Folder& folder, const sla::FoldResult& t, Who who, const sla::MetricClock& clock, ClockAcc Acc::*member) {
+    if (clock.state == sla::ClockState::kMet && clock.stop) {
+        folder.At(t, who, *clock.stop, [&](Acc& a) { ++(a.*member).met; });
+    } else if (clock.state == sla::ClockState::kBreached && clock.deadline) {
+        folder.At(t, who, *clock.deadline, [&](Acc& a) { ++(a.*member).breached; });
+    }
+    if (clock.stop && (clock.state == sla::ClockState::kMet || clock.state == sla::ClockState::kBreached)) {
+        folder.At(t, who, *clock.stop, [&](Acc& a) {
+            ClockAcc& c = a.*member;
+            c.business.push_back(clock.elapsed_business_ms);
+            c.calendar.push_back(clock.elapsed_calendar_ms);
+            c.target.push_back(clock.target_ms);
+        });
+    }
+}
+
+int CompareDimension(const Row& a, const Row& b, Dimension d) {
+    const auto cmp = [](const auto& x, const auto& y) { return x < y ? -1 : (y < x ? 1 : 0); };
+    switch (d) {
+        case Dimension::kAssignee:
+            return cmp(a.assignee, b.assignee);
+        case Dimension::kLine:
+            return cmp(a.line, b.line);
+        case Dimension::kTemplate:
+            return cmp(a.template_name, b.template_name);
+        case Dimension::kPriority:
+            return cmp(a.priority, b.priority);
+    }
+    return 0;
+}
+
+}  // namespace
+
+std::string_view Name(PeriodKind kind) { return kPeriodNames[static_cast<std::size_t>(kind)]; }
+std::string_view Name(Dimension dimension) { return kDimensionNames[static_cast<std::size_t>(dimension)]; }
+
+Result<GroupBy> ParseGroupBy(std::string_view text) {
+    GroupBy out;
+    bool have_period = false;
+    if (!text.empty() && text.back() == ',') {
+        return Fail(CoreErrc::kInvalid, "group_by: empty name");
+    }
+    while (!text.empty()) {
+        const std::size_t comma = text.find(',');
+        const std::string_view part = text.substr(0, comma);
+        text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+        if (part.empty()) {
+            return Fail(CoreErrc::kInvalid, "group_by: empty name");
+        }
+        if (part == "month" || part == "year") {
+            if (have_period) {
+                return Fail(CoreErrc::kInvalid, "group_by: at most one of month, year");
+            }
+            have_period = true;
+            out.period = part == "month" ? PeriodKind::kMonth : PeriodKind::kYear;
+            continue;
+        }
+        const auto it = std::find(kDimensionNames.begin(), kDimensionNames.end(), part);
+        if (it == kDimensionNames.end()) {
+            return Fail(
+                CoreErrc::kInvalid,
+                "group_by: unknown '" + std::string(part) + "' (month, year, assignee, line, template, priority)");
+        }
+        const auto dimension = static_cast<Dimension>(it - kDimensionNames.begin());
+        if (std::find(out.dimensions.begin(), out.dimensions.end(), dimension) != out.dimensions.end()) {
+            return Fail(CoreErrc::kInvalid, "group_by: '" + std::string(part) + "' twice");
+        }
+        out.dimensions.push_back(dimension);
+    }
+    return out;
+}
+
+std::optional<double> Quantile(const std::vector<TimeMs>& sorted, double q) {
+    if (sorted.empty()) {
+        return std::nullopt;
+    }
+    const double h = (static_cast<double>(sorted.size()) - 1.0) * q;
+    const auto lo = static_cast<std::size_t>(std::floor(h));
+    const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
+    const double a = static_cast<double>(sorted[lo]);
+    const double b = static_cast<double>(sorted[hi]);
+    return a + (h - static_cast<double>(lo)) * (b - a);
+}
+
+std::vector<AssigneeLoad> OpenLoadAt(const std::vector<sla::FoldResult>& tickets, TimeMs at, const Filter& filter) {
+    std::map<std::int64_t, std::int64_t> open;
+    for (const sla::FoldResult& t : tickets) {
+        if (const auto who = OpenAt(t, at); who && Passes(filter, t, *who)) {
+            ++open[who->assignee];
+        }
+    }
+    std::vector<AssigneeLoad> out;
+    out.reserve(open.size());
+    for (const auto& [assignee, count] : open) {
+        out.push_back(AssigneeLoad{assignee, count});
+    }
+    std::stable_sort(
+        out.begin(), out.end(), [](const AssigneeLoad& a, const AssigneeLoad& b) { return a.open > b.open; });
+    return out;
+}
+
+Result<Report> Compute(const std::vector<sla::FoldResult>& tickets,
+                       const sla::Policy& policy,
+                       const Zone& zone,
+                       const Query& query) {
+    if (query.from >= query.to) {
+        return Fail(CoreErrc::kInvalid, "the range is empty (from must be before to)");
+    }
+    auto periods = BuildPeriods(query.group_by.period, query.from, query.to, zone);
+    if (!periods) {
+        return periods.error();
+    }
+    if (query.group_by.period != PeriodKind::kMonth) {
+        // One limit on the span for every grouping: at most kMaxPeriods months.
+        if (auto months = BuildPeriods(PeriodKind::kMonth, query.from, query.to, zone); !months) {
+            return months.error();
+        }
+    }
+
+    Report report;
+    report.query = query;
+    report.zone = zone.Name();
+    Folder folder(query, *periods);
+    for (const sla::FoldResult& t : tickets) {
+        const Who current = Current(t);
+        folder.OpenLoad(t);
+        folder.At(t, current, t.created, [](Acc& a) { ++a.created; });
+        if (folder.InRange(t.created) && folder.Passes(t, current)) {
+            const LocalTime local = zone.ToLocal(t.created);
+            ++report.arrivals.by_hour[local.hour];
+            ++report.arrivals.by_weekday[local.weekday];
+            ++report.arrivals.by_weekday_hour[local.weekday][local.hour];
+        }
+        if (t.auto_closed) {
+            folder.At(t, current, t.created, [](Acc& a) { ++a.auto_closed; });
+        } else if (t.cancelled) {
+            folder.At(t, current, t.created, [](Acc& a) { ++a.cancelled; });
+        }
+        if (!t.counts_in_sla) {
+            continue;
+        }
+        AddClock(folder, t, current, t.reaction, &Acc::reaction);
+        const Who resolver = Resolver(t);
+        AddClock(folder, t, resolver, t.resolution_total, &Acc::resolution);
+        if (t.resolution_total.stop) {
+            folder.At(t, resolver, *t.resolution_total.stop, [&](Acc& a) {
+                ++a.closed;
+                a.auto_accepted += t.auto_accepted ? 1 : 0;
+            });
+        }
+        for (const sla::MetricClock& cycle : t.cycles) {
+            const Who who = OfCycle(t, cycle);
+            if (cycle.stop) {
+                folder.At(t, who, *cycle.stop, [](Acc& a) { ++a.deliveries; });
+            }
+            folder.Pauses(t, who, cycle.pauses);
+        }
+        for (const sla::Return& r : t.returns) {
+            folder.At(t, Who{r.resolver, r.line}, r.at, [](Acc& a) { ++a.returns; });
+        }
+    }
+
+    report.totals = Finish(folder.Totals());
+    report.rows.reserve(folder.Groups().size());
+    for (auto& [key, acc] : folder.Groups()) {
+        const Period& period = (*periods)[key.period];
+        Row row;
+        row.period_kind = query.group_by.period;
+        row.period = period.key;
+        row.period_from = period.from;
+        row.period_to = period.to;
+        for (Dimension d : query.group_by.dimensions) {
+            switch (d) {
+                case Dimension::kAssignee:
+                    row.assignee = key.assignee;
+                    break;
+                case Dimension::kLine:
+                    row.line = key.line;
+                    break;
+                case Dimension::kTemplate:
+                    row.template_name = std::string(key.template_name);
+                    break;
+                case Dimension::kPriority:
+                    row.priority = static_cast<sla::Priority>(key.priority);
+                    break;
+            }
+        }
+        row.kpis = Finish(acc);
+        report.rows.push_back(std::move(row));
+    }
+    // The map already orders by period; within one, order by the dimensions as asked.
+    std::stable_sort(report.rows.begin(), report.rows.end(), [&](const Row& a, const Row& b) {
+        if (a.period_from != b.period_from) {
+            return a.period_from < b.period_from;
+        }
+        for (Dimension d : query.group_by.dimensions) {
+            if (const int c = CompareDimension(a, b, d); c != 0) {
+                return c < 0;
+            }
+        }
+        return false;
+    });
+
+    report.load_at = std::min(query.to, query.now);
+    report.load = OpenLoadAt(tickets, report.load_at, query.filter);
+    report.targets = policy.targets;
+    report.templates = policy.templates;
+    return report;
+}
+
+}  // namespace dispatch::stats
