@@ -34,24 +34,24 @@ struct TicketKey {
 // The last state of the Bitrix24 item as we fetched it, and what we last wrote to it.
 struct TicketSnapshot {
     TicketKey key;
-    std::string stage_id;                 // Bitrix24 STATUS_ID ("DT1038_12:NEW")
+    std::string stage_id;  // Bitrix24 STATUS_ID ("DT1038_12:NEW")
     std::int64_t category_id = 0;
     std::int64_t assigned_by_id = 0;
-    std::string fields = "{}";            // JSON object: the fields the flows diff and our last write-back
-    std::int64_t last_history_id = 0;     // the highest crm.stagehistory id already in the ledger
-    TimeMs item_updated_at = 0;           // Bitrix24 updatedTime
+    std::string fields = "{}";         // JSON object: the fields the flows diff and our last write-back
+    std::int64_t last_history_id = 0;  // the highest crm.stagehistory id already in the ledger
+    TimeMs item_updated_at = 0;        // Bitrix24 updatedTime
     TimeMs fetched_at = 0;
-    bool closed = false;                  // done, rejected or deleted: reconciliation skips it
-    std::int64_t version = 0;             // 0: never stored; +1 on every commit
+    bool closed = false;       // done, rejected or deleted: reconciliation skips it
+    std::int64_t version = 0;  // 0: never stored; +1 on every commit
 
     bool operator==(const TicketSnapshot&) const = default;
 };
 
 struct LedgerRow {
-    std::int64_t seq = 0;          // 1, 2, ... per ticket, assigned by Commit
-    TimeMs at = 0;                 // when it happened (Bitrix24 time)
-    std::string kind;              // sla::EventKind name
-    std::string data = "{}";       // JSON object
+    std::int64_t seq = 0;     // 1, 2, ... per ticket, assigned by Commit
+    TimeMs at = 0;            // when it happened (Bitrix24 time)
+    std::string kind;         // sla::EventKind name
+    std::string data = "{}";  // JSON object
     TimeMs recorded_at = 0;
 
     bool operator==(const LedgerRow&) const = default;
@@ -68,8 +68,8 @@ struct TimerArm {
     std::string kind;     // "sla" (the next SLA threshold of a ticket), "reconcile" (per portal), ...
     std::string subject;  // TicketKey::Subject() or the member_id
     TimeMs due_at = 0;
-    std::int64_t version = 0;     // the ledger length when armed
-    std::string payload = "{}";   // JSON object
+    std::int64_t version = 0;    // the ledger length when armed
+    std::string payload = "{}";  // JSON object
 };
 
 struct Fence {
@@ -88,21 +88,23 @@ struct OutboxAction {
 };
 
 struct TicketCommit {
-    TicketSnapshot snapshot;             // its version is ignored; stored with expected_version + 1
-    std::int64_t expected_version = 0;   // the version read; 0 when none was stored. Mismatch: kConflict
-    std::vector<LedgerRow> append;       // seq and recorded_at are assigned: seq continues after the stored rows
-    std::optional<TimerArm> arm;         // the ticket's "sla" timer after this commit
-    bool disarm = false;                 // no timer any more: the ticket's "sla" timer row is removed
-    std::vector<OutboxAction> actions;   // duplicates of stored keys are skipped silently
-    std::optional<Fence> inbox;          // completes this inbox row (kLeaseLost when the lease is gone)
-    std::optional<Fence> timer;          // completes this fired timer lease unless `arm` replaced the row
+    TicketSnapshot snapshot;            // its version is ignored; stored with expected_version + 1
+    std::int64_t expected_version = 0;  // the version read; 0 when none was stored. Mismatch: kConflict
+    std::vector<LedgerRow> append;      // seq and recorded_at are assigned: seq continues after the stored rows
+    std::optional<TimerArm> arm;        // the ticket's "sla" timer after this commit
+    bool disarm = false;                // no timer any more: the ticket's "sla" timer row is removed (not with arm)
+    std::vector<OutboxAction> actions;  // duplicates of stored keys are skipped silently
+    std::optional<Fence> inbox;         // completes this inbox row (kLeaseLost when the lease is gone)
+    std::optional<Fence> timer;         // completes this fired timer lease unless `arm` replaced the row
+                                        // (kLeaseLost when the lease is gone)
 };
 
 class TicketRepo {
 public:
     virtual ~TicketRepo() = default;
     [[nodiscard]] virtual Result<TicketState> Load(const TicketKey& key) = 0;
-    // All of it or nothing; see TicketCommit. Returns the new snapshot version.
+    // All of it or nothing; see TicketCommit. Returns the new snapshot version. kConflict (version moved),
+    // kLeaseLost (a fence no longer holds), kInvalidArgument (empty keys, JSON that is not an object).
     [[nodiscard]] virtual Result<std::int64_t> Commit(const TicketCommit& commit, TimeMs now) = 0;
     // Tickets of a portal (any entity type), open ones only unless include_closed; item_id order.
     [[nodiscard]] virtual Result<std::vector<TicketSnapshot>> List(std::string_view member_id, bool include_closed) = 0;
@@ -116,7 +118,10 @@ public:
 struct DueTimer {
     std::int64_t id = 0;
     TimerArm timer;
-    std::int64_t attempt = 0;  // fencing token
+    // Fencing token: grows with every claim of the row and is NOT reset by re-arming (a worker whose lease was
+    // taken, or whose timer was re-armed, must never match a later claim). Not a failure count: see `tries`.
+    std::int64_t attempt = 0;
+    std::int64_t tries = 0;  // claims since the timer was last armed (1 on the first): for backoff
 };
 
 class TimerRepo {
@@ -131,9 +136,13 @@ public:
     [[nodiscard]] virtual Result<std::vector<DueTimer>> Claim(int max, TimeMs now, TimeMs lease) = 0;
     // Done: the row is removed (unless re-armed since, which the fence detects: kLeaseLost).
     [[nodiscard]] virtual Result<void> Complete(const Fence& fence) = 0;
-    // Back to pending at retry_at; dead after max_attempts.
-    [[nodiscard]] virtual Result<void> Fail(const Fence& fence, std::string_view error, TimeMs retry_at,
+    // Back to pending at retry_at; dead once the timer has been tried max_attempts times since it was last armed.
+    // kLeaseLost as for Complete.
+    [[nodiscard]] virtual Result<void> Fail(const Fence& fence,
+                                            std::string_view error,
+                                            TimeMs retry_at,
                                             std::int64_t max_attempts) = 0;
+    // Every timer of a portal, whatever its state, in due_at order.
     [[nodiscard]] virtual Result<std::vector<DueTimer>> List(std::string_view member_id) = 0;
 };
 
@@ -160,12 +169,16 @@ public:
     [[nodiscard]] virtual Result<int> Enqueue(const std::vector<OutboxAction>& actions) = 0;
     // Leases up to `max` ready actions (next_try_at <= now, or expired leases) of ONE portal, in id order; within a
     // subject only the oldest unfinished action is eligible, so one ticket's actions leave in the order queued.
+    // The portal is the one of the oldest eligible action. Actions with an empty subject are not ordered.
     [[nodiscard]] virtual Result<std::vector<ClaimedAction>> Claim(int max, TimeMs now, TimeMs lease) = 0;
     [[nodiscard]] virtual Result<void> Complete(const Fence& fence, TimeMs now) = 0;
     // retry_at nullopt: dead (never retried). kLeaseLost as for the inbox.
-    [[nodiscard]] virtual Result<void> Fail(const Fence& fence, std::string_view error,
+    [[nodiscard]] virtual Result<void> Fail(const Fence& fence,
+                                            std::string_view error,
                                             std::optional<TimeMs> retry_at) = 0;
-    // The earliest next_try_at of a pending action; nullopt when none.
+    // The earliest next_try_at of a pending action, or lease end of a leased one (a crashed sender's actions come
+    // back then), among those first in line in their subject (the others wait for a Complete or Fail, not for a
+    // time); nullopt when none.
     [[nodiscard]] virtual Result<std::optional<TimeMs>> NextReady() = 0;
     [[nodiscard]] virtual Result<OutboxDepth> Depth() = 0;
     // Every action of a portal in id order (tests, operators).
@@ -180,7 +193,9 @@ public:
     virtual ~SettingsRepo() = default;
     // kNotFound when absent.
     [[nodiscard]] virtual Result<std::string> Get(std::string_view member_id, std::string_view key) = 0;
-    [[nodiscard]] virtual Result<void> Put(std::string_view member_id, std::string_view key, std::string_view json,
+    [[nodiscard]] virtual Result<void> Put(std::string_view member_id,
+                                           std::string_view key,
+                                           std::string_view json,
                                            TimeMs now) = 0;
 };
 

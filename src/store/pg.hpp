@@ -25,6 +25,7 @@ class Rows {
 public:
     explicit Rows(PGresult* result) : result_(result, &PQclear) {}
     int Size() const { return PQntuples(result_.get()); }
+    int Columns() const { return PQnfields(result_.get()); }
     std::int64_t Affected() const;  // rows changed by INSERT/UPDATE/DELETE
 
     // One row, read like SQLite's Statement (so the decoders in queries.hpp serve both backends).

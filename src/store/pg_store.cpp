@@ -10,6 +10,7 @@
 #include "core/log.hpp"
 #include "store/errc.hpp"
 #include "store/executor.hpp"
+#include "store/flow_store.hpp"
 #include "store/queries.hpp"
 #include "store/store.hpp"
 
@@ -84,8 +85,15 @@ public:
 
     Result<void> Upsert(const Portal& p) override {
         return s_.pool.With([&](Connection& c) -> Result<void> {
-            auto rows = c.Run(s_.q.upsert_portal, p.member_id, p.domain, p.client_endpoint, p.server_endpoint,
-                              p.application_token, ToString(p.auth_mode), ToString(p.status), p.installed_at,
+            auto rows = c.Run(s_.q.upsert_portal,
+                              p.member_id,
+                              p.domain,
+                              p.client_endpoint,
+                              p.server_endpoint,
+                              p.application_token,
+                              ToString(p.auth_mode),
+                              ToString(p.status),
+                              p.installed_at,
                               p.updated_at);
             if (!rows) {
                 return rows.error();
@@ -96,7 +104,9 @@ public:
     Result<Portal> FindByMemberId(std::string_view member_id) override {
         return FindOne(s_.q.find_portal_by_member, member_id);
     }
-    Result<Portal> FindByDomain(std::string_view domain) override { return FindOne(s_.q.find_portal_by_domain, domain); }
+    Result<Portal> FindByDomain(std::string_view domain) override {
+        return FindOne(s_.q.find_portal_by_domain, domain);
+    }
 
     Result<std::vector<Portal>> List() override {
         return s_.pool.With([&](Connection& c) -> Result<std::vector<Portal>> {
@@ -152,17 +162,28 @@ public:
 
     Result<Token> CompareAndSwap(const Token& next, std::int64_t expected_version) override {
         return s_.pool.With([&](Connection& c) -> Result<Token> {
-            auto rows = expected_version == 0
-                            ? c.Run(s_.q.insert_token, next.member_id, next.access_token, next.refresh_token,
-                                    next.expires_at, next.scope, next.updated_at)
-                            : c.Run(s_.q.swap_token, next.member_id, next.access_token, next.refresh_token,
-                                    next.expires_at, next.scope, next.updated_at, expected_version);
+            auto rows = expected_version == 0 ? c.Run(s_.q.insert_token,
+                                                      next.member_id,
+                                                      next.access_token,
+                                                      next.refresh_token,
+                                                      next.expires_at,
+                                                      next.scope,
+                                                      next.updated_at)
+                                              : c.Run(s_.q.swap_token,
+                                                      next.member_id,
+                                                      next.access_token,
+                                                      next.refresh_token,
+                                                      next.expires_at,
+                                                      next.scope,
+                                                      next.updated_at,
+                                                      expected_version);
             if (!rows) {
                 return rows.error();
             }
             if (rows->Size() == 0) {
-                return dispatch::Fail(Errc::kConflict, fmt::format("token of portal '{}' is no longer version {}",
-                                                                   next.member_id, expected_version));
+                return dispatch::Fail(
+                    Errc::kConflict,
+                    fmt::format("token of portal '{}' is no longer version {}", next.member_id, expected_version));
             }
             return sql::ReadToken(rows->At(0));
         });
@@ -210,25 +231,31 @@ public:
                 return rows.error();
             }
             if (rows->Affected() == 0) {
-                return dispatch::Fail(Errc::kLeaseLost, fmt::format("inbox row {} attempt {} is not held", id, attempt));
+                return dispatch::Fail(Errc::kLeaseLost,
+                                      fmt::format("inbox row {} attempt {} is not held", id, attempt));
             }
             return {};
         });
     }
 
-    Result<FailOutcome> Fail(std::int64_t id, std::int64_t attempt, std::string_view error, TimeMs now,
-                             const RetryPolicy& policy) override {
+    Result<FailOutcome> Fail(
+        std::int64_t id, std::int64_t attempt, std::string_view error, TimeMs now, const RetryPolicy& policy) override {
         return s_.pool.With([&](Connection& c) -> Result<FailOutcome> {
             FailOutcome outcome;
             outcome.dead = attempt >= policy.max_attempts;
             outcome.retry_at = outcome.dead ? 0 : now + Backoff(policy, attempt);
-            auto rows = c.Run(s_.q.fail_inbox, id, attempt, outcome.dead ? "dead" : "pending",
-                              outcome.dead ? now : outcome.retry_at, error);
+            auto rows = c.Run(s_.q.fail_inbox,
+                              id,
+                              attempt,
+                              outcome.dead ? "dead" : "pending",
+                              outcome.dead ? now : outcome.retry_at,
+                              error);
             if (!rows) {
                 return rows.error();
             }
             if (rows->Affected() == 0) {
-                return dispatch::Fail(Errc::kLeaseLost, fmt::format("inbox row {} attempt {} is not held", id, attempt));
+                return dispatch::Fail(Errc::kLeaseLost,
+                                      fmt::format("inbox row {} attempt {} is not held", id, attempt));
             }
             return outcome;
         });
@@ -263,6 +290,75 @@ private:
     Shared& s_;
 };
 
+// The flows repositories (flow_store.cpp) over PostgreSQL: every unit of work on a pooled connection in its own
+// transaction; reads in REPEATABLE READ so a ticket and its ledger come from one snapshot.
+class PgSession final : public sql::Session {
+public:
+    explicit PgSession(Connection& connection) : c_(connection) {}
+
+    Result<sql::QueryResult> Query(const std::string& text, std::span<const sql::Value> params) override {
+        std::vector<pg::Param> values;
+        values.reserve(params.size());
+        for (const auto& value : params) {
+            values.push_back(std::visit([](const auto& v) { return pg::ToParam(v); }, value));
+        }
+        auto rows = c_.Query(pg::FromSqliteParams(text), values);
+        if (!rows) {
+            return rows.error();
+        }
+        sql::QueryResult out;
+        out.affected = rows->Affected();
+        out.rows.reserve(static_cast<std::size_t>(rows->Size()));
+        for (int r = 0; r < rows->Size(); ++r) {
+            const auto row = rows->At(r);
+            std::vector<sql::Cell> cells(static_cast<std::size_t>(rows->Columns()));
+            for (int i = 0; i < rows->Columns(); ++i) {
+                if (!row.IsNull(i)) {
+                    cells[static_cast<std::size_t>(i)] = row.Text(i);
+                }
+            }
+            out.rows.emplace_back(std::move(cells));
+        }
+        return out;
+    }
+
+private:
+    Connection& c_;
+};
+
+class PgDatabase final : public sql::Database {
+public:
+    explicit PgDatabase(Shared& shared) : s_(shared) {}
+
+    Result<void> Read(const Work& work) override {
+        return InTransaction("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", work);
+    }
+    Result<void> Write(const Work& work) override { return InTransaction("BEGIN", work); }
+    std::string ClaimLock(std::string_view alias) const override {
+        return fmt::format("FOR UPDATE OF {} SKIP LOCKED", alias);
+    }
+
+private:
+    Result<void> InTransaction(const std::string& begin, const Work& work) {
+        return s_.pool.With([&](Connection& c) -> Result<void> {
+            if (auto connected = c.EnsureConnected(); !connected) {
+                return connected;
+            }
+            if (auto begun = c.Exec(begin); !begun) {
+                return begun;
+            }
+            PgSession session(c);
+            if (auto done = work(session); !done) {
+                (void)c.Exec("ROLLBACK");
+                return done;
+            }
+            return c.Exec("COMMIT");
+        });
+    }
+
+    Shared& s_;
+};
+
 // One transaction for the gathered batch. In PostgreSQL any failed statement aborts the whole transaction, so when
 // one row fails (it should not: ValidateEvent ran), the batch is retried row by row to confine the failure.
 std::vector<Result<AppendOutcome>> AppendBatch(Connection& writer, const Queries& q, std::vector<InboxEvent>& events) {
@@ -277,8 +373,15 @@ std::vector<Result<AppendOutcome>> AppendBatch(Connection& writer, const Queries
         return results;
     }
     for (const auto& e : events) {
-        auto rows = writer.Run(q.insert_inbox, e.member_id, e.received_at, ToString(e.kind), e.event_name,
-                               e.entity_type_id, e.item_id, e.payload, e.dedup_key);
+        auto rows = writer.Run(q.insert_inbox,
+                               e.member_id,
+                               e.received_at,
+                               ToString(e.kind),
+                               e.event_name,
+                               e.entity_type_id,
+                               e.item_id,
+                               e.payload,
+                               e.dedup_key);
         if (!rows) {
             if (writer.InTransaction()) {
                 (void)writer.Exec("ROLLBACK");
@@ -306,12 +409,21 @@ std::vector<Result<AppendOutcome>> AppendBatch(Connection& writer, const Queries
 class PgStore final : public Store {
 public:
     explicit PgStore(std::unique_ptr<Shared> shared)
-        : shared_(std::move(shared)), portals_(*shared_), tokens_(*shared_), inbox_(*shared_) {}
+        : shared_(std::move(shared)),
+          portals_(*shared_),
+          tokens_(*shared_),
+          inbox_(*shared_),
+          db_(*shared_),
+          flows_(MakeFlowRepos(db_)) {}
     ~PgStore() override { Close(); }
 
     PortalRepo& Portals() override { return portals_; }
     TokenRepo& Tokens() override { return tokens_; }
     InboxRepo& Inbox() override { return inbox_; }
+    TicketRepo& Tickets() override { return *flows_.tickets; }
+    TimerRepo& Timers() override { return *flows_.timers; }
+    OutboxRepo& Outbox() override { return *flows_.outbox; }
+    SettingsRepo& Settings() override { return *flows_.settings; }
     std::string_view Backend() const override { return "postgres"; }
     void Close() override { shared_->executor->Close(); }
 
@@ -320,6 +432,8 @@ private:
     PgPortals portals_;
     PgTokens tokens_;
     PgInbox inbox_;
+    PgDatabase db_;
+    FlowRepos flows_;
 };
 
 }  // namespace
@@ -357,12 +471,15 @@ Result<void> MigratePostgres(Connection& connection, const std::vector<Migration
                 return begun.error();
             }
             if (auto ran = connection.Exec(m->sql); !ran) {
-                return dispatch::Fail(Errc::kMigration, fmt::format("migration {:04}_{} failed: {}", m->version,
-                                                                    m->name, ran.error().detail));
+                return dispatch::Fail(
+                    Errc::kMigration,
+                    fmt::format("migration {:04}_{} failed: {}", m->version, m->name, ran.error().detail));
             }
             if (auto recorded = connection.Run("INSERT INTO schema_migrations (version, name, applied_at) "
                                                "VALUES ($1, $2, $3)",
-                                               m->version, m->name, clock.Now());
+                                               m->version,
+                                               m->name,
+                                               clock.Now());
                 !recorded) {
                 return recorded.error();
             }
@@ -386,7 +503,8 @@ Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresOptions& options,
     }
     if (!options.schema.empty()) {
         if (!pg::IsSafeIdentifier(options.schema)) {
-            return Fail(Errc::kInvalidArgument, fmt::format("schema name '{}' is not a plain identifier", options.schema));
+            return Fail(Errc::kInvalidArgument,
+                        fmt::format("schema name '{}' is not a plain identifier", options.schema));
         }
         auto admin = Connection::Open(options.dsn, "");
         if (!admin) {
@@ -418,8 +536,11 @@ Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresOptions& options,
     shared->executor = std::make_unique<StoreExecutor>([writer_connection, queries](std::vector<InboxEvent>& events) {
         return AppendBatch(*writer_connection, *queries, events);
     });
-    DISPATCH_LOG_INFO(kLog, "store opened", "backend=postgres schema={} schema_version={}",
-                      options.schema.empty() ? "default" : options.schema, migrations->size());
+    DISPATCH_LOG_INFO(kLog,
+                      "store opened",
+                      "backend=postgres schema={} schema_version={}",
+                      options.schema.empty() ? "default" : options.schema,
+                      migrations->size());
     return std::unique_ptr<Store>(new PgStore(std::move(shared)));
 }
 

@@ -27,7 +27,8 @@ inline const std::string kUpsertPortal = fmt::format(
     "server_endpoint = excluded.server_endpoint, application_token = excluded.application_token, "
     "auth_mode = excluded.auth_mode, status = excluded.status, updated_at = excluded.updated_at",
     kPortalColumns);
-inline const std::string kFindPortalByMember = fmt::format("SELECT {} FROM portals WHERE member_id = ?1", kPortalColumns);
+inline const std::string kFindPortalByMember =
+    fmt::format("SELECT {} FROM portals WHERE member_id = ?1", kPortalColumns);
 inline const std::string kFindPortalByDomain = fmt::format("SELECT {} FROM portals WHERE domain = ?1", kPortalColumns);
 inline const std::string kListPortals = fmt::format("SELECT {} FROM portals ORDER BY domain", kPortalColumns);
 
@@ -37,7 +38,8 @@ inline const std::string kGetToken = fmt::format("SELECT {} FROM tokens WHERE me
 // First token of a portal: inserted only if none exists (a concurrent installer makes this a conflict).
 inline const std::string kInsertToken = fmt::format(
     "INSERT INTO tokens ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1) ON CONFLICT (member_id) DO NOTHING RETURNING {}",
-    kTokenColumns, kTokenColumns);
+    kTokenColumns,
+    kTokenColumns);
 inline const std::string kSwapToken = fmt::format(
     "UPDATE tokens SET access_token = ?2, refresh_token = ?3, expires_at = ?4, scope = ?5, updated_at = ?6, "
     "version = version + 1 WHERE member_id = ?1 AND version = ?7 RETURNING {}",
@@ -65,7 +67,8 @@ inline std::string ClaimInbox(std::string_view lock) {
         "AND p.entity_type_id = i.entity_type_id AND p.item_id = i.item_id AND p.id < i.id "
         "AND p.state IN ('pending', 'claimed')) "
         "ORDER BY i.id LIMIT ?3 {}) RETURNING {}",
-        lock, kInboxClaimColumns);
+        lock,
+        kInboxClaimColumns);
 }
 // The attempt number fences a stale worker out: a reclaim bumped it.
 inline constexpr std::string_view kCompleteInbox =
@@ -76,6 +79,129 @@ inline constexpr std::string_view kFailInbox =
     "WHERE id = ?1 AND state = 'claimed' AND attempts = ?2";
 inline constexpr std::string_view kInboxDepth =
     "SELECT state, COUNT(*) FROM inbox WHERE state IN ('pending', 'claimed', 'dead') GROUP BY state";
+
+// ---- flows (flow_store.cpp) ----------------------------------------------------------------------------------
+
+inline constexpr std::string_view kTicketWhere = "member_id = ?1 AND entity_type_id = ?2 AND item_id = ?3";
+inline constexpr std::string_view kSnapshotColumns =
+    "member_id, entity_type_id, item_id, stage_id, category_id, assigned_by_id, fields, last_history_id, "
+    "item_updated_at, fetched_at, closed, version";
+inline const std::string kLoadSnapshot =
+    fmt::format("SELECT {} FROM ticket_snapshots WHERE {}", kSnapshotColumns, kTicketWhere);
+// ?2 = 1: closed ones too.
+inline const std::string kListSnapshots = fmt::format(
+    "SELECT {} FROM ticket_snapshots WHERE member_id = ?1 AND (closed = 0 OR ?2 = 1) ORDER BY item_id, "
+    "entity_type_id",
+    kSnapshotColumns);
+// The compare-and-swap: the first store inserts version 1 unless someone else did (no row back: kConflict); later
+// ones update only from the version read.
+inline const std::string kInsertSnapshot = fmt::format(
+    "INSERT INTO ticket_snapshots ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1) "
+    "ON CONFLICT (member_id, entity_type_id, item_id) DO NOTHING RETURNING version",
+    kSnapshotColumns);
+inline const std::string kSwapSnapshot = fmt::format(
+    "UPDATE ticket_snapshots SET stage_id = ?4, category_id = ?5, assigned_by_id = ?6, fields = ?7, "
+    "last_history_id = ?8, item_updated_at = ?9, fetched_at = ?10, closed = ?11, version = version + 1 "
+    "WHERE {} AND version = ?12 RETURNING version",
+    kTicketWhere);
+
+inline const std::string kLoadLedger =
+    fmt::format("SELECT seq, at, kind, data, recorded_at FROM ledger WHERE {} ORDER BY seq", kTicketWhere);
+inline const std::string kLedgerLength = fmt::format("SELECT COALESCE(MAX(seq), 0) FROM ledger WHERE {}", kTicketWhere);
+inline const std::string kAppendLedger =
+    "INSERT INTO ledger (member_id, entity_type_id, item_id, seq, at, kind, data, recorded_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+inline const std::string kPortalLedgers =
+    "SELECT entity_type_id, item_id, seq, at, kind, data, recorded_at FROM ledger WHERE member_id = ?1 "
+    "ORDER BY item_id, entity_type_id, seq";
+
+inline constexpr std::string_view kTimerColumns =
+    "id, member_id, kind, subject, due_at, version, payload, attempts, armed_attempts";
+// Re-arming keeps `attempts` (the fencing token only grows) and restarts the failure count from it.
+inline const std::string kArmTimer =
+    "INSERT INTO timers (member_id, kind, subject, due_at, version, payload, ready_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?4) ON CONFLICT (kind, subject) DO UPDATE SET member_id = excluded.member_id, "
+    "due_at = excluded.due_at, version = excluded.version, payload = excluded.payload, ready_at = excluded.ready_at, "
+    "state = 'pending', armed_attempts = timers.attempts, lease_until = NULL, last_error = NULL";
+inline const std::string kDisarmTimer = "DELETE FROM timers WHERE kind = ?1 AND subject = ?2";
+// ready_at is the due time, the retry time or the lease end: whichever makes the row claimable next.
+inline const std::string kNextDueTimer = "SELECT MIN(ready_at) FROM timers WHERE state IN ('pending', 'leased')";
+// ?1 now, ?2 lease, ?3 max.
+inline std::string ClaimTimers(std::string_view lock) {
+    return fmt::format(
+        "UPDATE timers SET state = 'leased', attempts = attempts + 1, "
+        "ready_at = CAST(?1 AS BIGINT) + CAST(?2 AS BIGINT), lease_until = CAST(?1 AS BIGINT) + CAST(?2 AS BIGINT) "
+        "WHERE id IN (SELECT t.id FROM timers t WHERE t.state IN ('pending', 'leased') AND t.ready_at <= ?1 "
+        "ORDER BY t.ready_at, t.id LIMIT ?3 {}) RETURNING {}",
+        lock,
+        kTimerColumns);
+}
+inline const std::string kCompleteTimer = "DELETE FROM timers WHERE id = ?1 AND state = 'leased' AND attempts = ?2";
+// ?3 retry_at, ?4 max_attempts, ?5 error.
+inline const std::string kFailTimer =
+    "UPDATE timers SET state = CASE WHEN attempts - armed_attempts >= ?4 THEN 'dead' ELSE 'pending' END, "
+    "ready_at = ?3, lease_until = NULL, last_error = ?5 WHERE id = ?1 AND state = 'leased' AND attempts = ?2";
+inline const std::string kListTimers =
+    fmt::format("SELECT {} FROM timers WHERE member_id = ?1 ORDER BY due_at, id", kTimerColumns);
+
+inline constexpr std::string_view kOutboxColumns =
+    "id, member_id, idempotency_key, method, params, subject, next_try_at, created_at, attempts";
+// A stored key inserts nothing (0 rows changed).
+inline const std::string kInsertOutbox =
+    "INSERT INTO outbox (member_id, idempotency_key, method, params, subject, next_try_at, created_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (idempotency_key) DO NOTHING";
+// An action first in line in its subject: no older unfinished action of the same subject (the per-ticket order;
+// dead ones hold nothing back). `x` is the alias of the outbox row.
+inline std::string OutboxHead(std::string_view x) {
+    return fmt::format(
+        "({0}.subject = '' OR NOT EXISTS (SELECT 1 FROM outbox p WHERE p.member_id = {0}.member_id "
+        "AND p.subject = {0}.subject AND p.id < {0}.id AND p.state IN ('pending', 'leased')))",
+        x);
+}
+// ?1 now, ?2 lease, ?3 max. Ready: pending and due, or leased with an expired lease; and first in its subject. One
+// portal per claim, the one of the oldest eligible action, because a claim becomes one batch call to that portal.
+inline std::string ClaimOutbox(std::string_view lock_first, std::string_view lock_rows) {
+    const auto eligible = [](std::string_view x) {
+        return fmt::format(
+            "(({0}.state = 'pending' AND {0}.next_try_at <= ?1) OR ({0}.state = 'leased' AND {0}.lease_until <= ?1)) "
+            "AND {1}",
+            x,
+            OutboxHead(x));
+    };
+    return fmt::format(
+        "UPDATE outbox SET state = 'leased', attempts = attempts + 1, "
+        "lease_until = CAST(?1 AS BIGINT) + CAST(?2 AS BIGINT) "
+        "WHERE id IN (SELECT o.id FROM outbox o WHERE {} AND o.member_id = "
+        "(SELECT f.member_id FROM outbox f WHERE {} ORDER BY f.id LIMIT 1 {}) "
+        "ORDER BY o.id LIMIT ?3 {}) RETURNING {}",
+        eligible("o"),
+        eligible("f"),
+        lock_first,
+        lock_rows,
+        kOutboxColumns);
+}
+// When a claim can next return something: an action waiting behind an older one of its subject cannot leave before
+// that one finishes, so only the first in line count (or the sender would wake at once and find nothing).
+inline const std::string kNextReadyOutbox = fmt::format(
+    "SELECT MIN(CASE WHEN o.state = 'pending' THEN o.next_try_at ELSE o.lease_until END) FROM outbox o "
+    "WHERE o.state IN ('pending', 'leased') AND {}",
+    OutboxHead("o"));
+inline const std::string kCompleteOutbox =
+    "UPDATE outbox SET state = 'done', done_at = ?3, lease_until = NULL "
+    "WHERE id = ?1 AND state = 'leased' AND attempts = ?2";
+// ?3 retry_at, NULL: dead.
+inline const std::string kFailOutbox =
+    "UPDATE outbox SET state = CASE WHEN CAST(?3 AS BIGINT) IS NULL THEN 'dead' ELSE 'pending' END, "
+    "next_try_at = COALESCE(CAST(?3 AS BIGINT), next_try_at), lease_until = NULL, last_error = ?4 "
+    "WHERE id = ?1 AND state = 'leased' AND attempts = ?2";
+inline const std::string kOutboxDepth = "SELECT state, COUNT(*) FROM outbox GROUP BY state";
+inline const std::string kListOutbox =
+    fmt::format("SELECT {} FROM outbox WHERE member_id = ?1 ORDER BY id", kOutboxColumns);
+
+inline const std::string kGetSetting = "SELECT json FROM portal_settings WHERE member_id = ?1 AND key = ?2";
+inline const std::string kPutSetting =
+    "INSERT INTO portal_settings (member_id, key, json, updated_at) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (member_id, key) DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at";
 
 // Decoders shared by both backends over any row type with Text(col), Int64(col) and IsNull(col).
 template <class Row>

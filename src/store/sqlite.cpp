@@ -123,6 +123,12 @@ Result<void> Statement::Run() {
     }
 }
 
+int Statement::ColumnCount() const { return sqlite3_column_count(stmt_); }
+
+bool Statement::IsInteger(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_INTEGER; }
+
+bool Statement::ReadOnly() const { return sqlite3_stmt_readonly(stmt_) != 0; }
+
 bool Statement::IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
 
 std::int64_t Statement::Int64(int column) const { return sqlite3_column_int64(stmt_, column); }
@@ -146,8 +152,8 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, co
     sqlite3* db = nullptr;
     // NOMUTEX: a connection is confined to one thread at a time (the writer thread, or a reader taken from the
     // pool), so SQLite's own per-connection mutex would only cost.
-    const int flags = (options.read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) |
-                      SQLITE_OPEN_NOMUTEX;
+    const int flags =
+        (options.read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX;
     const int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
     if (rc != SQLITE_OK) {
         Error error = FromSqlite(rc, db, fmt::format("open {}", path));
@@ -200,8 +206,12 @@ Result<Statement> Connection::Prepare(const std::string& sql) {
         return Statement(it->second.stmt, it->second.in_use.get(), false);
     }
     sqlite3_stmt* stmt = nullptr;
-    const int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
-                                      it == cache_.end() ? SQLITE_PREPARE_PERSISTENT : 0, &stmt, nullptr);
+    const int rc = sqlite3_prepare_v3(db_,
+                                      sql.c_str(),
+                                      static_cast<int>(sql.size()),
+                                      it == cache_.end() ? SQLITE_PREPARE_PERSISTENT : 0,
+                                      &stmt,
+                                      nullptr);
     if (rc != SQLITE_OK) {
         return FromSqlite(rc, db_, "prepare");
     }

@@ -58,6 +58,9 @@ public:
     // Steps to the end, ignoring rows.
     [[nodiscard]] Result<void> Run();
 
+    int ColumnCount() const;
+    bool IsInteger(int column) const;
+    bool ReadOnly() const;  // changes nothing (a SELECT): Connection::Changes() does not describe it
     bool IsNull(int column) const;
     std::int64_t Int64(int column) const;
     std::string Text(int column) const;

@@ -10,6 +10,7 @@
 #include "core/log.hpp"
 #include "store/errc.hpp"
 #include "store/executor.hpp"
+#include "store/flow_store.hpp"
 #include "store/queries.hpp"
 #include "store/store.hpp"
 
@@ -73,8 +74,15 @@ public:
             if (!st) {
                 return st.error();
             }
-            st->Bind(p.member_id, p.domain, p.client_endpoint, p.server_endpoint, p.application_token,
-                     ToString(p.auth_mode), ToString(p.status), p.installed_at, p.updated_at);
+            st->Bind(p.member_id,
+                     p.domain,
+                     p.client_endpoint,
+                     p.server_endpoint,
+                     p.application_token,
+                     ToString(p.auth_mode),
+                     ToString(p.status),
+                     p.installed_at,
+                     p.updated_at);
             return st->Run();
         });
     }
@@ -159,8 +167,8 @@ public:
             if (!st) {
                 return st.error();
             }
-            st->Bind(next.member_id, next.access_token, next.refresh_token, next.expires_at, next.scope,
-                     next.updated_at);
+            st->Bind(
+                next.member_id, next.access_token, next.refresh_token, next.expires_at, next.scope, next.updated_at);
             if (!first) {
                 st->BindAt(7, expected_version);
             }
@@ -169,8 +177,9 @@ public:
                 return row.error();
             }
             if (!*row) {
-                return dispatch::Fail(Errc::kConflict, fmt::format("token of portal '{}' is no longer version {}",
-                                                                   next.member_id, expected_version));
+                return dispatch::Fail(
+                    Errc::kConflict,
+                    fmt::format("token of portal '{}' is no longer version {}", next.member_id, expected_version));
             }
             Token stored = sql::ReadToken(*st);
             if (auto done = st->Run(); !done) {  // finish the statement so autocommit commits now
@@ -235,14 +244,15 @@ public:
                 return ran.error();
             }
             if (s_.writer->Changes() == 0) {
-                return dispatch::Fail(Errc::kLeaseLost, fmt::format("inbox row {} attempt {} is not held", id, attempt));
+                return dispatch::Fail(Errc::kLeaseLost,
+                                      fmt::format("inbox row {} attempt {} is not held", id, attempt));
             }
             return {};
         });
     }
 
-    Result<FailOutcome> Fail(std::int64_t id, std::int64_t attempt, std::string_view error, TimeMs now,
-                             const RetryPolicy& policy) override {
+    Result<FailOutcome> Fail(
+        std::int64_t id, std::int64_t attempt, std::string_view error, TimeMs now, const RetryPolicy& policy) override {
         return s_.executor->Call<FailOutcome>([&]() -> Result<FailOutcome> {
             FailOutcome outcome;
             outcome.dead = attempt >= policy.max_attempts;
@@ -256,7 +266,8 @@ public:
                 return ran.error();
             }
             if (s_.writer->Changes() == 0) {
-                return dispatch::Fail(Errc::kLeaseLost, fmt::format("inbox row {} attempt {} is not held", id, attempt));
+                return dispatch::Fail(Errc::kLeaseLost,
+                                      fmt::format("inbox row {} attempt {} is not held", id, attempt));
             }
             return outcome;
         });
@@ -297,6 +308,85 @@ private:
     std::string claim_sql_;
 };
 
+// The flows repositories (flow_store.cpp) over SQLite: reads on a pooled reader in one snapshot, writes on the
+// writer thread in BEGIN IMMEDIATE, so a ticket commit serialises with the inbox's group commit.
+class SqliteSession final : public sql::Session {
+public:
+    explicit SqliteSession(Connection& connection) : c_(connection) {}
+
+    Result<sql::QueryResult> Query(const std::string& text, std::span<const sql::Value> params) override {
+        auto st = c_.Prepare(text);
+        if (!st) {
+            return st.error();
+        }
+        int index = 0;
+        for (const auto& value : params) {
+            ++index;
+            std::visit([&](const auto& v) { st->BindAt(index, v); }, value);
+        }
+        sql::QueryResult out;
+        for (;;) {
+            auto row = st->Step();
+            if (!row) {
+                return row.error();
+            }
+            if (!*row) {
+                break;
+            }
+            std::vector<sql::Cell> cells(static_cast<std::size_t>(st->ColumnCount()));
+            for (int i = 0; i < st->ColumnCount(); ++i) {
+                if (st->IsInteger(i)) {
+                    cells[static_cast<std::size_t>(i)] = st->Int64(i);
+                } else if (!st->IsNull(i)) {
+                    cells[static_cast<std::size_t>(i)] = st->Text(i);
+                }
+            }
+            out.rows.emplace_back(std::move(cells));
+        }
+        out.affected = st->ReadOnly() ? 0 : c_.Changes();
+        return out;
+    }
+
+private:
+    Connection& c_;
+};
+
+class SqliteDatabase final : public sql::Database {
+public:
+    explicit SqliteDatabase(Shared& shared) : s_(shared) {}
+
+    Result<void> Read(const Work& work) override {
+        return s_.readers.With([&](Connection& c) -> Result<void> {
+            if (auto begun = c.Exec("BEGIN"); !begun) {
+                return begun;
+            }
+            SqliteSession session(c);
+            auto done = work(session);
+            auto ended = c.Exec(done ? "COMMIT" : "ROLLBACK");
+            return done && !ended ? ended : done;
+        });
+    }
+
+    Result<void> Write(const Work& work) override {
+        return s_.executor->Call<void>([&]() -> Result<void> {
+            auto tx = Transaction::Begin(*s_.writer);
+            if (!tx) {
+                return tx.error();
+            }
+            SqliteSession session(*s_.writer);
+            if (auto done = work(session); !done) {
+                return done;  // the transaction rolls back as it goes out of scope
+            }
+            return tx->Commit();
+        });
+    }
+
+    std::string ClaimLock(std::string_view /*alias*/) const override { return {}; }
+
+private:
+    Shared& s_;
+};
+
 // One transaction for the whole gathered batch: one fsync (synchronous=FULL) acknowledges every event in it.
 std::vector<Result<AppendOutcome>> AppendBatch(Connection& writer, std::vector<InboxEvent>& events) {
     std::vector<Result<AppendOutcome>> results;
@@ -313,7 +403,13 @@ std::vector<Result<AppendOutcome>> AppendBatch(Connection& writer, std::vector<I
             results.emplace_back(st.error());
             continue;
         }
-        st->Bind(e.member_id, e.received_at, ToString(e.kind), e.event_name, e.entity_type_id, e.item_id, e.payload,
+        st->Bind(e.member_id,
+                 e.received_at,
+                 ToString(e.kind),
+                 e.event_name,
+                 e.entity_type_id,
+                 e.item_id,
+                 e.payload,
                  e.dedup_key);
         auto row = st->Step();
         if (!row) {
@@ -341,12 +437,21 @@ std::vector<Result<AppendOutcome>> AppendBatch(Connection& writer, std::vector<I
 class SqliteStore final : public Store {
 public:
     explicit SqliteStore(std::unique_ptr<Shared> shared)
-        : shared_(std::move(shared)), portals_(*shared_), tokens_(*shared_), inbox_(*shared_) {}
+        : shared_(std::move(shared)),
+          portals_(*shared_),
+          tokens_(*shared_),
+          inbox_(*shared_),
+          db_(*shared_),
+          flows_(MakeFlowRepos(db_)) {}
     ~SqliteStore() override { Close(); }
 
     PortalRepo& Portals() override { return portals_; }
     TokenRepo& Tokens() override { return tokens_; }
     InboxRepo& Inbox() override { return inbox_; }
+    TicketRepo& Tickets() override { return *flows_.tickets; }
+    TimerRepo& Timers() override { return *flows_.timers; }
+    OutboxRepo& Outbox() override { return *flows_.outbox; }
+    SettingsRepo& Settings() override { return *flows_.settings; }
     std::string_view Backend() const override { return "sqlite"; }
     void Close() override { shared_->executor->Close(); }
 
@@ -355,6 +460,8 @@ private:
     SqlitePortals portals_;
     SqliteTokens tokens_;
     SqliteInbox inbox_;
+    SqliteDatabase db_;
+    FlowRepos flows_;
 };
 
 }  // namespace
@@ -400,7 +507,8 @@ Result<void> MigrateSqlite(Connection& connection, const std::vector<Migration>&
             return dispatch::Fail(Errc::kMigration,
                                   fmt::format("migration {:04}_{} failed: {}", m.version, m.name, ran.error().detail));
         }
-        auto record = connection.Prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)");
+        auto record =
+            connection.Prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)");
         if (!record) {
             return record.error();
         }
@@ -438,8 +546,8 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options, con
     Connection* writer_connection = shared->writer.get();
     shared->executor = std::make_unique<StoreExecutor>(
         [writer_connection](std::vector<InboxEvent>& events) { return AppendBatch(*writer_connection, events); });
-    DISPATCH_LOG_INFO(kLog, "store opened", "backend=sqlite path={} schema_version={}", log::Quote(options.path),
-                      migrations->size());
+    DISPATCH_LOG_INFO(
+        kLog, "store opened", "backend=sqlite path={} schema_version={}", log::Quote(options.path), migrations->size());
     return std::unique_ptr<Store>(new SqliteStore(std::move(shared)));
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // Opening a store: the SQLite file (embedded default) or a PostgreSQL database (multi-instance), each behind the
-// same repositories (store/repos.hpp). Migrations run at open; a database newer than this build is refused.
+// same repositories (store/repos.hpp, store/flow_repos.hpp). Migrations run at open; a database newer than this build
+// is refused.
 
 #include <memory>
 #include <string>
@@ -8,6 +9,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "store/flow_repos.hpp"
 #include "store/repos.hpp"
 
 namespace dispatch::store {
@@ -18,6 +20,10 @@ public:
     virtual PortalRepo& Portals() = 0;
     virtual TokenRepo& Tokens() = 0;
     virtual InboxRepo& Inbox() = 0;
+    virtual TicketRepo& Tickets() = 0;
+    virtual TimerRepo& Timers() = 0;
+    virtual OutboxRepo& Outbox() = 0;
+    virtual SettingsRepo& Settings() = 0;
     virtual std::string_view Backend() const = 0;  // "sqlite" or "postgres"
     // Finishes queued writes (every pending Append gets its completion), then stops the writer thread. Later calls
     // fail with kClosed. Idempotent; the destructor calls it.

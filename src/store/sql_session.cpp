@@ -1,0 +1,34 @@
+#include "store/sql_session.hpp"
+
+#include <charconv>
+
+namespace dispatch::store::sql {
+
+bool ResultRow::IsNull(int column) const {
+    return std::holds_alternative<std::monostate>(cells_.at(static_cast<std::size_t>(column)));
+}
+
+std::string ResultRow::Text(int column) const {
+    const Cell& cell = cells_.at(static_cast<std::size_t>(column));
+    if (const auto* text = std::get_if<std::string>(&cell)) {
+        return *text;
+    }
+    if (const auto* number = std::get_if<std::int64_t>(&cell)) {
+        return std::to_string(*number);
+    }
+    return {};
+}
+
+std::int64_t ResultRow::Int64(int column) const {
+    const Cell& cell = cells_.at(static_cast<std::size_t>(column));
+    if (const auto* number = std::get_if<std::int64_t>(&cell)) {
+        return *number;
+    }
+    std::int64_t value = 0;
+    if (const auto* text = std::get_if<std::string>(&cell)) {
+        std::from_chars(text->data(), text->data() + text->size(), value);
+    }
+    return value;
+}
+
+}  // namespace dispatch::store::sql
