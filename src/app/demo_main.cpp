@@ -1463,6 +1463,7 @@ Result<void> Player::File(Request& r) {
         const TimeMs span = TargetSpan(targets->reaction, r.filed_at);
         r.reaction_at = cal->Deadline(r.filed_at, static_cast<TimeMs>(r.script.reaction_share * static_cast<double>(span)))
                             .value_or(r.filed_at + span);
+        r.reaction_at = (r.reaction_at + kSecondMs - 1) / kSecondMs * kSecondMs;  // people act on whole seconds
     } else {
         r.reaction_at = r.filed_at + kHourMs;
     }
