@@ -20,7 +20,7 @@ namespace dispatch::provision {
 inline constexpr std::string_view kLayoutSettingsKey = "layout";
 
 struct StageIds {
-    std::string code;       // spec code ("IN_PROGRESS")
+    std::string code;  // spec code ("IN_PROGRESS")
     StageRole role = StageRole::kNew;
     std::string status_id;  // Bitrix24 STATUS_ID ("DT1038_12:IN_PROGRESS"); what crm.item carries as stageId
     std::int64_t id = 0;    // crm.status ID
@@ -34,14 +34,14 @@ struct FunnelIds {
 };
 
 struct FieldIds {
-    std::string code;     // spec code ("TEMPLATE")
-    std::string uf_name;  // "UF_CRM_21_TEMPLATE" (upper case, as userfieldconfig spells it)
-    std::int64_t id = 0;  // userfieldconfig id
+    std::string code;                              // spec code ("TEMPLATE")
+    std::string uf_name;                           // "UF_CRM_21_TEMPLATE" (upper case, as userfieldconfig spells it)
+    std::int64_t id = 0;                           // userfieldconfig id
     std::map<std::string, std::int64_t> enum_ids;  // enumeration: xml_id -> item ID
 };
 
 struct ProcessIds {
-    std::string code;  // spec code ("it_request")
+    std::string code;                 // spec code ("it_request")
     std::int64_t type_id = 0;         // crm.type id (field names use it)
     std::int64_t entity_type_id = 0;  // crm.item entityTypeId
     std::vector<FunnelIds> funnels;
