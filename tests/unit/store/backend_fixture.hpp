@@ -3,6 +3,7 @@
 // DISPATCH_TEST_PG_DSN is set (a fresh schema per test, dropped afterwards), skipped otherwise.
 
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <random>
 #include <string>
@@ -41,13 +42,20 @@ protected:
         ASSERT_TRUE(Reopen());
     }
 
-    void TearDown() override {
+    void TearDown() override { Wipe(); }
+
+    // Closes the store and deletes the database (the file and its WAL, or the schema): the next Reopen starts empty.
+    void Wipe() {
         store_.reset();
         if (!schema_.empty()) {
             auto admin = pg::Connection::Open(PgDsn(), "");
             if (admin) {
                 (void)(*admin)->Exec("DROP SCHEMA IF EXISTS \"" + schema_ + "\" CASCADE");
             }
+            return;
+        }
+        for (const char* suffix : {"", "-wal", "-shm"}) {
+            std::filesystem::remove(dir_.File(std::string("dispatch.db") + suffix));
         }
     }
 
@@ -64,9 +72,10 @@ protected:
 
     Result<std::unique_ptr<Store>> Open() {
         if (GetParam() == "postgres") {
-            return OpenPostgresStore({.dsn = PgDsn(), .schema = schema_, .migrations_dir = {}, .pool_size = 4}, clock_);
+            return OpenPostgresStore(
+                {.dsn = PgDsn(), .schema = schema_, .migrations_dir = migrations_dir_, .pool_size = 4}, clock_);
         }
-        return OpenSqliteStore(LiteOptions(dir_.File("dispatch.db")), clock_);
+        return OpenSqliteStore(LiteOptions(dir_.File("dispatch.db"), migrations_dir_), clock_);
     }
 
     // Runs SQL beside the store, on a connection of its own.
@@ -129,6 +138,7 @@ protected:
     ManualClock clock_{kT0};
     dispatch::testing::TempDir dir_;
     std::string schema_;
+    std::string migrations_dir_;  // empty: the embedded migrations
     std::unique_ptr<Store> store_;
 };
 

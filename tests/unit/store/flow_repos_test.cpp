@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -1108,10 +1109,57 @@ TEST_P(OutboxRepoTest, TwoInstancesClaimingTogetherKeepSubjectOrder) {
     }
 }
 
+// ---- migration 0003 over a database that already holds 0002's tables -----------------------------------------
+
+using FlowMigrationTest = FlowTest;
+
+TEST_P(FlowMigrationTest, RowsWrittenBefore0003AreReadAfterIt) {
+    // A database built by 0001 and 0002 only, as deployed before the flows repositories existed.
+    dispatch::testing::TempDir old_schemas;
+    for (const char* file : {"0001_core.sql", "0002_flows.sql"}) {
+        std::filesystem::copy_file(dispatch::testing::SourcePath("schemas/" + GetParam() + "/" + file),
+                                   old_schemas.File(file));
+    }
+    migrations_dir_ = old_schemas.Path().string();
+    Wipe();
+    ASSERT_TRUE(Reopen());
+    store_.reset();
+    ASSERT_THAT(ExecRaw("INSERT INTO ticket_snapshots (member_id, entity_type_id, item_id, stage_id, fields, "
+                        "fetched_at, version) VALUES ('m-acme', 1032, 42, 'DT1032_7:NEW', '{}', 5, 3)"),
+                IsOk());
+    ASSERT_THAT(ExecRaw("INSERT INTO timers (member_id, kind, subject, due_at, state, attempts, lease_until) "
+                        "VALUES ('m-acme', 'sla', 'm-acme/1032/42', 100, 'leased', 1, 200)"),
+                IsOk());
+    ASSERT_THAT(ExecRaw("INSERT INTO outbox (member_id, idempotency_key, method, next_try_at, created_at) "
+                        "VALUES ('m-acme', 'k1', 'crm.item.update', 0, 0)"),
+                IsOk());
+
+    migrations_dir_.clear();
+    ASSERT_TRUE(Reopen());
+
+    auto state = store_->Tickets().Load(Key(42));
+    ASSERT_THAT(state, IsOk());
+    ASSERT_TRUE(state->snapshot.has_value());
+    EXPECT_EQ(state->snapshot->version, 3);
+    EXPECT_EQ(state->snapshot->category_id, 0);
+    EXPECT_FALSE(state->snapshot->closed);
+    auto next_due = store_->Timers().NextDue();
+    ASSERT_THAT(next_due, IsOk());
+    EXPECT_EQ(*next_due, 200) << "a timer leased before the upgrade comes back at its lease end";
+    const DueTimer reclaimed = ClaimOneTimer(200);
+    EXPECT_EQ(reclaimed.attempt, 2);
+    EXPECT_EQ(reclaimed.tries, 2);
+    auto actions = store_->Outbox().Claim(10, 0, kLease);
+    ASSERT_THAT(actions, IsOk());
+    EXPECT_THAT(ActionKeys(*actions), ElementsAre("k1"));
+    EXPECT_EQ(actions->front().action.subject, "");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, SettingsRepoTest, ::testing::Values("sqlite", "postgres"), testing::BackendName);
 INSTANTIATE_TEST_SUITE_P(Backends, TicketRepoTest, ::testing::Values("sqlite", "postgres"), testing::BackendName);
 INSTANTIATE_TEST_SUITE_P(Backends, TimerRepoTest, ::testing::Values("sqlite", "postgres"), testing::BackendName);
 INSTANTIATE_TEST_SUITE_P(Backends, OutboxRepoTest, ::testing::Values("sqlite", "postgres"), testing::BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, FlowMigrationTest, ::testing::Values("sqlite", "postgres"), testing::BackendName);
 
 }  // namespace
 }  // namespace dispatch::store
