@@ -127,6 +127,26 @@ Result<Config> ParseConfig(const std::string& text, const std::string& schema_te
         c.workplace_spec = Str(*wp, "spec", c.workplace_spec);
         c.workplace_sla = Str(*wp, "sla", c.workplace_sla);
     }
+    if (const auto* clock = json::Find(root, "clock")) {
+        c.clock.mode = Str(*clock, "mode", c.clock.mode);
+        c.clock.start = Str(*clock, "start");
+        if (const auto* rate = json::Find(*clock, "rate"); rate != nullptr && rate->is_number()) {
+            c.clock.rate = rate->to_number<double>();
+        }
+        if (c.clock.mode != "system" && c.clock.start.empty()) {
+            problems.push_back("$.clock.start: a manual or warped clock needs a start instant");
+        }
+    }
+    if (const auto* flows = json::Find(root, "flows")) {
+        if (const auto* enabled = json::Find(*flows, "enabled"); enabled != nullptr && enabled->is_bool()) {
+            c.flows.enabled = enabled->as_bool();
+        }
+        c.flows.reconcile_minutes =
+            static_cast<int>(json::IntAt(*flows, "reconcile_minutes").value_or(c.flows.reconcile_minutes));
+        if (json::Find(*flows, "api_token_env") != nullptr) {
+            c.flows.api_token = Secret(*flows, "api_token_env", "$.flows", env, problems);
+        }
+    }
     if (const auto* lg = json::Find(root, "log")) {
         c.log_level = Str(*lg, "level", c.log_level);
         c.log_loggers = Str(*lg, "loggers");

@@ -36,6 +36,18 @@ struct B24Settings {
     bool verify_install = true;
 };
 
+struct ClockSettings {
+    std::string mode = "system";  // system, manual, warp
+    std::string start;            // ISO 8601; manual and warp
+    double rate = 1.0;            // warp
+};
+
+struct FlowsSettings {
+    bool enabled = true;
+    int reconcile_minutes = 15;
+    std::string api_token;  // secret (from api_token_env)
+};
+
 struct Config {
     std::string listen;
     std::string public_url;
@@ -55,6 +67,8 @@ struct Config {
     B24Settings b24;
     std::string workplace_spec = "workplace/helpdesk.json";
     std::string workplace_sla = "workplace/sla.json";
+    ClockSettings clock;
+    FlowsSettings flows;
     std::string log_level = "info";
     std::string log_loggers;
 };

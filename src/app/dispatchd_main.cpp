@@ -14,9 +14,11 @@
 
 #include "app/config.hpp"
 #include "app/embedded.hpp"
+#include "app/flows_service.hpp"
 #include "app/portal_clients.hpp"
 #include "b24/sleeper.hpp"
 #include "core/clock.hpp"
+#include "core/time_format.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "http/server.hpp"
@@ -173,6 +175,50 @@ http::ServerOptions ServerOptions(const app::Config& config) {
     return options;
 }
 
+// The service clock: the wall clock, or for tests and the demo a manual one (moved by POST /_admin/clock) or a
+// warped one. Only the flows, the intake stamps and the API read it; the Bitrix24 clients keep the wall clock, since
+// a portal's rate limit runs in real time whatever the simulated date.
+struct ServiceClock {
+    std::unique_ptr<Clock> clock;
+    ManualClock* manual = nullptr;
+};
+
+std::optional<ServiceClock> MakeClock(const app::Config& config) {
+    ServiceClock out;
+    if (config.clock.mode == "system") {
+        out.clock = std::make_unique<SystemClock>();
+        return out;
+    }
+    auto start = ParseIso8601(config.clock.start);
+    if (!start) {
+        DISPATCH_LOG_ERROR(kLog, "bad config", "detail={}", log::Quote("clock.start is not an ISO 8601 instant"));
+        return std::nullopt;
+    }
+    if (config.clock.mode == "manual") {
+        auto manual = std::make_unique<ManualClock>(*start);
+        out.manual = manual.get();
+        out.clock = std::move(manual);
+    } else {
+        out.clock = std::make_unique<WarpedClock>(*start, config.clock.rate);
+    }
+    DISPATCH_LOG_WARN(kLog, "simulated clock", "mode={} start={}", config.clock.mode, config.clock.start);
+    return out;
+}
+
+flows::RuntimeOptions FlowsOptions(const app::Config& config, const ServiceClock& clock) {
+    flows::RuntimeOptions options;
+    options.reconcile_every = static_cast<TimeMs>(config.flows.reconcile_minutes) * kMinuteMs;
+    if (clock.manual != nullptr) {
+        // A manual clock moves only when told: timers wait for POST /_admin/clock, which wakes the runtime.
+        options.real_delay = [](TimeMs) -> std::optional<std::chrono::milliseconds> { return std::nullopt; };
+    } else if (config.clock.mode == "warp" && config.clock.rate > 0) {
+        options.real_delay = [rate = config.clock.rate](TimeMs delay) -> std::optional<std::chrono::milliseconds> {
+            return std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(delay) / rate));
+        };
+    }
+    return options;
+}
+
 int Usage() {
     std::fprintf(stderr, "usage: dispatchd --config FILE\n");
     return 2;
@@ -191,7 +237,12 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    SystemClock clock;
+    SystemClock wall;
+    auto service_clock = MakeClock(*config);
+    if (!service_clock) {
+        return 1;
+    }
+    const Clock& clock = *service_clock->clock;
     metrics::Registry registry;
     std::unique_ptr<store::Store> db = OpenStore(*config, clock);
     if (!db) {
@@ -200,18 +251,38 @@ int main(int argc, char** argv) {
     RegisterStoreMetrics(registry, *db);
 
     b24::SteadySleeper sleeper;
-    app::PortalClients clients(*db, clock, sleeper, registry, app::ClientOptionsFrom(*config));
+    app::PortalClients clients(*db, wall, sleeper, registry, app::ClientOptionsFrom(*config));
     app::InstallChecker checker(clients, registry, app::ClientOptionsFrom(*config));
 
     http::Router router(&registry);
     http::AddStandardRoutes(router, registry);
     intake::Endpoints endpoints(*db, clock, registry, IntakeOptions(*config, checker));
     endpoints.Register(router);
+    std::unique_ptr<app::FlowsService> flows;
+    if (config->flows.enabled) {
+        auto created = app::FlowsService::Create(
+            config->workplace_sla, *db, clock,
+            [&clients](std::string_view member_id) { return clients.For(member_id); },
+            FlowsOptions(*config, *service_clock));
+        if (!created) {
+            DISPATCH_LOG_ERROR(kLog, "cannot start the flows", "sla={} detail={}", config->workplace_sla,
+                               log::Quote(created.error().detail));
+            return 1;
+        }
+        flows = std::move(*created);
+        flows::ApiOptions api;
+        api.api_token = config->flows.api_token;
+        api.manual_clock = service_clock->manual;
+        flows->AddRoutes(router, api);
+    }
     http::Server server(ServerOptions(*config), std::move(router));
     if (auto started = server.Start(); !started) {
         DISPATCH_LOG_ERROR(
             kLog, "cannot start server", "listen={} detail={}", config->listen, log::Quote(started.error().detail));
         return 1;
+    }
+    if (flows) {
+        flows->Start();
     }
     const std::string host = config->listen.substr(0, config->listen.rfind(':'));
     // One JSON line on stdout: scripts and tests that asked for port 0 learn where we listen.
@@ -230,6 +301,9 @@ int main(int argc, char** argv) {
     DISPATCH_LOG_INFO(kLog, "stopping", "signal={}", sig);
     server.Stop();   // no new requests; in-flight ones answered (a respond after this is dropped)
     checker.Stop();  // queued install checks finish; they call into `endpoints`, which is still alive
+    if (flows) {
+        flows->Stop();  // the unit of work in hand commits or is redone after restart; nothing half-written
+    }
     clients.CloseIdle();
     db->Close();
     DISPATCH_LOG_INFO(kLog, "stopped", "signal={}", sig);

@@ -6,5 +6,6 @@
 namespace dispatch::app {
 
 extern const std::string_view kConfigSchema;  // schemas/config.schema.json
+extern const std::string_view kSlaSchema;     // schemas/sla.schema.json
 
 }  // namespace dispatch::app

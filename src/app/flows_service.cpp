@@ -1,0 +1,80 @@
+#include "app/flows_service.hpp"
+
+#include <date/date.h>
+
+#include "app/embedded.hpp"
+#include "core/json.hpp"
+#include "core/json_schema.hpp"
+#include "core/log.hpp"
+
+namespace dispatch::app {
+namespace {
+
+constexpr log::Logger kLog{"flows"};
+
+int YearOf(TimeMs t) {
+    const auto day = date::floor<date::days>(date::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(t)));
+    return static_cast<int>(date::year_month_day(day).year());
+}
+
+}  // namespace
+
+Result<sla::SlaConfig> LoadSlaPolicy(const std::string& path) {
+    auto doc = json::ParseFile(path);
+    if (!doc) {
+        return doc.error();
+    }
+    auto schema_doc = json::Parse(kSlaSchema);
+    if (!schema_doc) {
+        return schema_doc.error();
+    }
+    auto schema = json::Schema::Load(*schema_doc);
+    if (!schema) {
+        return schema.error();
+    }
+    if (auto checked = schema->Check(*doc); !checked) {
+        return checked.error();
+    }
+    return sla::ParseSlaConfig(*doc);
+}
+
+Result<std::unique_ptr<FlowsService>> FlowsService::Create(const std::string& sla_path, store::Store& store,
+                                                           const Clock& clock, flows::ClientFor clients,
+                                                           flows::RuntimeOptions options) {
+    std::unique_ptr<FlowsService> service(new FlowsService(clock));
+    auto config = LoadSlaPolicy(sla_path);
+    if (!config) {
+        return config.error();
+    }
+    service->config_ = std::move(*config);
+    // The production calendars cover the years the file lists; compile around today so old tickets still fold.
+    const int year = YearOf(clock.Now());
+    auto calendars = sla::CompileCalendars(service->config_.calendars, year - 1, year + 1);
+    if (!calendars) {
+        return calendars.error();
+    }
+    service->calendars_ = std::move(*calendars);
+    service->engine_ = std::make_unique<flows::Engine>(service->config_.policy, service->calendars_);
+    service->runtime_ =
+        std::make_unique<flows::Runtime>(store, *service->engine_, clock, std::move(clients), std::move(options));
+    DISPATCH_LOG_INFO(kLog, "flows ready", "policy={} version={} calendars={} templates={}",
+                      service->config_.policy.id, service->config_.policy.version,
+                      service->calendars_.All().size(), service->config_.policy.templates.size());
+    return service;
+}
+
+FlowsService::~FlowsService() { Stop(); }
+
+void FlowsService::AddRoutes(http::Router& router, flows::ApiOptions options) {
+    flows::AddRoutes(router, *runtime_, clock_, std::move(options));
+}
+
+void FlowsService::Start() { runtime_->Start(); }
+
+void FlowsService::Stop() {
+    if (runtime_) {
+        runtime_->Stop();
+    }
+}
+
+}  // namespace dispatch::app

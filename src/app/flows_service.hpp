@@ -1,0 +1,52 @@
+#pragma once
+// The SLA flows inside dispatchd: the policy and calendars from workplace/sla.json (checked against its schema,
+// compiled in), the pure engine, the runtime (inbox worker, timers, outbox, reconciliation) over the store and the
+// portal clients, and their HTTP routes. main() creates it after the store and the clients and stops it before them.
+
+#include <memory>
+#include <string>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "flows/api.hpp"
+#include "flows/engine.hpp"
+#include "flows/runtime.hpp"
+#include "http/server.hpp"
+#include "sla/policy_load.hpp"
+#include "store/store.hpp"
+
+namespace dispatch::app {
+
+class FlowsService {
+public:
+    // Loads and compiles the policy (calendars for the years around `clock`'s now). Does not start threads.
+    [[nodiscard]] static Result<std::unique_ptr<FlowsService>> Create(const std::string& sla_path,
+                                                                      store::Store& store, const Clock& clock,
+                                                                      flows::ClientFor clients,
+                                                                      flows::RuntimeOptions options);
+    ~FlowsService();
+    FlowsService(const FlowsService&) = delete;
+    FlowsService& operator=(const FlowsService&) = delete;
+
+    void AddRoutes(http::Router& router, flows::ApiOptions options);
+    void Start();
+    void Stop();
+
+    flows::Runtime& Runtime() { return *runtime_; }
+    const sla::Policy& Policy() const { return config_.policy; }
+    const sla::CalendarSet& Calendars() const { return calendars_; }
+
+private:
+    FlowsService(const Clock& clock) : clock_(clock) {}
+
+    const Clock& clock_;
+    sla::SlaConfig config_;
+    sla::CalendarSet calendars_;
+    std::unique_ptr<flows::Engine> engine_;
+    std::unique_ptr<flows::Runtime> runtime_;
+};
+
+// SLA policy checked against the compiled-in schema, then its meaning (sla/policy_load.hpp).
+[[nodiscard]] Result<sla::SlaConfig> LoadSlaPolicy(const std::string& path);
+
+}  // namespace dispatch::app

@@ -1,0 +1,387 @@
+// The SLA flows end to end: b24emu (the portal, on a manual clock) and dispatchd (on a manual clock) as real
+// processes over real HTTPS with a real SQLite file; the workplace provisioned by `dispatchctl provision apply`;
+// people act through the emulator's admin API as the requester, dispatchers and specialists would; the test moves
+// both clocks and waits for the system to settle, then reads the outcome through Bitrix24 REST (the item, its
+// fields), the emulator's notification/comment logs and request log, and dispatchd's ticket API.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <map>
+#include <optional>
+#include <thread>
+
+#include "core/json.hpp"
+#include "core/time_format.hpp"
+#include "http/client.hpp"
+#include "support/process.hpp"
+#include "support/test_support.hpp"
+
+namespace dispatch {
+namespace {
+
+namespace bj = boost::json;
+using testing::BinaryPath;
+using testing::ChildProcess;
+using testing::SourcePath;
+using testing::TempDir;
+using ::testing::HasSubstr;
+
+constexpr std::int64_t kRequester = 101;
+constexpr const char* kStart = "2026-03-02T06:00:00Z";  // Monday 09:00 Moscow
+
+TimeMs At(const char* iso) { return ParseIso8601(iso).value(); }
+
+class Flows : public ::testing::Test {
+protected:
+    void SetUp() override { StartAll(0.0); }
+
+    void StartAll(double drop_events) {
+        std::string error;
+        ASSERT_TRUE(emu_.Start({B24EMU_BIN, "--listen", "127.0.0.1:0", "--cert", BinaryPath("certs/server.pem"),
+                                "--key", BinaryPath("certs/server.key"), "--clock", "manual", "--start", kStart,
+                                "--limits", "off", "--seed", "7", "--handler-ca", BinaryPath("certs/ca.pem")},
+                               {}, dir_.File("b24emu.log"), std::chrono::seconds(20), error))
+            << error;
+        auto line = json::Parse(emu_.FirstLine()).value();
+        admin_ = json::StringAt(line, "admin_url").value();
+        base_ = json::StringAt(line, "base_url").value();
+        const std::string client_id = json::StringAt(line, "client_id").value();
+        const std::string client_secret = json::StringAt(line, "client_secret").value();
+        if (!base_.empty() && base_.back() == '/') {
+            base_.pop_back();
+        }
+        if (drop_events > 0) {
+            ASSERT_EQ(Admin("faults", bj::object{{"drop_events", drop_events}}).at("status").as_int64(), 200);
+        }
+
+        bj::object config{
+            {"listen", "127.0.0.1:0"},
+            {"tls", bj::object{{"cert", BinaryPath("certs/server.pem")}, {"key", BinaryPath("certs/server.key")}}},
+            {"database", bj::object{{"sqlite", bj::object{{"path", dir_.File("dispatch.db")}}}}},
+            {"hook_key_env", "DISPATCH_HOOK_KEY"},
+            {"b24", bj::object{{"oauth", bj::object{{"client_id", client_id},
+                                                    {"client_secret_env", "DISPATCH_CLIENT_SECRET"},
+                                                    {"oauth_server", base_}}},
+                               {"ca_file", BinaryPath("certs/ca.pem")},
+                               {"verify_install", false}}},
+            {"workplace", bj::object{{"spec", SourcePath("workplace/helpdesk.json")},
+                                     {"sla", SourcePath("workplace/sla.json")}}},
+            {"clock", bj::object{{"mode", "manual"}, {"start", kStart}}}};
+        {
+            std::ofstream out(dir_.File("config.json"));
+            out << json::Dump(config);
+        }
+        env_ = {"DISPATCH_HOOK_KEY=0123456789abcdef0123456789abcdef", "DISPATCH_CLIENT_SECRET=" + client_secret};
+        StartService(kStart);
+
+        // The portal installs the app into dispatchd, then the admin provisions the workplace.
+        ASSERT_EQ(Admin("app/install", bj::object{{"handler", service_ + "/b24/install"}}).at("status").as_int64(),
+                  200);
+        Admin("events/flush", bj::object{});
+        ASSERT_TRUE(testing::WaitFor([&] { return !MemberId().empty(); }, std::chrono::seconds(10), "install"));
+        member_ = MemberId();
+        ProvisionApply();
+        LoadIds();
+    }
+
+    void StartService(const std::string& start) {
+        // The restarted service resumes on the portal's clock: a manual clock starts where it is told.
+        std::ifstream in(dir_.File("config.json"));
+        std::string text((std::istreambuf_iterator<char>(in)), {});
+        auto config = json::Parse(text).value();
+        config.as_object()["clock"] = bj::object{{"mode", "manual"}, {"start", start}};
+        {
+            std::ofstream out(dir_.File("config.json"));
+            out << json::Dump(config);
+        }
+        std::string error;
+        ASSERT_TRUE(service_proc_.Start({DISPATCHD_BIN, "--config", dir_.File("config.json")}, env_,
+                                        dir_.File("dispatchd.log"), std::chrono::seconds(20), error))
+            << error;
+        auto line = json::Parse(service_proc_.FirstLine()).value();
+        service_ = "https://" + json::StringAt(line, "listen").value();
+    }
+
+    std::string MemberId() {
+        auto state = Get(admin_ + "state");
+        return json::StringAt(state, "member_id").value_or("");
+    }
+
+    void ProvisionApply() {
+        const std::string cmd = std::string(DISPATCHCTL_BIN) + " provision apply --portal " + dir_.File("config.json") +
+                                " --member " + member_ + " --spec " + SourcePath("workplace/helpdesk.json") +
+                                " >" + dir_.File("provision.out") + " 2>&1";
+        const std::string env = "DISPATCH_HOOK_KEY=" + env_[0].substr(env_[0].find('=') + 1) +
+                                " DISPATCH_CLIENT_SECRET=" + env_[1].substr(env_[1].find('=') + 1) + " ";
+        ASSERT_EQ(std::system((env + cmd).c_str()), 0) << Slurp(dir_.File("provision.out"));
+    }
+
+    // Ids as the portal has them, read through REST like any client.
+    void LoadIds() {
+        auto types = Act(1, "crm.type.list", bj::object{});
+        for (const auto& t : types.at("types").as_array()) {
+            if (json::StringAt(t, "code").value_or("") == "it_request") {
+                etid_ = json::IntAt(t, "entityTypeId").value();
+                type_id_ = json::IntAt(t, "id").value();
+            }
+        }
+        ASSERT_GT(etid_, 0) << "provisioning created no it_request type";
+        auto fields = Act(1, "userfieldconfig.list",
+                          bj::object{{"moduleId", "crm"}, {"filter", bj::object{{"entityId", fmt::format("CRM_{}", type_id_)}}}});
+        for (const auto& f : fields.at("fields").as_array()) {
+            const std::string name = json::StringAt(f, "fieldName").value_or("");
+            const bj::value* items = json::Find(f, "enum");
+            if (items == nullptr || !items->is_array()) {
+                continue;
+            }
+            for (const auto& item : items->as_array()) {
+                enums_[name][json::StringAt(item, "xmlId").value_or("")] = json::IntAt(item, "id").value_or(0);
+            }
+        }
+        auto categories = Act(1, "crm.category.list", bj::object{{"entityTypeId", etid_}});
+        for (const auto& c : categories.at("categories").as_array()) {
+            categories_[json::StringAt(c, "code").value_or(json::StringAt(c, "name").value_or(""))] =
+                json::IntAt(c, "id").value();
+        }
+    }
+
+    std::string Uf(const std::string& code) const { return fmt::format("UF_CRM_{}_{}", type_id_, code); }
+    std::string Camel(const std::string& code) const {
+        // UF_CRM_21_SLA_STATE → ufCrm21SlaState
+        std::string out = fmt::format("ufCrm{}", type_id_);
+        bool upper = true;
+        for (char c : code) {
+            if (c == '_') {
+                upper = true;
+                continue;
+            }
+            out.push_back(upper ? c : static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+            upper = false;
+        }
+        return out;
+    }
+    std::int64_t Enum(const std::string& code, const std::string& xml) { return enums_[Uf(code)][xml]; }
+
+    static std::string Slurp(const std::string& path) {
+        std::ifstream in(path);
+        return std::string((std::istreambuf_iterator<char>(in)), {});
+    }
+
+    bj::value Get(const std::string& url) {
+        auto r = client_.Get(url);
+        EXPECT_TRUE(r) << url;
+        if (!r) {
+            return nullptr;
+        }
+        return json::Parse(r->body).value_or(bj::value(r->body));
+    }
+    bj::object Admin(const std::string& path, const bj::object& body) {
+        auto r = client_.Post(admin_ + path, json::Dump(body), "application/json");
+        EXPECT_TRUE(r) << path;
+        bj::object out{{"status", r ? r->status : 0}};
+        if (r) {
+            out["body"] = json::Parse(r->body).value_or(bj::value(r->body));
+        }
+        return out;
+    }
+    // A REST call as `user` (through the admin API), its `result`.
+    bj::value Act(std::int64_t user, const std::string& method, const bj::object& params) {
+        auto r = Admin("act", bj::object{{"user_id", user}, {"method", method}, {"params", params}});
+        const bj::value& body = r.at("body");
+        EXPECT_EQ(r.at("status").as_int64(), 200) << method << " " << json::Dump(body);
+        const bj::value* result = json::Find(body, "result");
+        return result != nullptr ? *result : body;
+    }
+
+    std::int64_t File(const std::string& title, const std::string& template_xml, const std::string& priority_xml,
+                      std::int64_t requester = kRequester) {
+        bj::object fields{{"title", title}};
+        if (!template_xml.empty()) {
+            fields[Camel("TEMPLATE")] = Enum("TEMPLATE", template_xml);
+        }
+        fields[Camel("PRIORITY")] = Enum("PRIORITY", priority_xml);
+        auto r = Act(requester, "crm.item.add", bj::object{{"entityTypeId", etid_}, {"fields", fields}});
+        return json::IntAt(r.at("item"), "id").value();
+    }
+    bj::object Item(std::int64_t id) {
+        return Act(1, "crm.item.get", bj::object{{"entityTypeId", etid_}, {"id", id}}).at("item").as_object();
+    }
+    void Move(std::int64_t user, std::int64_t id, const std::string& stage_code, const std::string& funnel = "") {
+        auto item = Item(id);
+        const std::int64_t category = json::IntAt(item, "categoryId").value();
+        const std::string stage = fmt::format("DT{}_{}:{}", etid_, category, stage_code);
+        (void)funnel;
+        Act(user, "crm.item.update",
+            bj::object{{"entityTypeId", etid_}, {"id", id}, {"fields", bj::object{{"stageId", stage}, {"categoryId", category}}}});
+    }
+    void Assign(std::int64_t user, std::int64_t id, std::int64_t to) {
+        Act(user, "crm.item.update", bj::object{{"entityTypeId", etid_}, {"id", id}, {"fields", bj::object{{"assignedById", to}}}});
+    }
+
+    // Both clocks to `iso`, then wait until the portal has delivered its events and the service is idle.
+    void AdvanceTo(TimeMs t) {
+        ASSERT_EQ(Admin("clock", bj::object{{"set_ms", t}}).at("status").as_int64(), 200);
+        auto r = client_.Post(service_ + "/_admin/clock", json::Dump(bj::object{{"now", FormatIso8601(t)}}),
+                              "application/json");
+        ASSERT_TRUE(r);
+        ASSERT_EQ(r->status, 200) << r->body;
+        Settle();
+    }
+    void Settle() {
+        int quiet = 0;
+        for (int round = 0; round < 400 && quiet < 3; ++round) {
+            Admin("events/flush", bj::object{});
+            auto status = Get(service_ + "/_admin/flows");
+            const bool idle = json::Find(status, "idle") != nullptr && status.at("idle").as_bool();
+            quiet = idle ? quiet + 1 : 0;
+            if (!idle) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));  // real work in another process
+            }
+        }
+        ASSERT_EQ(quiet, 3) << "dispatchd never settled";
+    }
+
+    bj::value Sla(std::int64_t id) {
+        return Get(fmt::format("{}/api/v1/portals/{}/tickets/{}/sla", service_, member_, id));
+    }
+    int Count(const bj::value& list, const std::function<bool(const bj::value&)>& pred) {
+        int n = 0;
+        if (list.is_array()) {
+            for (const auto& v : list.as_array()) {
+                n += pred(v) ? 1 : 0;
+            }
+        }
+        return n;
+    }
+
+    TempDir dir_;
+    ChildProcess emu_;
+    ChildProcess service_proc_;
+    std::vector<std::string> env_;
+    http::Client client_{http::ClientOptions{.ca_file = BinaryPath("certs/ca.pem")}};
+    std::string admin_, base_, service_, member_;
+    std::int64_t etid_ = 0, type_id_ = 0;
+    std::map<std::string, std::map<std::string, std::int64_t>> enums_;
+    std::map<std::string, std::int64_t> categories_;
+};
+
+TEST_F(Flows, TemplatesRouteAndSlaFieldsAreWrittenBack) {
+    const auto c1 = File("1C: cannot post the March invoice", "1C", "NORMAL");
+    const auto hw = File("Printer jammed", "HARDWARE", "HIGH");
+    AdvanceTo(At("2026-03-02T06:01:00Z"));
+
+    auto item = Item(c1);
+    EXPECT_EQ(json::IntAt(item, "assignedById"), 25) << json::Dump(item);  // 1C → the 1C specialist
+    EXPECT_THAT(std::vector<std::int64_t>({12, 13, 14}),
+                ::testing::Contains(json::IntAt(Item(hw), "assignedById").value_or(0)));
+    // Reaction 4 business hours from 09:00 Moscow: 13:00 Moscow.
+    EXPECT_EQ(ParseIso8601(json::StringAt(item, Camel("SLA_REACTION_DUE")).value_or("")).value_or(0),
+              At("2026-03-02T10:00:00Z"));
+    EXPECT_EQ(json::IntAt(item, Camel("SLA_STATE")), Enum("SLA_STATE", "RUNNING"));
+    auto notes = Get(admin_ + "notifications");
+    EXPECT_GE(Count(notes, [](const bj::value& n) { return json::IntAt(n, "user_id").value_or(json::IntAt(n, "USER_ID").value_or(0)) == 25; }), 1)
+        << json::Dump(notes);
+
+    // The echo of our own writes changes nothing: settling again sends nothing more.
+    auto before = Get(admin_ + "requests");
+    AdvanceTo(At("2026-03-02T06:02:00Z"));
+    auto after = Get(admin_ + "requests");
+    auto writes = [](const bj::value& log) {
+        int n = 0;
+        for (const auto& r : log.is_array() ? log.as_array() : bj::array{}) {
+            const std::string m = json::StringAt(r, "method").value_or("");
+            n += (m == "crm.item.update" || m == "batch") ? 1 : 0;
+        }
+        return n;
+    };
+    EXPECT_EQ(writes(before), writes(after));
+}
+
+TEST_F(Flows, RequestWithoutTemplateIsClosedAndTheRequesterIsTold) {
+    const auto id = File("Something is wrong", "", "NORMAL");
+    AdvanceTo(At("2026-03-02T06:01:00Z"));
+    auto item = Item(id);
+    EXPECT_THAT(json::StringAt(item, "stageId").value_or(""), HasSubstr(":FAIL"));
+    auto comments = Get(admin_ + "comments");
+    EXPECT_THAT(json::Dump(comments), HasSubstr("шаблон"));
+    auto notes = Get(admin_ + "notifications");
+    EXPECT_THAT(json::Dump(notes), HasSubstr(fmt::format("{}", kRequester)));
+}
+
+TEST_F(Flows, UrgentRequestUntouchedEscalatesToLine2ThenToTheHead) {
+    const auto id = File("Server room is hot", "HARDWARE", "URGENT");
+    AdvanceTo(At("2026-03-02T06:01:00Z"));
+    AdvanceTo(At("2026-03-02T06:25:00Z"));  // 20 minutes of reaction passed at 06:20Z
+
+    auto item = Item(id);
+    EXPECT_EQ(json::IntAt(item, "categoryId"), categories_.count("line2") ? categories_["line2"] : json::IntAt(item, "categoryId"));
+    EXPECT_EQ(json::IntAt(item, "assignedById"), 21);  // the line-2 dispatcher
+    EXPECT_EQ(json::IntAt(item, Camel("SLA_ESCALATION_LEVEL")), 1);
+    EXPECT_EQ(json::IntAt(item, Camel("SLA_LINE")), Enum("SLA_LINE", "LINE2"));
+
+    AdvanceTo(At("2026-03-02T07:25:00Z"));  // level 2: breach + 60 minutes → the head of IT
+    auto notes = json::Dump(Get(admin_ + "notifications"));
+    EXPECT_THAT(notes, HasSubstr("escalation level 2"));
+    auto sla = Sla(id);
+    int escalated = 0;
+    for (const auto& row : sla.at("ledger").as_array()) {
+        if (json::StringAt(row, "kind") == "escalated") {
+            ++escalated;
+        }
+    }
+    EXPECT_EQ(escalated, 2) << json::Dump(sla);
+}
+
+TEST_F(Flows, ReviewIgnoredIsAutoAcceptedAfterThreeBusinessDaysAndReturnsAreCounted) {
+    const auto id = File("New mouse please", "HARDWARE", "NORMAL");
+    AdvanceTo(At("2026-03-02T06:01:00Z"));
+    const auto specialist = json::IntAt(Item(id), "assignedById").value();
+    Move(specialist, id, "IN_PROGRESS");
+    AdvanceTo(At("2026-03-02T06:30:00Z"));
+    Move(specialist, id, "REVIEW");
+    AdvanceTo(At("2026-03-02T07:00:00Z"));
+    Move(kRequester, id, "IN_PROGRESS");  // the requester returns it
+    AdvanceTo(At("2026-03-02T07:10:00Z"));
+    EXPECT_EQ(json::IntAt(Item(id), Camel("SLA_RETURNS")), 1);
+    Move(specialist, id, "REVIEW");
+    AdvanceTo(At("2026-03-02T08:00:00Z"));  // Monday 11:00 Moscow
+
+    // 3 business days of line 1 → Thursday 11:00 Moscow; reminder a day before.
+    AdvanceTo(At("2026-03-04T09:00:00Z"));
+    EXPECT_THAT(json::Dump(Get(admin_ + "notifications")), HasSubstr("waiting for your review"));
+    AdvanceTo(At("2026-03-05T09:00:00Z"));
+    auto item = Item(id);
+    EXPECT_THAT(json::StringAt(item, "stageId").value_or(""), HasSubstr(":SUCCESS"));
+    EXPECT_EQ(json::StringAt(item, Camel("SLA_AUTO_ACCEPTED")).value_or(""), "Y");
+}
+
+TEST_F(Flows, KilledServiceFiresLateTimersAtTheirTrueInstantsAndSendsNothingTwice) {
+    const auto id = File("VPN down", "ACCESS", "URGENT");
+    AdvanceTo(At("2026-03-02T06:01:00Z"));
+    ASSERT_GT(service_proc_.Stop(SIGKILL, std::chrono::seconds(5)), -1);
+
+    // Down for an hour: the reaction deadline (06:20Z) passes unseen.
+    ASSERT_EQ(Admin("clock", bj::object{{"set_ms", At("2026-03-02T07:00:00Z")}}).at("status").as_int64(), 200);
+    StartService("2026-03-02T07:00:00Z");
+    Settle();
+
+    auto sla = Sla(id);
+    bool found = false;
+    for (const auto& row : sla.at("ledger").as_array()) {
+        if (json::StringAt(row, "kind") == "escalated") {
+            found = true;
+            EXPECT_EQ(ParseIso8601(json::StringAt(row, "at").value()).value(), At("2026-03-02T06:20:00Z"));
+        }
+    }
+    EXPECT_TRUE(found) << json::Dump(sla);
+    EXPECT_EQ(json::IntAt(Item(id), "assignedById"), 21);
+    // One escalation comment, however often the work was redone.
+    auto comments = Get(admin_ + "comments");
+    EXPECT_EQ(Count(comments, [](const bj::value& c) { return json::Dump(c).find("escalation level 1") != std::string::npos; }), 1)
+        << json::Dump(comments);
+}
+
+}  // namespace
+}  // namespace dispatch
