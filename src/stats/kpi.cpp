@@ -409,22 +409,27 @@ std::vector<AssigneeLoad> OpenLoadAt(const std::vector<sla::FoldResult>& tickets
     return out;
 }
 
+Result<void> ValidateQuery(const Query& query, const Zone& zone) {
+    if (query.from >= query.to) {
+        return Fail(CoreErrc::kInvalid, "the range is empty (from must be before to)");
+    }
+    // One limit on the span for every grouping: at most kMaxPeriods months.
+    if (auto months = BuildPeriods(PeriodKind::kMonth, query.from, query.to, zone); !months) {
+        return months.error();
+    }
+    return {};
+}
+
 Result<Report> Compute(const std::vector<sla::FoldResult>& tickets,
                        const sla::Policy& policy,
                        const Zone& zone,
                        const Query& query) {
-    if (query.from >= query.to) {
-        return Fail(CoreErrc::kInvalid, "the range is empty (from must be before to)");
+    if (auto valid = ValidateQuery(query, zone); !valid) {
+        return valid.error();
     }
     auto periods = BuildPeriods(query.group_by.period, query.from, query.to, zone);
     if (!periods) {
         return periods.error();
-    }
-    if (query.group_by.period != PeriodKind::kMonth) {
-        // One limit on the span for every grouping: at most kMaxPeriods months.
-        if (auto months = BuildPeriods(PeriodKind::kMonth, query.from, query.to, zone); !months) {
-            return months.error();
-        }
     }
 
     Report report;

@@ -152,6 +152,8 @@ struct Report {
 
 // Fails with CoreErrc::kInvalid when from >= to or the range spans more than kMaxPeriods months (20 years).
 inline constexpr int kMaxPeriods = 240;
+// The checks Compute makes on the query alone, for a caller that wants to refuse a request before fetching data.
+[[nodiscard]] Result<void> ValidateQuery(const Query& query, const Zone& zone);
 [[nodiscard]] Result<Report> Compute(const std::vector<sla::FoldResult>& tickets,
                                      const sla::Policy& policy,
                                      const Zone& zone,
