@@ -11,11 +11,13 @@ PKGS=(
   curl jq
 )
 # Optional groups, asked for by the scripts that need them.
+web=0
 for arg in "$@"; do
   case "$arg" in
     --pg) PKGS+=(postgresql-15 postgresql-client-15) ;;
     --bench) PKGS+=(wrk nginx-light nodejs npm) ;;
-    --browser) PKGS+=(chromium) ;;
+    --browser) PKGS+=(chromium nodejs npm); web=1 ;;  # the dashboard test needs the charts built in too
+    --web) PKGS+=(nodejs npm); web=1 ;;
   esac
 done
 
@@ -40,4 +42,16 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The dashboard's chart library (src/web/package.json, pinned by its package-lock.json) goes into
+# src/web/node_modules, where the build embeds it into dispatchd: nothing is fetched at run time. npm ci runs again
+# only when the lock file is newer than what it installed.
+if ((web)); then
+  web_dir="$(cd "$(dirname "$0")/.." && pwd)/src/web"
+  installed="$web_dir/node_modules/.package-lock.json"
+  if [[ ! -f "$installed" || "$web_dir/package-lock.json" -nt "$installed" ]]; then
+    echo "setup: npm ci in src/web (dashboard chart library)"
+    (cd "$web_dir" && npm ci --no-audit --no-fund --silent)
+  fi
 fi

@@ -19,7 +19,8 @@ for arg in "$@"; do
   esac
 done
 
-bash scripts/setup.sh --pg
+# --browser: Chromium for the dashboard test, and the chart library (npm ci in src/web) that the build embeds.
+bash scripts/setup.sh --pg --browser
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDISPATCH_BENCH=OFF "${cmake_args[@]}" >/dev/null
 cmake --build "$build" -j "$jobs"
