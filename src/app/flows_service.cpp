@@ -6,6 +6,7 @@
 #include "core/json.hpp"
 #include "core/json_schema.hpp"
 #include "core/log.hpp"
+#include "flows/kpi_export.hpp"
 
 namespace dispatch::app {
 namespace {
@@ -57,6 +58,15 @@ Result<std::unique_ptr<FlowsService>> FlowsService::Create(const std::string& sl
     service->engine_ = std::make_unique<flows::Engine>(service->config_.policy, service->calendars_);
     service->runtime_ =
         std::make_unique<flows::Runtime>(store, *service->engine_, clock, std::move(clients), std::move(options));
+    // KPIs written back daily: the current and the previous month, and their years.
+    flows::Runtime* runtime = service->runtime_.get();
+    runtime->AddPortalJob(std::string(flows::kKpiTimer), kDayMs, [runtime](std::string_view member_id) -> Result<void> {
+        auto exported = flows::ExportKpis(*runtime, member_id, runtime->Now() - 31 * kDayMs, runtime->Now() + kDayMs);
+        if (!exported) {
+            return exported.error();
+        }
+        return {};
+    });
     DISPATCH_LOG_INFO(kLog, "flows ready", "policy={} version={} calendars={} templates={}",
                       service->config_.policy.id, service->config_.policy.version,
                       service->calendars_.All().size(), service->config_.policy.templates.size());

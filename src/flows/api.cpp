@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/errc.hpp"
+#include "flows/kpi_export.hpp"
 #include "core/json.hpp"
 #include "core/log.hpp"
 #include "core/time_format.hpp"
@@ -238,6 +239,39 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
             return;
         }
         respond(http::Response::Json(200, json::Dump(bj::object{{"queued", swept->processed}})));
+    });
+
+    router.Add("POST", "/_admin/kpi/export", [&runtime, guard](http::Request&& request, http::Respond respond) {
+        if (!guard(request)) {
+            respond(Problem(401, "missing or wrong bearer token"));
+            return;
+        }
+        const auto member = request.QueryParam("member_id");
+        if (!member || member->empty()) {
+            respond(Problem(400, "member_id is required"));
+            return;
+        }
+        TimeMs from = runtime.Now() - 31 * kDayMs;
+        TimeMs to = runtime.Now() + kDayMs;
+        for (auto [name, target] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
+            if (auto text = request.QueryParam(name)) {
+                auto t = ParseIso8601(*text);
+                if (!t) {
+                    respond(Problem(400, std::string(name) + " is not an ISO 8601 instant"));
+                    return;
+                }
+                *target = *t;
+            }
+        }
+        auto exported = ExportKpis(runtime, *member, from, to);
+        if (!exported) {
+            respond(FromError(exported.error()));
+            return;
+        }
+        respond(http::Response::Json(200, json::Dump(bj::object{{"items", exported->items},
+                                                                {"created", exported->created},
+                                                                {"updated", exported->updated},
+                                                                {"unchanged", exported->unchanged}})));
     });
 
     if (options.manual_clock != nullptr) {

@@ -4,6 +4,7 @@
 //                                                        and the actions sent for it: the per-ticket timeline
 //   GET  /_admin/flows                                   inbox, outbox and timer state (operators, the demo)
 //   POST /_admin/flows/reconcile?member_id=              queue a reconciliation sweep now
+//   POST /_admin/kpi/export?member_id=[&from=&to=]      queue the KPI items' writes (months and years of [from, to))
 //   POST /_admin/clock  {"now": ISO} | {"advance_ms": n} moves a manual service clock (tests, the demo); only
 //                                                        registered when the service runs on a manual clock
 // With an api_token set, every route asks for "Authorization: Bearer <token>" (constant-time compare).

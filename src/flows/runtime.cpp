@@ -86,7 +86,45 @@ std::optional<store::TicketKey> ParseSubject(std::string_view subject) {
 
 Runtime::Runtime(store::Store& store, const Engine& engine, const Clock& clock, ClientFor clients,
                  RuntimeOptions options)
-    : store_(store), engine_(engine), clock_(clock), clients_(std::move(clients)), options_(std::move(options)) {}
+    : store_(store), engine_(engine), clock_(clock), clients_(std::move(clients)), options_(std::move(options)) {
+    if (options_.reconcile_every > 0) {
+        AddPortalJob(std::string(kReconcileTimer), options_.reconcile_every, [this](std::string_view member_id) {
+            auto swept = Reconcile(member_id);
+            return swept ? Result<void>{} : Result<void>(swept.error());
+        });
+    }
+}
+
+void Runtime::AddPortalJob(std::string kind, TimeMs every, PortalJob handler) {
+    jobs_[std::move(kind)] = Job{every, std::move(handler)};
+}
+
+Result<void> Runtime::ArmPortalJobs(std::string_view member_id, bool only_missing) {
+    std::set<std::string> armed;
+    if (only_missing) {
+        auto timers = store_.Timers().List(member_id);
+        if (!timers) {
+            return timers.error();
+        }
+        for (const auto& t : *timers) {
+            armed.insert(t.timer.kind);
+        }
+    }
+    for (const auto& [kind, job] : jobs_) {
+        if (armed.count(kind) != 0) {
+            continue;
+        }
+        store::TimerArm arm;
+        arm.member_id = std::string(member_id);
+        arm.kind = kind;
+        arm.subject = std::string(member_id);
+        arm.due_at = clock_.Now() + job.every;
+        if (auto ok = store_.Timers().Arm(arm); !ok) {
+            return ok.error();
+        }
+    }
+    return {};
+}
 
 Runtime::~Runtime() { Stop(); }
 
@@ -185,8 +223,14 @@ Result<void> Runtime::HandleTicketRows(const std::string& member_id, std::vector
     const provision::ProcessIds* ids = nullptr;
     for (auto& row : rows) {
         if (!IsItemEvent(row.event)) {
-            // Install and uninstall need nothing from the flows but a fresh look at the layout.
+            // Install and uninstall need nothing from the flows but a fresh look at the layout (and, for an
+            // install, the portal's periodic jobs).
             ForgetLayout(member_id);
+            if (row.event.kind == store::InboxKind::kInstall || row.event.event_name == "ONAPPINSTALL") {
+                if (auto armed = ArmPortalJobs(member_id); !armed) {
+                    return armed.error();
+                }
+            }
             if (auto ok = store_.Inbox().Complete(row.id, row.attempt, now); !ok) {
                 return ok.error();
             }
@@ -344,16 +388,12 @@ Result<PassStats> Runtime::FireTimers() {
     for (const auto& t : *due) {
         const store::Fence fence{t.id, t.attempt};
         Result<void> done;
-        if (t.timer.kind == kReconcileTimer) {
-            if (auto swept = Reconcile(t.timer.member_id); !swept) {
-                done = swept.error();
-            }
-            if (done && options_.reconcile_every > 0) {
+        if (auto job = jobs_.find(t.timer.kind); job != jobs_.end()) {
+            done = job->second.handler(t.timer.member_id);
+            if (done) {
                 store::TimerArm next = t.timer;
-                next.due_at = clock_.Now() + options_.reconcile_every;
+                next.due_at = clock_.Now() + job->second.every;
                 done = store_.Timers().Arm(next);
-            } else if (done) {
-                done = store_.Timers().Complete(fence);
             }
         } else if (auto key = ParseSubject(t.timer.subject); key && t.timer.kind == kSlaTimer) {
             auto layout = LayoutOf(key->member_id);
@@ -611,6 +651,13 @@ void Runtime::Start() {
         return;
     }
     stopping_ = false;
+    if (auto portals = store_.Portals().List()) {
+        for (const auto& p : *portals) {
+            if (p.status == store::PortalStatus::kActive) {
+                (void)ArmPortalJobs(p.member_id, true);
+            }
+        }
+    }
     worker_ = std::thread([this] { Loop(false); });
     sender_ = std::thread([this] { Loop(true); });
 }

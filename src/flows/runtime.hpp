@@ -75,12 +75,22 @@ public:
     // The tickets process of a layout (nullptr when the layout lacks it).
     const provision::ProcessIds* Tickets(const provision::Layout& layout) const;
 
+    // Periodic per-portal work beyond the tickets (the reconciliation sweep, KPI export): a durable timer of `kind`
+    // per portal (subject = member_id) runs `handler` and re-arms itself `every` later. Register before Start.
+    using PortalJob = std::function<Result<void>(std::string_view member_id)>;
+    void AddPortalJob(std::string kind, TimeMs every, PortalJob handler);
+    // Arms every portal job for the portal (after an install; at Start, for every active portal, only the jobs
+    // not armed yet, so a restart does not postpone them).
+    [[nodiscard]] Result<void> ArmPortalJobs(std::string_view member_id, bool only_missing = false);
+
     void Start();
     void Stop();
     // A clock change, new inbox rows, a provisioned layout: look again now.
     void Wake();
 
     const Engine& GetEngine() const { return engine_; }
+    const ClientFor& Clients() const { return clients_; }
+    TimeMs Now() const { return clock_.Now(); }
     store::Store& Store() { return store_; }
 
 private:
@@ -99,6 +109,12 @@ private:
     const Clock& clock_;
     ClientFor clients_;
     RuntimeOptions options_;
+
+    struct Job {
+        TimeMs every = 0;
+        PortalJob handler;
+    };
+    std::map<std::string, Job, std::less<>> jobs_;
 
     std::mutex layouts_mu_;
     std::map<std::string, std::shared_ptr<const provision::Layout>, std::less<>> layouts_;
