@@ -214,13 +214,12 @@ private:
                 wrote_since_save_ = true;
                 if (op.entry < plan.entries.size()) {
                     const auto& entry = plan.entries[op.entry];
-                    tally[{entry.kind, entry.action}].insert(op.entry);
-                    done_[{entry.kind, entry.action}] += 0;  // keeps the key even if the entry repeats
+                    // An entry may take two calls (a field deleted and recreated): count it once.
+                    if (tally[{entry.kind, entry.action}].insert(op.entry).second) {
+                        ++done_[{entry.kind, entry.action}];
+                    }
                 }
             }
-        }
-        for (const auto& [key, entries] : tally) {
-            done_[key] += static_cast<int>(entries.size());
         }
         Progress(writes, cut, tally, failure.has_value());
         if (writes) {
