@@ -148,15 +148,31 @@ std::optional<double> RoundedMinutes(std::optional<double> ms) {
     return Round1(Minutes(*ms));
 }
 
+// Quantile() without sorting: selection is linear, and sorting every group's samples dominated the fold. Reorders
+// `samples`; the result is the same as Quantile() on the sorted samples.
+std::optional<double> SelectQuantile(std::vector<TimeMs>& samples, double q) {
+    if (samples.empty()) {
+        return std::nullopt;
+    }
+    const double h = (static_cast<double>(samples.size()) - 1.0) * q;
+    const auto lo = static_cast<std::size_t>(std::floor(h));
+    std::nth_element(samples.begin(), samples.begin() + static_cast<std::ptrdiff_t>(lo), samples.end());
+    const double a = static_cast<double>(samples[lo]);
+    const double b = lo + 1 < samples.size()
+                         ? static_cast<double>(
+                               *std::min_element(samples.begin() + static_cast<std::ptrdiff_t>(lo) + 1, samples.end()))
+                         : a;
+    return a + (h - static_cast<double>(lo)) * (b - a);
+}
+
 Summary Summarize(std::vector<TimeMs>& samples) {
     Summary out;
     out.count = static_cast<std::int64_t>(samples.size());
     if (samples.empty()) {
         return out;
     }
-    std::sort(samples.begin(), samples.end());
-    out.median = RoundedMinutes(Quantile(samples, 0.5));
-    out.p90 = RoundedMinutes(Quantile(samples, 0.9));
+    out.median = RoundedMinutes(SelectQuantile(samples, 0.5));
+    out.p90 = RoundedMinutes(SelectQuantile(samples, 0.9));
     const double sum = std::accumulate(
         samples.begin(), samples.end(), 0.0, [](double a, TimeMs b) { return a + static_cast<double>(b); });
     out.mean = Round1(Minutes(sum / static_cast<double>(samples.size())));
@@ -167,8 +183,7 @@ ClockKpis Finish(ClockAcc& acc) {
     ClockKpis out;
     out.business = Summarize(acc.business);
     out.calendar = Summarize(acc.calendar);
-    std::sort(acc.target.begin(), acc.target.end());
-    out.target_median = RoundedMinutes(Quantile(acc.target, 0.5));
+    out.target_median = RoundedMinutes(SelectQuantile(acc.target, 0.5));
     out.met = acc.met;
     out.breached = acc.breached;
     out.on_time_percent = Percent(acc.met, acc.met + acc.breached);
@@ -210,14 +225,16 @@ struct Key {
 
 class Folder {
 public:
-    Folder(const Query& query, const std::vector<Period>& periods) : query_(query), periods_(periods) {
+    Folder(const Query& query, const std::vector<Period>& periods)
+        : query_(query), periods_(periods), flat_(query.group_by.dimensions.empty()) {
         for (Dimension d : query.group_by.dimensions) {
             grouped_[static_cast<int>(d)] = true;
         }
-        if (query.group_by.dimensions.empty()) {
-            for (int p = 0; p < static_cast<int>(periods.size()); ++p) {
-                groups_[Key{p, 0, 0, {}, 0}];  // every period gets a row, empty or not
-            }
+        if (flat_) {
+            flat_groups_.resize(periods.size());  // every period gets a row, empty or not
+        }
+        for (const Period& p : periods) {
+            ends_.push_back(std::min(p.to, query.now));  // non-decreasing, as the periods are
         }
     }
 
@@ -254,26 +271,46 @@ public:
         }
     }
 
+    // Open at each period's end: the periods whose end falls in a cycle's open span (OpenAt's rule, found by
+    // binary search instead of asking every period about every ticket).
     void OpenLoad(const sla::FoldResult& t) {
-        for (int p = 0; p < static_cast<int>(periods_.size()); ++p) {
-            const TimeMs at = std::min(periods_[p].to, query_.now);
-            if (at <= periods_[p].from) {
-                continue;  // a period that starts after `now`: nothing is known of its end
+        const TimeMs total_at = std::min(query_.to, query_.now);
+        for (const sla::MetricClock& cycle : t.cycles) {
+            const auto end = CycleEnd(t, cycle);
+            const Who who = OfCycle(t, cycle);
+            if (!Passes(t, who)) {
+                continue;
             }
-            if (const auto who = OpenAt(t, at); who && Passes(t, *who)) {
-                ++Group(p, t, *who).open;
+            const auto first = std::upper_bound(ends_.begin(), ends_.end(), cycle.start);
+            const auto last = end ? std::upper_bound(first, ends_.end(), *end) : ends_.end();
+            for (auto it = first; it != last; ++it) {
+                const auto p = static_cast<int>(it - ends_.begin());
+                if (*it > periods_[p].from) {  // else the period starts after `now`: its end is unknown
+                    ++Group(p, t, who).open;
+                }
             }
-        }
-        const TimeMs at = std::min(query_.to, query_.now);
-        if (at > query_.from) {
-            if (const auto who = OpenAt(t, at); who && Passes(t, *who)) {
+            if (total_at > query_.from && cycle.start < total_at && (!end || *end >= total_at)) {
                 ++totals_.open;
             }
         }
     }
 
     Acc& Totals() { return totals_; }
-    std::map<Key, Acc>& Groups() { return groups_; }
+
+    // Calls f(key, acc) for every group, in key order.
+    template <class F>
+    void ForEachGroup(F&& f) {
+        if (flat_) {
+            for (int p = 0; p < static_cast<int>(flat_groups_.size()); ++p) {
+                f(Key{p, 0, 0, {}, 0}, flat_groups_[static_cast<std::size_t>(p)]);
+            }
+            return;
+        }
+        for (auto& [key, acc] : groups_) {
+            f(key, acc);
+        }
+    }
+    std::size_t GroupCount() const { return flat_ ? flat_groups_.size() : groups_.size(); }
 
 private:
     int PeriodIndex(TimeMs at) const {
@@ -283,6 +320,9 @@ private:
     }
 
     Acc& Group(int period, const sla::FoldResult& t, Who who) {
+        if (flat_) {
+            return flat_groups_[static_cast<std::size_t>(period)];
+        }
         Key key;
         key.period = period;
         if (grouped_[static_cast<int>(Dimension::kAssignee)]) {
@@ -302,6 +342,9 @@ private:
 
     const Query& query_;
     const std::vector<Period>& periods_;
+    const bool flat_;           // no dimensions: one group per period, indexed directly
+    std::vector<TimeMs> ends_;  // per period: min(end, now), the instant "open at end" looks at
+    std::vector<Acc> flat_groups_;
     std::array<bool, 4> grouped_{};
     Acc totals_;
     std::map<Key, Acc> groups_;
@@ -476,9 +519,9 @@ Result<Report> Compute(const std::vector<sla::FoldResult>& tickets,
     }
 
     report.totals = Finish(folder.Totals());
-    report.rows.reserve(folder.Groups().size());
-    for (auto& [key, acc] : folder.Groups()) {
-        const Period& period = (*periods)[key.period];
+    report.rows.reserve(folder.GroupCount());
+    folder.ForEachGroup([&](const Key& key, Acc& acc) {
+        const Period& period = (*periods)[static_cast<std::size_t>(key.period)];
         Row row;
         row.period_kind = query.group_by.period;
         row.period = period.key;
@@ -502,7 +545,7 @@ Result<Report> Compute(const std::vector<sla::FoldResult>& tickets,
         }
         row.kpis = Finish(acc);
         report.rows.push_back(std::move(row));
-    }
+    });
     // The map already orders by period; within one, order by the dimensions as asked.
     std::stable_sort(report.rows.begin(), report.rows.end(), [&](const Row& a, const Row& b) {
         if (a.period_from != b.period_from) {

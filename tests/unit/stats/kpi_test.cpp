@@ -3,6 +3,7 @@
 
 #include "stats/kpi.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "core/errc.hpp"
@@ -492,6 +493,32 @@ TEST_F(KpiTest, PercentagesRoundToATenth) {
     EXPECT_EQ(r.totals.reaction.business.mean, 80.0);
     EXPECT_EQ(r.totals.reaction.business.median, 30.0);
     EXPECT_EQ(r.totals.reaction.business.p90, 150.0);  // h = 1.8: 30 + 0.8 × 150
+}
+
+TEST_F(KpiTest, MedianAndP90OfManySamplesMatchQuantileOfTheSortedSamples) {
+    const std::vector<int> minutes{5, 17, 3, 40, 100, 8, 60, 33, 21, 90, 55};
+    std::vector<Ticket> t;
+    for (std::size_t i = 0; i < minutes.size(); ++i) {
+        // Low priority (reaction target 4 h); taken `minutes[i]` after a 09:00 creation, within hours.
+        t.emplace_back(static_cast<std::int64_t>(i + 1), "2026-03-02 09:00", Priority::kLow, "Hardware");
+        t.back().Take(fmt::format("2026-03-02 {:02}:{:02}", 9 + minutes[i] / 60, minutes[i] % 60), 12);
+    }
+
+    const Report r = Run(t, "2026-03", "2026-03", "", "2026-03-02 12:00");
+
+    // Sorted: 3 5 8 17 21 33 40 55 60 90 100. Median: the 6th (h = 5); p90: h = 9 → 90; mean 432 / 11.
+    std::vector<TimeMs> sorted;
+    for (int m : minutes) {
+        sorted.push_back(m * kMinuteMs);
+    }
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(r.totals.reaction.business.count, 11);
+    EXPECT_EQ(r.totals.reaction.business.median, 33.0);
+    EXPECT_EQ(r.totals.reaction.business.median, *Quantile(sorted, 0.5) / kMinuteMs);
+    EXPECT_EQ(r.totals.reaction.business.p90, 90.0);
+    EXPECT_EQ(r.totals.reaction.business.p90, *Quantile(sorted, 0.9) / kMinuteMs);
+    EXPECT_EQ(r.totals.reaction.business.mean, 39.3);
+    EXPECT_EQ(r.totals.reaction.target_median, 240.0);
 }
 
 TEST_F(KpiTest, FactsOutsideTheRangeDoNotCount) {
