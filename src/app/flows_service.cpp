@@ -7,6 +7,8 @@
 #include "core/json_schema.hpp"
 #include "core/log.hpp"
 #include "flows/kpi_export.hpp"
+#include "stats/zone.hpp"
+#include "web/routes.hpp"
 
 namespace dispatch::app {
 namespace {
@@ -48,6 +50,8 @@ Result<std::unique_ptr<FlowsService>> FlowsService::Create(const std::string& sl
         return config.error();
     }
     service->config_ = std::move(*config);
+    service->store_ = &store;
+    service->policy_ = std::shared_ptr<const sla::Policy>(std::shared_ptr<void>(), &service->config_.policy);
     // The production calendars cover the years the file lists; compile around today so old tickets still fold.
     const int year = YearOf(clock.Now());
     auto calendars = sla::CompileCalendars(service->config_.calendars, year - 1, year + 1);
@@ -77,11 +81,59 @@ FlowsService::~FlowsService() { Stop(); }
 
 void FlowsService::AddRoutes(http::Router& router, flows::ApiOptions options) {
     flows::AddRoutes(router, *runtime_, clock_, std::move(options));
+    auto zone = stats::Zone::Locate(stats::PortalZone(config_.policy, calendars_));
+    if (!zone) {
+        zone = stats::Zone::Locate("UTC");
+    }
+    web::Options web_options;
+    if (auto portals = store_->Portals().List(); portals && portals->size() == 1) {
+        web_options.default_member_id = portals->front().member_id;
+    }
+    flows::Runtime* runtime = runtime_.get();
+    web::Routes routes(
+        [runtime](std::string_view member_id, TimeMs now) { return flows::FoldAll(*runtime, member_id, now); },
+        policy_, clock_, *zone, [this](std::function<void()> work) { Offload(std::move(work)); }, web_options);
+    routes.Register(router);
+}
+
+void FlowsService::Offload(std::function<void()> work) {
+    {
+        std::lock_guard lock(offload_mu_);
+        if (!offload_thread_.joinable() && !offload_stopping_) {
+            offload_thread_ = std::thread([this] { OffloadLoop(); });
+        }
+        offload_queue_.push_back(std::move(work));
+    }
+    offload_cv_.notify_one();
+}
+
+void FlowsService::OffloadLoop() {
+    for (;;) {
+        std::function<void()> work;
+        {
+            std::unique_lock lock(offload_mu_);
+            offload_cv_.wait(lock, [this] { return offload_stopping_ || !offload_queue_.empty(); });
+            if (offload_queue_.empty()) {
+                return;
+            }
+            work = std::move(offload_queue_.front());
+            offload_queue_.pop_front();
+        }
+        work();  // answers its request, even while stopping: the server drops answers after it stopped
+    }
 }
 
 void FlowsService::Start() { runtime_->Start(); }
 
 void FlowsService::Stop() {
+    {
+        std::lock_guard lock(offload_mu_);
+        offload_stopping_ = true;
+    }
+    offload_cv_.notify_all();
+    if (offload_thread_.joinable()) {
+        offload_thread_.join();
+    }
     if (runtime_) {
         runtime_->Stop();
     }

@@ -3,8 +3,13 @@
 // compiled in), the pure engine, the runtime (inbox worker, timers, outbox, reconciliation) over the store and the
 // portal clients, and their HTTP routes. main() creates it after the store and the clients and stops it before them.
 
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
@@ -28,6 +33,7 @@ public:
     FlowsService(const FlowsService&) = delete;
     FlowsService& operator=(const FlowsService&) = delete;
 
+    // The ticket and admin routes, the stats API and the dashboard.
     void AddRoutes(http::Router& router, flows::ApiOptions options);
     void Start();
     void Stop();
@@ -39,8 +45,19 @@ public:
 private:
     FlowsService(const Clock& clock) : clock_(clock) {}
 
+    // Runs the stats reports off the io threads, one at a time (they fold every ticket of a portal).
+    void Offload(std::function<void()> work);
+    void OffloadLoop();
+
     const Clock& clock_;
+    store::Store* store_ = nullptr;
     sla::SlaConfig config_;
+    std::shared_ptr<const sla::Policy> policy_;  // aliases config_.policy for the web routes
+    std::mutex offload_mu_;
+    std::condition_variable offload_cv_;
+    std::deque<std::function<void()>> offload_queue_;
+    bool offload_stopping_ = false;
+    std::thread offload_thread_;
     sla::CalendarSet calendars_;
     std::unique_ptr<flows::Engine> engine_;
     std::unique_ptr<flows::Runtime> runtime_;
