@@ -145,33 +145,11 @@ ClaimedAction ReadAction(const ResultRow& r) {
     return c;
 }
 
-template <class F>
-auto MapRows(const QueryResult& result, F read) {
-    std::vector<decltype(read(result.rows.front()))> out;
-    out.reserve(result.rows.size());
-    for (const auto& row : result.rows) {
-        out.push_back(read(row));
-    }
-    return out;
-}
+using sql::Done;
+using sql::MapRows;
 
-// A fenced update that changed nothing: the claim was taken over (or finished) meanwhile.
 Result<void> RequireHeld(const Result<QueryResult>& result, std::string_view what, const Fence& fence) {
-    if (!result) {
-        return result.error();
-    }
-    if (result->affected == 0) {
-        return dispatch::Fail(Errc::kLeaseLost,
-                              fmt::format("{} {} attempt {} is not held", what, fence.id, fence.attempt));
-    }
-    return {};
-}
-
-Result<void> Done(const Result<QueryResult>& result) {
-    if (!result) {
-        return result.error();
-    }
-    return {};
+    return sql::RequireHeld(result, what, fence.id, fence.attempt);
 }
 
 // The single value of a SELECT MIN(...): nullopt when there was nothing to take the minimum of.
@@ -223,7 +201,8 @@ public:
             if (!snapshot) {
                 return snapshot.error();
             }
-            auto ledger = s.Run(sql::kLoadLedger, key.member_id, key.entity_type_id, key.item_id);
+            auto ledger = MapRows(s.Run(sql::kLoadLedger, key.member_id, key.entity_type_id, key.item_id),
+                                  [](const ResultRow& r) { return ReadLedgerRow(r, 0); });
             if (!ledger) {
                 return ledger.error();
             }
@@ -231,7 +210,7 @@ public:
             if (!snapshot->rows.empty()) {
                 state.snapshot = ReadSnapshot(snapshot->rows.front());
             }
-            state.ledger = MapRows(*ledger, [](const ResultRow& r) { return ReadLedgerRow(r, 0); });
+            state.ledger = std::move(*ledger);
             return state;
         });
     }
@@ -283,13 +262,8 @@ public:
     }
 
     Result<std::vector<TicketSnapshot>> List(std::string_view member_id, bool include_closed) override {
-        return db_.ReadValue<std::vector<TicketSnapshot>>([&](Session& s) -> Result<std::vector<TicketSnapshot>> {
-            auto rows = s.Run(sql::kListSnapshots, member_id, include_closed);
-            if (!rows) {
-                return rows.error();
-            }
-            return MapRows(*rows, ReadSnapshot);
-        });
+        return db_.ReadValue<std::vector<TicketSnapshot>>(
+            [&](Session& s) { return MapRows(s.Run(sql::kListSnapshots, member_id, include_closed), ReadSnapshot); });
     }
 
     using Ledger = std::pair<TicketKey, std::vector<LedgerRow>>;
@@ -389,15 +363,13 @@ public:
             return std::vector<DueTimer>{};
         }
         return db_.WriteValue<std::vector<DueTimer>>([&](Session& s) -> Result<std::vector<DueTimer>> {
-            auto rows = s.Run(claim_sql_, now, lease, max);
-            if (!rows) {
-                return rows.error();
+            auto out = MapRows(s.Run(claim_sql_, now, lease, max), ReadTimer);
+            if (out) {
+                // RETURNING promises no order.
+                std::sort(out->begin(), out->end(), [](const DueTimer& a, const DueTimer& b) {
+                    return std::tie(a.timer.due_at, a.id) < std::tie(b.timer.due_at, b.id);
+                });
             }
-            auto out = MapRows(*rows, ReadTimer);
-            // RETURNING promises no order.
-            std::sort(out.begin(), out.end(), [](const DueTimer& a, const DueTimer& b) {
-                return std::tie(a.timer.due_at, a.id) < std::tie(b.timer.due_at, b.id);
-            });
             return out;
         });
     }
@@ -416,13 +388,8 @@ public:
     }
 
     Result<std::vector<DueTimer>> List(std::string_view member_id) override {
-        return db_.ReadValue<std::vector<DueTimer>>([&](Session& s) -> Result<std::vector<DueTimer>> {
-            auto rows = s.Run(sql::kListTimers, member_id);
-            if (!rows) {
-                return rows.error();
-            }
-            return MapRows(*rows, ReadTimer);
-        });
+        return db_.ReadValue<std::vector<DueTimer>>(
+            [&](Session& s) { return MapRows(s.Run(sql::kListTimers, member_id), ReadTimer); });
     }
 
 private:
@@ -451,12 +418,10 @@ public:
             return std::vector<ClaimedAction>{};
         }
         return db_.WriteValue<std::vector<ClaimedAction>>([&](Session& s) -> Result<std::vector<ClaimedAction>> {
-            auto rows = s.Run(claim_sql_, now, lease, max);
-            if (!rows) {
-                return rows.error();
+            auto out = MapRows(s.Run(claim_sql_, now, lease, max), ReadAction);
+            if (out) {
+                std::sort(out->begin(), out->end(), [](const auto& a, const auto& b) { return a.id < b.id; });
             }
-            auto out = MapRows(*rows, ReadAction);
-            std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
             return out;
         });
     }
@@ -498,13 +463,8 @@ public:
     }
 
     Result<std::vector<ClaimedAction>> List(std::string_view member_id) override {
-        return db_.ReadValue<std::vector<ClaimedAction>>([&](Session& s) -> Result<std::vector<ClaimedAction>> {
-            auto rows = s.Run(sql::kListOutbox, member_id);
-            if (!rows) {
-                return rows.error();
-            }
-            return MapRows(*rows, ReadAction);
-        });
+        return db_.ReadValue<std::vector<ClaimedAction>>(
+            [&](Session& s) { return MapRows(s.Run(sql::kListOutbox, member_id), ReadAction); });
     }
 
 private:

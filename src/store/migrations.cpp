@@ -26,8 +26,11 @@ Result<void> ValidateMigrations(const std::vector<Migration>& migrations) {
     for (std::size_t i = 0; i < migrations.size(); ++i) {
         const auto expected = static_cast<std::int64_t>(i) + 1;
         if (migrations[i].version != expected) {
-            return Fail(Errc::kMigration, fmt::format("migration {} ({}) found where version {} was expected",
-                                                      migrations[i].version, migrations[i].name, expected));
+            return Fail(Errc::kMigration,
+                        fmt::format("migration {} ({}) found where version {} was expected",
+                                    migrations[i].version,
+                                    migrations[i].name,
+                                    expected));
         }
     }
     return {};
@@ -71,7 +74,7 @@ Result<std::vector<Migration>> SelectMigrations(SchemaBackend backend, const std
 }
 
 Result<std::vector<const Migration*>> PendingMigrations(const std::vector<Migration>& known,
-                                                       const std::vector<AppliedMigration>& applied) {
+                                                        const std::vector<AppliedMigration>& applied) {
     const auto latest = known.empty() ? 0 : known.back().version;
     for (const auto& a : applied) {
         if (a.version < 1) {
@@ -80,20 +83,25 @@ Result<std::vector<const Migration*>> PendingMigrations(const std::vector<Migrat
         if (a.version > latest) {
             // Rolling back to an older build after a newer one migrated the file: the old code cannot know what
             // the new columns mean, so refuse rather than corrupt.
-            return Fail(Errc::kMigration, fmt::format("database schema version {} ({}) is newer than this build "
-                                                      "(latest {}); refusing to start",
-                                                      a.version, a.name, latest));
+            return Fail(Errc::kMigration,
+                        fmt::format("database schema version {} ({}) is newer than this build "
+                                    "(latest {}); refusing to start",
+                                    a.version,
+                                    a.name,
+                                    latest));
         }
         const auto& k = known[static_cast<std::size_t>(a.version - 1)];
         if (k.name != a.name) {
-            return Fail(Errc::kMigration, fmt::format("database has migration {} named '{}', this build calls it '{}'",
-                                                      a.version, a.name, k.name));
+            return Fail(
+                Errc::kMigration,
+                fmt::format(
+                    "database has migration {} named '{}', this build calls it '{}'", a.version, a.name, k.name));
         }
     }
     std::vector<const Migration*> pending;
     for (const auto& m : known) {
-        const bool done = std::any_of(applied.begin(), applied.end(),
-                                      [&](const AppliedMigration& a) { return a.version == m.version; });
+        const bool done = std::any_of(
+            applied.begin(), applied.end(), [&](const AppliedMigration& a) { return a.version == m.version; });
         if (!done) {
             pending.push_back(&m);
         }

@@ -40,6 +40,6 @@ struct AppliedMigration {
     std::string name;
 };
 [[nodiscard]] Result<std::vector<const Migration*>> PendingMigrations(const std::vector<Migration>& known,
-                                                                     const std::vector<AppliedMigration>& applied);
+                                                                      const std::vector<AppliedMigration>& applied);
 
 }  // namespace dispatch::store

@@ -50,9 +50,9 @@ Error FromResult(PGconn* conn, const PGresult* result, std::string_view what) {
         return Fail(Errc::kUnavailable, fmt::format("{}: {}", what, Trim(PQerrorMessage(conn))));
     }
     const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
-    return Fail(MapSqlState(state != nullptr ? state : ""),
-                fmt::format("{}: {} (sqlstate {})", what, Trim(PQresultErrorMessage(result)),
-                            state != nullptr ? state : "?"));
+    return Fail(
+        MapSqlState(state != nullptr ? state : ""),
+        fmt::format("{}: {} (sqlstate {})", what, Trim(PQresultErrorMessage(result)), state != nullptr ? state : "?"));
 }
 
 bool Ok(const PGresult* result) {
@@ -187,8 +187,8 @@ Result<Rows> Connection::Query(const std::string& sql, const std::vector<Param>&
     for (const auto& p : params) {
         values.push_back(p ? p->c_str() : nullptr);
     }
-    PGresult* raw = PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(values.size()), values.data(), nullptr,
-                                   nullptr, 0);
+    PGresult* raw =
+        PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0);
     Rows rows(raw);
     if (raw == nullptr || !Ok(raw)) {
         return FromResult(conn_, raw, "query");

@@ -102,8 +102,8 @@ Result<void> ValidateEvent(const InboxEvent& event) {
         return Fail(Errc::kInvalidArgument, "inbox event needs a member_id and a dedup_key");
     }
     if (!json::Parse(event.payload)) {
-        return Fail(Errc::kInvalidArgument, fmt::format("inbox event {} has a payload that is not JSON",
-                                                        event.dedup_key));
+        return Fail(Errc::kInvalidArgument,
+                    fmt::format("inbox event {} has a payload that is not JSON", event.dedup_key));
     }
     return {};
 }

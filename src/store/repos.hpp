@@ -19,7 +19,7 @@ namespace dispatch::store {
 
 // ---- portals ------------------------------------------------------------------------------------------------------
 
-enum class AuthMode { kOAuth, kWebhook };           // DESIGN.md §7: local server application, or incoming webhook
+enum class AuthMode { kOAuth, kWebhook };  // DESIGN.md §7: local server application, or incoming webhook
 enum class PortalStatus { kActive, kSuspended, kUninstalled };
 
 std::string_view ToString(AuthMode mode);
@@ -92,7 +92,7 @@ struct InboxEvent {
     std::string member_id;
     TimeMs received_at = 0;
     InboxKind kind = InboxKind::kEvent;
-    std::string event_name;          // ONCRMDYNAMICITEMADD, a robot code, ...
+    std::string event_name;           // ONCRMDYNAMICITEMADD, a robot code, ...
     std::int64_t entity_type_id = 0;  // 0 with item_id 0: not about one item (install); ordered per portal then
     std::int64_t item_id = 0;
     std::string payload = "{}";  // JSON text, stored as is; must be valid JSON
@@ -110,16 +110,16 @@ struct ClaimedEvent {
 };
 
 struct RetryPolicy {
-    std::int64_t max_attempts = 8;             // the claim that fails the max_attempts-th time dead-letters the row
-    TimeMs first_backoff = 1 * kSecondMs;      // after the first failure; doubles each attempt
+    std::int64_t max_attempts = 8;         // the claim that fails the max_attempts-th time dead-letters the row
+    TimeMs first_backoff = 1 * kSecondMs;  // after the first failure; doubles each attempt
     TimeMs max_backoff = 15 * kMinuteMs;
 };
 // Delay before the next attempt after `attempt` failed: first_backoff * 2^(attempt-1), capped. Deterministic.
 TimeMs Backoff(const RetryPolicy& policy, std::int64_t attempt);
 
 struct FailOutcome {
-    bool dead = false;          // dead-lettered: no more attempts
-    TimeMs retry_at = 0;        // when not dead: not claimable before this instant
+    bool dead = false;    // dead-lettered: no more attempts
+    TimeMs retry_at = 0;  // when not dead: not claimable before this instant
 };
 
 struct InboxDepth {
@@ -158,8 +158,8 @@ public:
     [[nodiscard]] virtual Result<void> Complete(std::int64_t id, std::int64_t attempt, TimeMs now) = 0;
     // Records the failure: back to pending after Backoff(policy, attempt), or dead when attempt >= max_attempts.
     // kLeaseLost as for Complete. `error` is stored for operators; it must hold no secret.
-    [[nodiscard]] virtual Result<FailOutcome> Fail(std::int64_t id, std::int64_t attempt, std::string_view error,
-                                                   TimeMs now, const RetryPolicy& policy) = 0;
+    [[nodiscard]] virtual Result<FailOutcome> Fail(
+        std::int64_t id, std::int64_t attempt, std::string_view error, TimeMs now, const RetryPolicy& policy) = 0;
     [[nodiscard]] virtual Result<InboxDepth> Depth() = 0;
     virtual GroupCommitStats Stats() const = 0;
 };

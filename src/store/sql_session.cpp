@@ -1,6 +1,10 @@
 #include "store/sql_session.hpp"
 
+#include <fmt/format.h>
+
 #include <charconv>
+
+#include "store/errc.hpp"
 
 namespace dispatch::store::sql {
 
@@ -29,6 +33,26 @@ std::int64_t ResultRow::Int64(int column) const {
         std::from_chars(text->data(), text->data() + text->size(), value);
     }
     return value;
+}
+
+Result<void> Done(const Result<QueryResult>& result) {
+    if (!result) {
+        return result.error();
+    }
+    return {};
+}
+
+Result<void> RequireHeld(const Result<QueryResult>& result,
+                         std::string_view what,
+                         std::int64_t id,
+                         std::int64_t attempt) {
+    if (!result) {
+        return result.error();
+    }
+    if (result->affected == 0) {
+        return Fail(Errc::kLeaseLost, fmt::format("{} {} attempt {} is not held", what, id, attempt));
+    }
+    return {};
 }
 
 }  // namespace dispatch::store::sql

@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -50,6 +51,48 @@ struct QueryResult {
     std::vector<ResultRow> rows;
     std::int64_t affected = 0;  // rows changed by INSERT/UPDATE/DELETE; not meaningful for a SELECT
 };
+
+// Every row of a statement's result decoded by `read` (const ResultRow& → T), or the statement's error.
+template <class F>
+auto MapRows(const Result<QueryResult>& result, F read)
+    -> Result<std::vector<decltype(read(std::declval<const ResultRow&>()))>> {
+    if (!result) {
+        return result.error();
+    }
+    std::vector<decltype(read(std::declval<const ResultRow&>()))> out;
+    out.reserve(result->rows.size());
+    for (const auto& row : result->rows) {
+        out.push_back(read(row));
+    }
+    return out;
+}
+
+// As MapRows with a decoder that can refuse a row (const ResultRow& → Result<T>): the first refusal is the result.
+template <class T, class F>
+Result<std::vector<T>> MapRowsChecked(const Result<QueryResult>& result, F read) {
+    if (!result) {
+        return result.error();
+    }
+    std::vector<T> out;
+    out.reserve(result->rows.size());
+    for (const auto& row : result->rows) {
+        auto decoded = read(row);
+        if (!decoded) {
+            return decoded.error();
+        }
+        out.push_back(std::move(*decoded));
+    }
+    return out;
+}
+
+// The statement's error, if it failed.
+Result<void> Done(const Result<QueryResult>& result);
+// As Done, and kLeaseLost when a fenced UPDATE/DELETE changed no row: the claim `what id` at `attempt` was taken
+// over or finished meanwhile.
+Result<void> RequireHeld(const Result<QueryResult>& result,
+                         std::string_view what,
+                         std::int64_t id,
+                         std::int64_t attempt);
 
 class Session {
 public:

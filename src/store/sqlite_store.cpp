@@ -3,16 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 
 #include "core/log.hpp"
 #include "store/errc.hpp"
 #include "store/executor.hpp"
-#include "store/flow_store.hpp"
 #include "store/queries.hpp"
-#include "store/store.hpp"
+#include "store/sql_store.hpp"
 
 namespace dispatch::store {
 namespace {
@@ -20,296 +17,8 @@ namespace {
 constexpr log::Logger kLog{"store"};
 
 using sqlite::Connection;
-using sqlite::Statement;
 using sqlite::Transaction;
 
-// Read connections, one borrower at a time each. WAL gives every reader a consistent snapshot of the last
-// committed state without blocking the writer.
-class ReaderPool {
-public:
-    void Add(std::unique_ptr<Connection> connection) { idle_.push_back(std::move(connection)); }
-
-    template <class F>
-    auto With(F&& fn) {
-        std::unique_ptr<Connection> connection;
-        {
-            std::unique_lock lock(mu_);
-            cv_.wait(lock, [this] { return !idle_.empty(); });
-            connection = std::move(idle_.back());
-            idle_.pop_back();
-        }
-        struct GiveBack {
-            ReaderPool* pool;
-            std::unique_ptr<Connection>* connection;
-            ~GiveBack() {
-                std::lock_guard lock(pool->mu_);
-                pool->idle_.push_back(std::move(*connection));
-                pool->cv_.notify_one();
-            }
-        } give_back{this, &connection};
-        return fn(*connection);
-    }
-
-private:
-    std::mutex mu_;
-    std::condition_variable cv_;
-    std::vector<std::unique_ptr<Connection>> idle_;
-};
-
-// What the repositories share: the writer connection (touched only on the executor's thread), the readers, and the
-// executor itself.
-struct Shared {
-    std::unique_ptr<Connection> writer;
-    ReaderPool readers;
-    std::unique_ptr<StoreExecutor> executor;
-};
-
-class SqlitePortals final : public PortalRepo {
-public:
-    explicit SqlitePortals(Shared& shared) : s_(shared) {}
-
-    Result<void> Upsert(const Portal& p) override {
-        return s_.executor->Call<void>([&]() -> Result<void> {
-            auto st = s_.writer->Prepare(sql::kUpsertPortal);
-            if (!st) {
-                return st.error();
-            }
-            st->Bind(p.member_id,
-                     p.domain,
-                     p.client_endpoint,
-                     p.server_endpoint,
-                     p.application_token,
-                     ToString(p.auth_mode),
-                     ToString(p.status),
-                     p.installed_at,
-                     p.updated_at);
-            return st->Run();
-        });
-    }
-
-    Result<Portal> FindByMemberId(std::string_view member_id) override {
-        return FindOne(sql::kFindPortalByMember, member_id);
-    }
-    Result<Portal> FindByDomain(std::string_view domain) override { return FindOne(sql::kFindPortalByDomain, domain); }
-
-    Result<std::vector<Portal>> List() override {
-        return s_.readers.With([&](Connection& c) -> Result<std::vector<Portal>> {
-            auto st = c.Prepare(sql::kListPortals);
-            if (!st) {
-                return st.error();
-            }
-            std::vector<Portal> out;
-            for (;;) {
-                auto row = st->Step();
-                if (!row) {
-                    return row.error();
-                }
-                if (!*row) {
-                    return out;
-                }
-                auto portal = sql::ReadPortal(*st);
-                if (!portal) {
-                    return portal.error();
-                }
-                out.push_back(std::move(*portal));
-            }
-        });
-    }
-
-private:
-    Result<Portal> FindOne(const std::string& query, std::string_view key) {
-        return s_.readers.With([&](Connection& c) -> Result<Portal> {
-            auto st = c.Prepare(query);
-            if (!st) {
-                return st.error();
-            }
-            st->Bind(key);
-            auto row = st->Step();
-            if (!row) {
-                return row.error();
-            }
-            if (!*row) {
-                return dispatch::Fail(Errc::kNotFound, fmt::format("no portal '{}'", key));
-            }
-            return sql::ReadPortal(*st);
-        });
-    }
-
-    Shared& s_;
-};
-
-class SqliteTokens final : public TokenRepo {
-public:
-    explicit SqliteTokens(Shared& shared) : s_(shared) {}
-
-    Result<Token> Get(std::string_view member_id) override {
-        return s_.readers.With([&](Connection& c) -> Result<Token> {
-            auto st = c.Prepare(sql::kGetToken);
-            if (!st) {
-                return st.error();
-            }
-            st->Bind(member_id);
-            auto row = st->Step();
-            if (!row) {
-                return row.error();
-            }
-            if (!*row) {
-                return dispatch::Fail(Errc::kNotFound, fmt::format("no token for portal '{}'", member_id));
-            }
-            return sql::ReadToken(*st);
-        });
-    }
-
-    Result<Token> CompareAndSwap(const Token& next, std::int64_t expected_version) override {
-        return s_.executor->Call<Token>([&]() -> Result<Token> {
-            const bool first = expected_version == 0;
-            auto st = s_.writer->Prepare(first ? sql::kInsertToken : sql::kSwapToken);
-            if (!st) {
-                return st.error();
-            }
-            st->Bind(
-                next.member_id, next.access_token, next.refresh_token, next.expires_at, next.scope, next.updated_at);
-            if (!first) {
-                st->BindAt(7, expected_version);
-            }
-            auto row = st->Step();
-            if (!row) {
-                return row.error();
-            }
-            if (!*row) {
-                return dispatch::Fail(
-                    Errc::kConflict,
-                    fmt::format("token of portal '{}' is no longer version {}", next.member_id, expected_version));
-            }
-            Token stored = sql::ReadToken(*st);
-            if (auto done = st->Run(); !done) {  // finish the statement so autocommit commits now
-                return done.error();
-            }
-            return stored;
-        });
-    }
-
-private:
-    Shared& s_;
-};
-
-class SqliteInbox final : public InboxRepo {
-public:
-    explicit SqliteInbox(Shared& shared) : s_(shared), claim_sql_(sql::ClaimInbox("")) {}
-
-    void Append(InboxEvent event, AppendCallback done) override {
-        if (auto valid = sql::ValidateEvent(event); !valid) {
-            done(valid.error());
-            return;
-        }
-        s_.executor->Append(std::move(event), std::move(done));
-    }
-
-    Result<std::vector<ClaimedEvent>> Claim(int max, TimeMs now, TimeMs lease) override {
-        return s_.executor->Call<std::vector<ClaimedEvent>>([&]() -> Result<std::vector<ClaimedEvent>> {
-            auto st = s_.writer->Prepare(claim_sql_);
-            if (!st) {
-                return st.error();
-            }
-            st->Bind(now, lease, max);
-            std::vector<ClaimedEvent> out;
-            for (;;) {
-                auto row = st->Step();
-                if (!row) {
-                    return row.error();
-                }
-                if (!*row) {
-                    break;
-                }
-                auto claimed = sql::ReadClaimed(*st);
-                if (!claimed) {
-                    return claimed.error();
-                }
-                out.push_back(std::move(*claimed));
-            }
-            // RETURNING promises no order.
-            std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-            return out;
-        });
-    }
-
-    Result<void> Complete(std::int64_t id, std::int64_t attempt, TimeMs now) override {
-        return s_.executor->Call<void>([&]() -> Result<void> {
-            auto st = s_.writer->Prepare(std::string(sql::kCompleteInbox));
-            if (!st) {
-                return st.error();
-            }
-            st->Bind(id, attempt, now);
-            if (auto ran = st->Run(); !ran) {
-                return ran.error();
-            }
-            if (s_.writer->Changes() == 0) {
-                return dispatch::Fail(Errc::kLeaseLost,
-                                      fmt::format("inbox row {} attempt {} is not held", id, attempt));
-            }
-            return {};
-        });
-    }
-
-    Result<FailOutcome> Fail(
-        std::int64_t id, std::int64_t attempt, std::string_view error, TimeMs now, const RetryPolicy& policy) override {
-        return s_.executor->Call<FailOutcome>([&]() -> Result<FailOutcome> {
-            FailOutcome outcome;
-            outcome.dead = attempt >= policy.max_attempts;
-            outcome.retry_at = outcome.dead ? 0 : now + Backoff(policy, attempt);
-            auto st = s_.writer->Prepare(std::string(sql::kFailInbox));
-            if (!st) {
-                return st.error();
-            }
-            st->Bind(id, attempt, outcome.dead ? "dead" : "pending", outcome.dead ? now : outcome.retry_at, error);
-            if (auto ran = st->Run(); !ran) {
-                return ran.error();
-            }
-            if (s_.writer->Changes() == 0) {
-                return dispatch::Fail(Errc::kLeaseLost,
-                                      fmt::format("inbox row {} attempt {} is not held", id, attempt));
-            }
-            return outcome;
-        });
-    }
-
-    Result<InboxDepth> Depth() override {
-        return s_.readers.With([&](Connection& c) -> Result<InboxDepth> {
-            auto st = c.Prepare(std::string(sql::kInboxDepth));
-            if (!st) {
-                return st.error();
-            }
-            InboxDepth depth;
-            for (;;) {
-                auto row = st->Step();
-                if (!row) {
-                    return row.error();
-                }
-                if (!*row) {
-                    return depth;
-                }
-                const std::string state = st->Text(0);
-                const std::int64_t count = st->Int64(1);
-                if (state == "pending") {
-                    depth.pending = count;
-                } else if (state == "claimed") {
-                    depth.claimed = count;
-                } else {
-                    depth.dead = count;
-                }
-            }
-        });
-    }
-
-    GroupCommitStats Stats() const override { return s_.executor->Stats(); }
-
-private:
-    Shared& s_;
-    std::string claim_sql_;
-};
-
-// The flows repositories (flow_store.cpp) over SQLite: reads on a pooled reader in one snapshot, writes on the
-// writer thread in BEGIN IMMEDIATE, so a ticket commit serialises with the inbox's group commit.
 class SqliteSession final : public sql::Session {
 public:
     explicit SqliteSession(Connection& connection) : c_(connection) {}
@@ -351,12 +60,13 @@ private:
     Connection& c_;
 };
 
-class SqliteDatabase final : public sql::Database {
+// The repositories (sql_store.cpp, flow_store.cpp) over SQLite: reads on a pooled read connection, each in one
+// snapshot (WAL lets readers run beside the writer); writes on the executor's thread, which owns the writer
+// connection, in BEGIN IMMEDIATE, so they serialise with the inbox's group commit.
+class SqliteBackend final : public PooledBackend<Connection> {
 public:
-    explicit SqliteDatabase(Shared& shared) : s_(shared) {}
-
     Result<void> Read(const Work& work) override {
-        return s_.readers.With([&](Connection& c) -> Result<void> {
+        return pool_.With([&](Connection& c) -> Result<void> {
             if (auto begun = c.Exec("BEGIN"); !begun) {
                 return begun;
             }
@@ -368,12 +78,12 @@ public:
     }
 
     Result<void> Write(const Work& work) override {
-        return s_.executor->Call<void>([&]() -> Result<void> {
-            auto tx = Transaction::Begin(*s_.writer);
+        return executor_->Call<void>([&]() -> Result<void> {
+            auto tx = Transaction::Begin(*writer_);
             if (!tx) {
                 return tx.error();
             }
-            SqliteSession session(*s_.writer);
+            SqliteSession session(*writer_);
             if (auto done = work(session); !done) {
                 return done;  // the transaction rolls back as it goes out of scope
             }
@@ -382,9 +92,7 @@ public:
     }
 
     std::string ClaimLock(std::string_view /*alias*/) const override { return {}; }
-
-private:
-    Shared& s_;
+    std::string_view Name() const override { return "sqlite"; }
 };
 
 // One transaction for the whole gathered batch: one fsync (synchronous=FULL) acknowledges every event in it.
@@ -434,36 +142,6 @@ std::vector<Result<AppendOutcome>> AppendBatch(Connection& writer, std::vector<I
     return results;
 }
 
-class SqliteStore final : public Store {
-public:
-    explicit SqliteStore(std::unique_ptr<Shared> shared)
-        : shared_(std::move(shared)),
-          portals_(*shared_),
-          tokens_(*shared_),
-          inbox_(*shared_),
-          db_(*shared_),
-          flows_(MakeFlowRepos(db_)) {}
-    ~SqliteStore() override { Close(); }
-
-    PortalRepo& Portals() override { return portals_; }
-    TokenRepo& Tokens() override { return tokens_; }
-    InboxRepo& Inbox() override { return inbox_; }
-    TicketRepo& Tickets() override { return *flows_.tickets; }
-    TimerRepo& Timers() override { return *flows_.timers; }
-    OutboxRepo& Outbox() override { return *flows_.outbox; }
-    SettingsRepo& Settings() override { return *flows_.settings; }
-    std::string_view Backend() const override { return "sqlite"; }
-    void Close() override { shared_->executor->Close(); }
-
-private:
-    std::unique_ptr<Shared> shared_;
-    SqlitePortals portals_;
-    SqliteTokens tokens_;
-    SqliteInbox inbox_;
-    SqliteDatabase db_;
-    FlowRepos flows_;
-};
-
 }  // namespace
 
 Result<void> MigrateSqlite(Connection& connection, const std::vector<Migration>& known, const Clock& clock) {
@@ -480,22 +158,8 @@ Result<void> MigrateSqlite(Connection& connection, const std::vector<Migration>&
         if (!tx) {
             return tx.error();
         }
-        std::vector<AppliedMigration> applied;
-        auto st = connection.Prepare("SELECT version, name FROM schema_migrations ORDER BY version");
-        if (!st) {
-            return st.error();
-        }
-        for (;;) {
-            auto row = st->Step();
-            if (!row) {
-                return row.error();
-            }
-            if (!*row) {
-                break;
-            }
-            applied.push_back({st->Int64(0), st->Text(1)});
-        }
-        auto pending = PendingMigrations(known, applied);
+        SqliteSession session(connection);
+        auto pending = ReadPendingMigrations(session, known);
         if (!pending) {
             return pending.error();
         }
@@ -503,16 +167,8 @@ Result<void> MigrateSqlite(Connection& connection, const std::vector<Migration>&
             return tx->Commit();
         }
         const Migration& m = *pending->front();
-        if (auto ran = connection.Exec(m.sql); !ran) {
-            return dispatch::Fail(Errc::kMigration,
-                                  fmt::format("migration {:04}_{} failed: {}", m.version, m.name, ran.error().detail));
-        }
-        auto record =
-            connection.Prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)");
-        if (!record) {
-            return record.error();
-        }
-        if (auto ran = record->Bind(m.version, m.name, clock.Now()).Run(); !ran) {
+        const auto exec = [&](const std::string& text) { return connection.Exec(text); };
+        if (auto ran = ApplyMigration(exec, session, m, clock.Now()); !ran) {
             return ran.error();
         }
         if (auto committed = tx->Commit(); !committed) {
@@ -527,28 +183,17 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options, con
     if (!migrations) {
         return migrations.error();
     }
-    auto shared = std::make_unique<Shared>();
-    auto writer = Connection::Open(options.path, {.read_only = false, .busy_timeout_ms = options.busy_timeout_ms});
-    if (!writer) {
-        return writer.error();
+    auto backend = std::make_unique<SqliteBackend>();
+    const auto open = [&](bool writer) {
+        return Connection::Open(options.path, {.read_only = !writer, .busy_timeout_ms = options.busy_timeout_ms});
+    };
+    const auto migrate = [&](Connection& writer) { return MigrateSqlite(writer, *migrations, clock); };
+    if (auto started = backend->Start(open, migrate, options.read_connections, AppendBatch); !started) {
+        return started.error();
     }
-    shared->writer = std::move(*writer);
-    if (auto migrated = MigrateSqlite(*shared->writer, *migrations, clock); !migrated) {
-        return migrated.error();
-    }
-    for (int i = 0; i < std::max(1, options.read_connections); ++i) {
-        auto reader = Connection::Open(options.path, {.read_only = true, .busy_timeout_ms = options.busy_timeout_ms});
-        if (!reader) {
-            return reader.error();
-        }
-        shared->readers.Add(std::move(*reader));
-    }
-    Connection* writer_connection = shared->writer.get();
-    shared->executor = std::make_unique<StoreExecutor>(
-        [writer_connection](std::vector<InboxEvent>& events) { return AppendBatch(*writer_connection, events); });
     DISPATCH_LOG_INFO(
         kLog, "store opened", "backend=sqlite path={} schema_version={}", log::Quote(options.path), migrations->size());
-    return std::unique_ptr<Store>(new SqliteStore(std::move(shared)));
+    return MakeSqlStore(std::move(backend));
 }
 
 }  // namespace dispatch::store

@@ -13,7 +13,8 @@ namespace dispatch::store {
 // Creates schema_migrations if needed and applies every migration the database lacks, each in its own
 // BEGIN IMMEDIATE transaction (so two processes starting at once apply each migration exactly once).
 // kMigration when the database is newer than `known`, a recorded name differs, or a migration's SQL fails.
-[[nodiscard]] Result<void> MigrateSqlite(sqlite::Connection& connection, const std::vector<Migration>& known,
+[[nodiscard]] Result<void> MigrateSqlite(sqlite::Connection& connection,
+                                         const std::vector<Migration>& known,
                                          const Clock& clock);
 
 }  // namespace dispatch::store
