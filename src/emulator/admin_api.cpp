@@ -1,26 +1,54 @@
 #include "emulator/admin_api.hpp"
 
+#include <chrono>
+
 #include "core/json.hpp"
 #include "core/time_format.hpp"
 #include "emulator/filter.hpp"
 #include "emulator/persistence.hpp"
+#include "emulator/wire_json.hpp"
 
 namespace dispatch::emulator {
 namespace bj = boost::json;
 
 namespace {
 
-HttpReply Json(int status, const bj::value& v) {
-    return HttpReply{status, json::Dump(v)};
-}
+HttpReply Json(int status, const bj::value& v) { return HttpReply{status, WireJson(v)}; }
 
-HttpReply Bad(const std::string& why) {
-    return Json(400, bj::object{{"error", why}});
-}
+HttpReply Bad(const std::string& why) { return Json(400, bj::object{{"error", why}}); }
 
 const bj::object& AsObject(const bj::value& v) {
     static const bj::object kEmpty;
     return v.is_object() ? v.get_object() : kEmpty;
+}
+
+bj::array NotificationsJson(const Portal& portal) {
+    bj::array out;
+    for (const auto& n : portal.State().notifications) {
+        out.push_back(bj::object{{"id", n.id},
+                                 {"kind", n.kind},
+                                 {"from_user", n.from_user},
+                                 {"to_user", n.to_user},
+                                 {"message", n.message},
+                                 {"tag", n.tag},
+                                 {"created_ms", n.created},
+                                 {"created", portal.Iso(n.created)}});
+    }
+    return out;
+}
+
+bj::array CommentsJson(const Portal& portal) {
+    bj::array out;
+    for (const auto& c : portal.State().comments) {
+        out.push_back(bj::object{{"id", c.id},
+                                 {"entity_type", c.entity_type},
+                                 {"entity_id", c.entity_id},
+                                 {"comment", c.comment},
+                                 {"author_id", c.author_id},
+                                 {"created_ms", c.created},
+                                 {"created", portal.Iso(c.created)}});
+    }
+    return out;
 }
 
 }  // namespace
@@ -34,7 +62,9 @@ HttpReply AdminApi::Act(std::int64_t user, std::string_view method, const bj::ob
     caller.user_id = user;
     caller.automation = automation;
     const TimeMs start = portal_.Now();
+    const auto t0 = std::chrono::steady_clock::now();
     const auto reply = rest_.CallAs(caller, method, params);
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     bj::object body;
     if (reply.Ok()) {
         body["result"] = reply.Value().result;
@@ -44,7 +74,7 @@ HttpReply AdminApi::Act(std::int64_t user, std::string_view method, const bj::ob
         if (reply.Value().next) {
             body["next"] = *reply.Value().next;
         }
-        body["time"] = rest_.TimeBlock(start, portal_.Now());
+        body["time"] = rest_.TimeBlock(start, elapsed);
     } else {
         body["error"] = reply.Error().code;
         body["error_description"] = reply.Error().description;
@@ -73,6 +103,10 @@ HttpReply AdminApi::Handle(std::string_view method, std::string_view path, const
     if (method == "GET" && path == "events") {
         return Json(200, events_.Log());
     }
+    if (method == "GET" && (path == "notifications" || path == "comments")) {
+        std::lock_guard lock(portal_.Mutex());
+        return Json(200, path == "notifications" ? NotificationsJson(portal_) : CommentsJson(portal_));
+    }
     if (method != "POST") {
         return Json(404, bj::object{{"error", "unknown admin endpoint"}});
     }
@@ -93,8 +127,8 @@ HttpReply AdminApi::Handle(std::string_view method, std::string_view path, const
         if (!ok) {
             return Bad("this clock cannot do that");
         }
-        return Json(200, bj::object{{"now_ms", clock.Now()}, {"now", portal_.Iso(clock.Now())},
-                                    {"rate", clock.Rate()}});
+        return Json(200,
+                    bj::object{{"now_ms", clock.Now()}, {"now", portal_.Iso(clock.Now())}, {"rate", clock.Rate()}});
     }
     const auto user = json::IntAt(bv, "user_id").value_or(1);
     if (path == "act") {
@@ -103,8 +137,8 @@ HttpReply AdminApi::Handle(std::string_view method, std::string_view path, const
             return Bad("method is required");
         }
         const auto* params = body.if_contains("params");
-        const bool automation = json::ToBool(body.contains("automation") ? body.at("automation") : bj::value(false))
-                                    .value_or(false);
+        const bool automation =
+            json::ToBool(body.contains("automation") ? body.at("automation") : bj::value(false)).value_or(false);
         return Act(user, *m, params && params->is_object() ? params->get_object() : bj::object{}, automation);
     }
     if (path == "move" || path == "assign") {
@@ -123,11 +157,13 @@ HttpReply AdminApi::Handle(std::string_view method, std::string_view path, const
     }
     if (path == "comment") {
         const auto e = json::IntAt(bv, "entityTypeId").value_or(0);
-        return Act(user, "crm.timeline.comment.add",
-                   bj::object{{"fields", bj::object{{"ENTITY_TYPE", "dynamic_" + std::to_string(e)},
-                                                    {"ENTITY_ID", json::IntAt(bv, "id").value_or(0)},
-                                                    {"COMMENT", json::StringAt(bv, "text").value_or("")},
-                                                    {"AUTHOR_ID", user}}}},
+        return Act(user,
+                   "crm.timeline.comment.add",
+                   bj::object{{"fields",
+                               bj::object{{"ENTITY_TYPE", "dynamic_" + std::to_string(e)},
+                                          {"ENTITY_ID", json::IntAt(bv, "id").value_or(0)},
+                                          {"COMMENT", json::StringAt(bv, "text").value_or("")},
+                                          {"AUTHOR_ID", user}}}},
                    false);
     }
     if (path == "faults") {
@@ -149,11 +185,14 @@ HttpReply AdminApi::Handle(std::string_view method, std::string_view path, const
         }
         if (const auto* f = body.if_contains("fail"); f && f->is_object()) {
             const auto m = json::StringAt(*f, "method").value_or("*");
-            ApiError e{static_cast<int>(json::IntAt(*f, "status").value_or(503)),
-                       f->get_object().contains("error") ? f->get_object().at("error") : bj::value("INTERNAL_SERVER_ERROR"),
-                       json::StringAt(*f, "error_description").value_or("Injected fault")};
+            ApiError e{
+                static_cast<int>(json::IntAt(*f, "status").value_or(503)),
+                f->get_object().contains("error") ? f->get_object().at("error") : bj::value("INTERNAL_SERVER_ERROR"),
+                json::StringAt(*f, "error_description").value_or("Injected fault"),
+                json::IntAt(*f, "operating_reset_at").value_or(0)};
+            const TimeMs reset_in = json::IntAt(*f, "reset_in_ms").value_or(FaultPlan::kDefaultResetInMs);
             std::lock_guard lock(portal_.Mutex());
-            rest_.Faults().FailNext(m, static_cast<int>(json::IntAt(*f, "times").value_or(1)), std::move(e));
+            rest_.Faults().FailNext(m, static_cast<int>(json::IntAt(*f, "times").value_or(1)), std::move(e), reset_in);
         }
         std::lock_guard lock(portal_.Mutex());
         return Json(200, bj::object{{"events", events_.Faults()}, {"fail", rest_.Faults().Describe()}});

@@ -5,8 +5,9 @@
 //   GET  state                 the full portal state (persistence.hpp format) plus clock and fault settings
 //   GET  requests              the REST request log, oldest first
 //   GET  events                the outgoing-delivery log: {id, kind, event, url, body, outcome, status, at_ms}
-//   POST clock                 {"advance_ms": n} | {"set_ms": t} | {"set": "ISO-8601"} | {"rate": r}  → {"now_ms", "now"}
-//   POST act                   {"user_id", "method", "params", "automation"?}: any REST method as that user, no auth,
+//   POST clock                 {"advance_ms": n} | {"set_ms": t} | {"set": "ISO-8601"} | {"rate": r}  → {"now_ms",
+//   "now"} POST act                   {"user_id", "method", "params", "automation"?}: any REST method as that user, no
+//   auth,
 //                              no bucket → {"status", "body"}; events are raised as for a UI change
 //   POST move                  {"user_id", "entityTypeId", "id", "stageId"}              (crm.item.update)
 //   POST assign                {"user_id", "entityTypeId", "id", "assignedById"}         (crm.item.update)

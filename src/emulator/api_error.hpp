@@ -14,18 +14,21 @@ struct ApiError {
     int status = 400;
     boost::json::value code;  // string or number, reproduced as documented
     std::string description;
+    // 429 OPERATION_TIME_LIMIT only: unix seconds when the method is released; the error envelope then carries a
+    // `time` block with `operating_reset_at` (limits.md), which clients wait for. 0 = no time block.
+    std::int64_t operating_reset_at = 0;
 };
 
 inline ApiError Err(int status, std::string code, std::string description) {
-    return ApiError{status, boost::json::value(std::move(code)), std::move(description)};
+    return ApiError{status, boost::json::value(std::move(code)), std::move(description), 0};
 }
 // error = 0 (numeric), used by crm.type.* and crm.stagehistory.list.
 inline ApiError ErrZero(std::string description) {
-    return ApiError{400, boost::json::value(0), std::move(description)};
+    return ApiError{400, boost::json::value(0), std::move(description), 0};
 }
 // error = "" with the meaning in the description (userfieldconfig.*, crm.status.*).
 inline ApiError ErrEmpty(std::string description) {
-    return ApiError{400, boost::json::value(""), std::move(description)};
+    return ApiError{400, boost::json::value(""), std::move(description), 0};
 }
 
 // What a method returns on success: the payload plus the list-method extras of the envelope (CONTRACT §2.2).
@@ -39,7 +42,7 @@ struct MethodOk {
 // failure of the emulator: it is the answer the portal gives.
 class MethodReply {
 public:
-    MethodReply(MethodOk ok) : ok_(std::move(ok)) {}  // NOLINT(google-explicit-constructor): returned by value
+    MethodReply(MethodOk ok) : ok_(std::move(ok)) {}     // NOLINT(google-explicit-constructor): returned by value
     MethodReply(ApiError err) : err_(std::move(err)) {}  // NOLINT(google-explicit-constructor)
     MethodReply(boost::json::value result) : ok_(MethodOk{std::move(result), {}, {}}) {}  // NOLINT
 

@@ -1,5 +1,6 @@
 // batch (CONTRACT §2.6): up to 50 sub-calls "method?query", executed in order, `$result[key][field]…` references
 // to earlier results, `halt`. HTTP 200 even when sub-calls fail; empty inner maps serialise as `[]` like PHP.
+#include <chrono>
 #include <regex>
 
 #include "core/form.hpp"
@@ -100,11 +101,13 @@ MethodReply Batch(CallContext& ctx, const bj::object& p) {
         const auto q = text.find('?');
         const auto method = text.substr(0, q);
         const TimeMs start = ctx.portal.Now();
+        const auto t0 = std::chrono::steady_clock::now();
         std::optional<MethodReply> reply;
         if (method == "batch") {
             reply.emplace(Err(405, "ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed for batch usage"));
         } else {
-            auto params = form::Parse(q == std::string::npos ? std::string_view{} : std::string_view(text).substr(q + 1));
+            auto params =
+                form::Parse(q == std::string::npos ? std::string_view{} : std::string_view(text).substr(q + 1));
             if (!params) {
                 reply.emplace(Err(400, "INVALID_REQUEST", "Malformed sub-call query"));
             } else {
@@ -113,18 +116,18 @@ MethodReply Batch(CallContext& ctx, const bj::object& p) {
             }
         }
         if (reply->Ok()) {
-            const auto& ok = reply->Value();
-            result[key] = ok.result;
+            auto& ok = reply->Value();
+            result[key] = std::move(ok.result);
             if (ok.total) {
                 totals[key] = *ok.total;
             }
             if (ok.next) {
                 nexts[key] = *ok.next;
             }
-            times[key] = ctx.api.TimeBlock(start, ctx.portal.Now());
+            times[key] =
+                ctx.api.TimeBlock(start, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         } else {
-            errors[key] = bj::object{{"error", reply->Error().code},
-                                     {"error_description", reply->Error().description}};
+            errors[key] = bj::object{{"error", reply->Error().code}, {"error_description", reply->Error().description}};
             if (halt) {
                 break;
             }
@@ -139,8 +142,6 @@ MethodReply Batch(CallContext& ctx, const bj::object& p) {
 
 }  // namespace
 
-void RegisterBatchMethod(MethodMap& m) {
-    m["batch"] = {"basic", false, Batch};
-}
+void RegisterBatchMethod(MethodMap& m) { m["batch"] = {"basic", false, Batch}; }
 
 }  // namespace dispatch::emulator

@@ -6,9 +6,7 @@ const Clock& ClockControl::Get() const {
     return std::visit([](auto* c) -> const Clock& { return *c; }, clock_);
 }
 
-TimeMs ClockControl::Now() const {
-    return Get().Now();
-}
+TimeMs ClockControl::Now() const { return Get().Now(); }
 
 bool ClockControl::Advance(TimeMs by) {
     if (by < 0) {

@@ -10,8 +10,8 @@ namespace {
 
 constexpr const char* kTimeZone = "Europe/Moscow";
 
-User MakeUser(std::int64_t id, const char* name, const char* last, const char* position, std::int64_t dept,
-              bool admin = false) {
+User MakeUser(
+    std::int64_t id, const char* name, const char* last, const char* position, std::int64_t dept, bool admin = false) {
     User u;
     u.id = id;
     u.name = name;
@@ -31,17 +31,17 @@ User MakeUser(std::int64_t id, const char* name, const char* last, const char* p
 
 Company DefaultCompany() {
     Company c;
-    auto dept = [&](std::int64_t id, const char* name, std::optional<std::int64_t> parent,
-                    std::optional<std::int64_t> head) {
-        c.departments[id] = Department{id, name, 500, parent, head};
-    };
+    auto dept =
+        [&](std::int64_t id, const char* name, std::optional<std::int64_t> parent, std::optional<std::int64_t> head) {
+            c.departments[id] = Department{id, name, 500, parent, head};
+        };
     dept(1, "Northwind Trading", std::nullopt, 1);
     dept(2, "IT", 1, 2);
     dept(3, "Help desk: line 1", 2, 11);
     dept(4, "Help desk: line 2", 2, 21);
     dept(5, "1C team", 2, 25);
-    constexpr const char* kDepts[] = {"Sales", "Accounting", "Warehouse", "Logistics",
-                                      "HR",    "Marketing",  "Production", "Legal"};
+    constexpr const char* kDepts[] = {
+        "Sales", "Accounting", "Warehouse", "Logistics", "HR", "Marketing", "Production", "Legal"};
     for (std::int64_t i = 0; i < 8; ++i) {
         dept(10 + i, kDepts[i], 1, std::nullopt);
     }
@@ -57,10 +57,36 @@ Company DefaultCompany() {
     add(MakeUser(23, "Lidia", "Mikhailova", "Line 2 specialist", 4));
     add(MakeUser(24, "Maxim", "Novikov", "Line 2 specialist", 4));
     add(MakeUser(25, "Nina", "Fedorova", "1C specialist", 5));
-    constexpr const char* kFirst[] = {"Oleg", "Pavel", "Roman", "Sergey", "Taras", "Ulyana", "Vera", "Yana",
-                                      "Zoya", "Artem", "Bella", "Denis", "Elena", "Filipp", "Inna", "Kira"};
-    constexpr const char* kLast[] = {"Morozov", "Volkov", "Alekseev", "Lebedev", "Semenov", "Egorov", "Pavlov",
-                                     "Kozlov",  "Stepanov", "Nikolaev", "Orlov",  "Andreev", "Makarov", "Zakharov"};
+    constexpr const char* kFirst[] = {"Oleg",
+                                      "Pavel",
+                                      "Roman",
+                                      "Sergey",
+                                      "Taras",
+                                      "Ulyana",
+                                      "Vera",
+                                      "Yana",
+                                      "Zoya",
+                                      "Artem",
+                                      "Bella",
+                                      "Denis",
+                                      "Elena",
+                                      "Filipp",
+                                      "Inna",
+                                      "Kira"};
+    constexpr const char* kLast[] = {"Morozov",
+                                     "Volkov",
+                                     "Alekseev",
+                                     "Lebedev",
+                                     "Semenov",
+                                     "Egorov",
+                                     "Pavlov",
+                                     "Kozlov",
+                                     "Stepanov",
+                                     "Nikolaev",
+                                     "Orlov",
+                                     "Andreev",
+                                     "Makarov",
+                                     "Zakharov"};
     for (std::int64_t i = 0; i < 140; ++i) {
         const auto id = 100 + i;
         const auto d = 10 + i % 8;
@@ -112,8 +138,11 @@ Result<Company> CompanyFromJson(const bj::value& v) {
         if (!id || *id <= 0) {
             return Fail(CoreErrc::kInvalid, json::PathIndex("$.departments", i) + ": id is required");
         }
-        Department out{*id, json::StringAt(d, "name").value_or(""), json::IntAt(d, "sort").value_or(500),
-                       json::IntAt(d, "parent"), json::IntAt(d, "head")};
+        Department out{*id,
+                       json::StringAt(d, "name").value_or(""),
+                       json::IntAt(d, "sort").value_or(500),
+                       json::IntAt(d, "parent"),
+                       json::IntAt(d, "head")};
         c.departments[*id] = std::move(out);
     }
     for (std::size_t i = 0; i < users->get_array().size(); ++i) {

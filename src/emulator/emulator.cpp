@@ -21,9 +21,7 @@ Emulator::Emulator(EmulatorOptions options, ClockControl& clock, Sender sender)
     }
 }
 
-Emulator::~Emulator() {
-    events_.Stop();
-}
+Emulator::~Emulator() { events_.Stop(); }
 
 HttpReply Emulator::Token(const boost::json::object& params) {
     std::lock_guard lock(portal_.Mutex());

@@ -5,7 +5,8 @@
 //   ManualClock clock(start);
 //   ClockControl control(clock);
 //   Emulator emu({.portal = {.seed = 7}}, control, sender);
-//   auto reply = emu.Rest().Handle({.method = "crm.type.list", .webhook_user = 1, .webhook_secret = emu.WebhookSecret()});
+//   auto reply = emu.Rest().Handle({.method = "crm.type.list", .webhook_user = 1, .webhook_secret =
+//   emu.WebhookSecret()});
 
 #include <memory>
 #include <string>

@@ -45,13 +45,12 @@ bj::object AuthBlock(Portal& portal, std::int64_t user_id, bool with_tokens, boo
     return auth;
 }
 
-std::string Ts(const Portal& portal) {
-    return std::to_string(portal.Now() / 1000);
-}
+std::string Ts(const Portal& portal) { return std::to_string(portal.Now() / 1000); }
 
 }  // namespace
 
-std::vector<Delivery> BuildDeliveries(Portal& portal, const std::vector<DomainEvent>& events,
+std::vector<Delivery> BuildDeliveries(Portal& portal,
+                                      const std::vector<DomainEvent>& events,
                                       const std::vector<RobotCall>& robots) {
     std::vector<Delivery> out;
     const TimeMs now = portal.Now();
@@ -126,9 +125,7 @@ Delivery BuildInstallCallback(Portal& portal, std::int64_t user_id) {
 EventDispatcher::EventDispatcher(ClockControl& clock, Sender sender, std::uint64_t seed)
     : clock_(clock), sender_(std::move(sender)), rng_(seed) {}
 
-EventDispatcher::~EventDispatcher() {
-    Stop();
-}
+EventDispatcher::~EventDispatcher() { Stop(); }
 
 void EventDispatcher::Start() {
     std::lock_guard lock(mu_);
@@ -198,7 +195,11 @@ std::size_t EventDispatcher::DeliverDue() {
                 rec.status = *res;
                 rec.outcome = (*res >= 200 && *res < 300) ? "delivered" : "failed";
             } else {
-                DISPATCH_LOG_LIMITED_WARN(kLog, "delivery failed", "kind={} event={} error={}", d.kind, d.event,
+                DISPATCH_LOG_LIMITED_WARN(kLog,
+                                          "delivery failed",
+                                          "kind={} event={} error={}",
+                                          d.kind,
+                                          d.event,
                                           log::Quote(res.error().detail));
             }
         }

@@ -26,8 +26,8 @@ struct Delivery {
     std::string kind;   // event | robot | install
     std::string event;  // event name, robot code, ONAPPINSTALL
     std::string url;
-    std::string body;   // form-urlencoded
-    TimeMs due = 0;     // emulator clock
+    std::string body;  // form-urlencoded
+    TimeMs due = 0;    // emulator clock
 };
 
 // POSTs one body; returns the HTTP status (any) or an error for transport failures.
@@ -35,7 +35,8 @@ using Sender = std::function<Result<int>(const std::string& url, const std::stri
 
 // Builds the deliveries for item events (one per matching binding, for both the generic and the `_{e}` name) and
 // robot calls. Issues per-event access tokens and records robot runs, so the portal mutex must be held.
-std::vector<Delivery> BuildDeliveries(Portal& portal, const std::vector<DomainEvent>& events,
+std::vector<Delivery> BuildDeliveries(Portal& portal,
+                                      const std::vector<DomainEvent>& events,
                                       const std::vector<RobotCall>& robots);
 // The local app's install callback (ONAPPINSTALL with a fresh token pair); empty url when none is configured.
 Delivery BuildInstallCallback(Portal& portal, std::int64_t user_id);

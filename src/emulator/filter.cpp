@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <limits>
 
 #include "core/json.hpp"
 #include "core/time_format.hpp"
@@ -146,6 +147,11 @@ int Compare(const bj::value& a, const bj::value& b) {
     if (a.is_null() || b.is_null()) {
         return a.is_null() == b.is_null() ? 0 : (a.is_null() ? -1 : 1);
     }
+    if (a.is_int64() && b.is_int64()) {
+        const auto x = a.get_int64();
+        const auto y = b.get_int64();
+        return x < y ? -1 : (y < x ? 1 : 0);
+    }
     if (a.is_string() && b.is_string()) {
         const auto& x = a.get_string();
         const auto& y = b.get_string();
@@ -174,12 +180,12 @@ bool LeafMatchesScalar(const Filter::Node& n, const bj::value& row_value) {
     switch (n.op) {
         case Op::kEq:
         case Op::kIn:
-            return std::any_of(n.values.begin(), n.values.end(),
-                               [&](const bj::value& v) { return Compare(row_value, v) == 0; });
+            return std::any_of(
+                n.values.begin(), n.values.end(), [&](const bj::value& v) { return Compare(row_value, v) == 0; });
         case Op::kNe:
         case Op::kNotIn:
-            return std::none_of(n.values.begin(), n.values.end(),
-                                [&](const bj::value& v) { return Compare(row_value, v) == 0; });
+            return std::none_of(
+                n.values.begin(), n.values.end(), [&](const bj::value& v) { return Compare(row_value, v) == 0; });
         case Op::kGt:
             return !n.values.empty() && Compare(row_value, n.values[0]) > 0;
         case Op::kGe:
@@ -192,8 +198,8 @@ bool LeafMatchesScalar(const Filter::Node& n, const bj::value& row_value) {
         case Op::kNotLike:
         case Op::kLikeRaw:
         case Op::kNotLikeRaw: {
-            const auto text = json::ToString(row_value).value_or(row_value.is_bool() ? (row_value.get_bool() ? "Y" : "N")
-                                                                                      : "");
+            const auto text =
+                json::ToString(row_value).value_or(row_value.is_bool() ? (row_value.get_bool() ? "Y" : "N") : "");
             const bool raw = n.op == Op::kLikeRaw || n.op == Op::kNotLikeRaw;
             const bool hit = std::any_of(n.values.begin(), n.values.end(), [&](const bj::value& v) {
                 const auto pat = json::ToString(v).value_or("");
@@ -205,9 +211,7 @@ bool LeafMatchesScalar(const Filter::Node& n, const bj::value& row_value) {
     return false;
 }
 
-bool IsNegative(Op op) {
-    return op == Op::kNe || op == Op::kNotIn || op == Op::kNotLike || op == Op::kNotLikeRaw;
-}
+bool IsNegative(Op op) { return op == Op::kNe || op == Op::kNotIn || op == Op::kNotLike || op == Op::kNotLikeRaw; }
 
 bool NodeMatches(const Filter::Node& n, const bj::object& row) {
     if (n.is_group) {
@@ -215,11 +219,11 @@ bool NodeMatches(const Filter::Node& n, const bj::object& row) {
             return true;
         }
         if (n.any) {
-            return std::any_of(n.children.begin(), n.children.end(),
-                               [&](const Filter::Node& c) { return NodeMatches(c, row); });
+            return std::any_of(
+                n.children.begin(), n.children.end(), [&](const Filter::Node& c) { return NodeMatches(c, row); });
         }
-        return std::all_of(n.children.begin(), n.children.end(),
-                           [&](const Filter::Node& c) { return NodeMatches(c, row); });
+        return std::all_of(
+            n.children.begin(), n.children.end(), [&](const Filter::Node& c) { return NodeMatches(c, row); });
     }
     const bj::value* v = row.if_contains(n.field.key);
     if (n.null_test) {
@@ -234,15 +238,14 @@ bool NodeMatches(const Filter::Node& n, const bj::object& row) {
         // A multiple field matches when any of its values does (negations: when none does).
         Filter::Node positive = n;
         if (IsNegative(n.op)) {
-            positive.op = n.op == Op::kNe ? Op::kEq
-                          : n.op == Op::kNotIn ? Op::kIn
+            positive.op = n.op == Op::kNe        ? Op::kEq
+                          : n.op == Op::kNotIn   ? Op::kIn
                           : n.op == Op::kNotLike ? Op::kLike
                                                  : Op::kLikeRaw;
         }
         const auto& arr = v->get_array();
-        const bool any = std::any_of(arr.begin(), arr.end(), [&](const bj::value& e) {
-            return LeafMatchesScalar(positive, e);
-        });
+        const bool any =
+            std::any_of(arr.begin(), arr.end(), [&](const bj::value& e) { return LeafMatchesScalar(positive, e); });
         return IsNegative(n.op) ? !any : any;
     }
     return LeafMatchesScalar(n, *v);
@@ -300,8 +303,7 @@ std::optional<ApiError> ParseGroup(const bj::object& obj, const FieldLookup& loo
                 if (auto c = Convert(*r, field->kind)) {
                     leaf.values.push_back(std::move(*c));
                 } else if (op == Op::kGt || op == Op::kGe || op == Op::kLt || op == Op::kLe) {
-                    return Err(400, "INVALID_ARG_VALUE",
-                               "Invalid value for filter field '" + std::string(name) + "'");
+                    return Err(400, "INVALID_ARG_VALUE", "Invalid value for filter field '" + std::string(name) + "'");
                 }
             }
         }
@@ -353,11 +355,51 @@ std::variant<Filter, ApiError> Filter::Parse(const bj::value& filter, const Fiel
     return f;
 }
 
-bool Filter::Matches(const bj::object& row) const {
-    return !root_ || NodeMatches(*root_, row);
+bool Filter::Matches(const bj::object& row) const { return !root_ || NodeMatches(*root_, row); }
+
+IntBounds Filter::BoundsOf(std::string_view key) const {
+    IntBounds b;
+    if (!root_ || root_->any) {
+        return b;
+    }
+    auto lower = [&](std::int64_t v) { b.lo = b.lo ? std::max(*b.lo, v) : v; };
+    auto upper = [&](std::int64_t v) { b.hi = b.hi ? std::min(*b.hi, v) : v; };
+    for (const auto& n : root_->children) {
+        if (n.is_group || n.null_test || n.field.key != key || n.values.size() != 1 || !n.values[0].is_int64()) {
+            continue;
+        }
+        const auto v = n.values[0].get_int64();
+        switch (n.op) {
+            case Op::kEq:
+            case Op::kIn:
+                lower(v);
+                upper(v);
+                break;
+            case Op::kGt:
+                if (v < std::numeric_limits<std::int64_t>::max()) {
+                    lower(v + 1);
+                }
+                break;
+            case Op::kGe:
+                lower(v);
+                break;
+            case Op::kLt:
+                if (v > std::numeric_limits<std::int64_t>::min()) {
+                    upper(v - 1);
+                }
+                break;
+            case Op::kLe:
+                upper(v);
+                break;
+            default:
+                break;
+        }
+    }
+    return b;
 }
 
-std::variant<std::vector<OrderKey>, ApiError> ParseOrder(const bj::value& order, const FieldLookup& lookup,
+std::variant<std::vector<OrderKey>, ApiError> ParseOrder(const bj::value& order,
+                                                         const FieldLookup& lookup,
                                                          const std::string& fallback_id_key) {
     std::vector<OrderKey> keys;
     if (order.is_object()) {
@@ -385,17 +427,36 @@ std::variant<std::vector<OrderKey>, ApiError> ParseOrder(const bj::value& order,
 
 void SortRows(std::vector<const bj::object*>& rows, const std::vector<OrderKey>& order) {
     static const bj::value kNull;
-    std::stable_sort(rows.begin(), rows.end(), [&](const bj::object* a, const bj::object* b) {
-        for (const auto& k : order) {
-            const bj::value* x = a->if_contains(k.field.key);
-            const bj::value* y = b->if_contains(k.field.key);
-            const int c = Compare(x ? *x : kNull, y ? *y : kNull);
+    if (rows.size() < 2 || order.empty()) {
+        return;
+    }
+    // Each row's sort values are looked up once (n·k lookups instead of one pair per comparison).
+    const std::size_t k = order.size();
+    std::vector<const bj::value*> keys(rows.size() * k);
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+        for (std::size_t j = 0; j < k; ++j) {
+            const bj::value* v = rows[r]->if_contains(order[j].field.key);
+            keys[r * k + j] = v ? v : &kNull;
+        }
+    }
+    std::vector<std::size_t> idx(rows.size());
+    for (std::size_t i = 0; i < idx.size(); ++i) {
+        idx[i] = i;
+    }
+    std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) {
+        for (std::size_t j = 0; j < k; ++j) {
+            const int c = Compare(*keys[a * k + j], *keys[b * k + j]);
             if (c != 0) {
-                return k.descending ? c > 0 : c < 0;
+                return order[j].descending ? c > 0 : c < 0;
             }
         }
         return false;
     });
+    std::vector<const bj::object*> sorted(rows.size());
+    for (std::size_t i = 0; i < idx.size(); ++i) {
+        sorted[i] = rows[idx[i]];
+    }
+    rows = std::move(sorted);
 }
 
 std::int64_t ParseStart(const bj::value* start) {
@@ -409,30 +470,33 @@ std::int64_t ParseStart(const bj::value* start) {
     return *v < 0 ? -1 : *v;
 }
 
-MethodOk Paginate(std::size_t count, std::int64_t start, const char* wrapper_key,
-                  const std::function<bj::value(std::size_t)>& render) {
-    MethodOk ok;
+MethodOk Paginate(std::size_t count,
+                  std::int64_t start,
+                  const char* wrapper_key,
+                  const std::function<bj::value(std::size_t)>& render,
+                  const bj::storage_ptr& sp) {
     const auto n = static_cast<std::int64_t>(count);
-    bj::array page;
+    bj::array page(sp);
     const std::int64_t from = start < 0 ? 0 : std::min(start, n);
     const std::int64_t to = std::min(from + kPageSize, n);
+    page.reserve(static_cast<std::size_t>(to > from ? to - from : 0));
     for (std::int64_t i = from; i < to; ++i) {
         page.push_back(render(static_cast<std::size_t>(i)));
     }
+    // Built by construction, never by assignment: Boost.JSON's move assignment keeps the target's storage, so
+    // assigning an arena-built page to a default-constructed value would copy it (so would bj::object{{key,
+    // page}}, through its initializer list).
+    bj::value result(std::move(page));
     if (wrapper_key != nullptr) {
-        ok.result = bj::object{{wrapper_key, std::move(page)}};
-    } else {
-        ok.result = std::move(page);
+        bj::object wrapped(sp);
+        wrapped[wrapper_key] = std::move(result);
+        result = bj::value(std::move(wrapped));
     }
     if (start < 0) {
-        ok.total = 0;  // huge-data.md: fast mode computes no total
-        return ok;
+        // huge-data.md: fast mode computes no total
+        return MethodOk{std::move(result), 0, std::nullopt};
     }
-    ok.total = n;
-    if (to < n) {
-        ok.next = to;
-    }
-    return ok;
+    return MethodOk{std::move(result), n, to < n ? std::optional<std::int64_t>(to) : std::nullopt};
 }
 
 }  // namespace dispatch::emulator

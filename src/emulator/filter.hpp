@@ -31,11 +31,23 @@ struct FilterField {
 // Maps a request field name to a row key; nullopt = "not allowed in filter/order" (INVALID_ARG_VALUE).
 using FieldLookup = std::function<std::optional<FilterField>(std::string_view name)>;
 
+// Inclusive bounds on an integer key that every matching row must satisfy (either side may be open).
+struct IntBounds {
+    std::optional<std::int64_t> lo;
+    std::optional<std::int64_t> hi;
+    bool Empty() const { return lo && hi && *lo > *hi; }
+};
+
 class Filter {
 public:
     // An empty/absent filter (null, "", [], {}) matches everything.
     static std::variant<Filter, ApiError> Parse(const boost::json::value& filter, const FieldLookup& lookup);
     bool Matches(const boost::json::object& row) const;
+
+    // What the top-level AND conditions `=key`, `>key`, `>=key`, `<key`, `<=key` (one integer value each) imply
+    // for `key`. Lets list methods whose rows are kept in key order visit only that range; the rows visited must
+    // still pass Matches (nested groups and other fields are not looked at here).
+    IntBounds BoundsOf(std::string_view key) const;
 
     struct Node;
 
@@ -49,7 +61,8 @@ struct OrderKey {
 };
 
 // Validates names and directions; `fallback_id_key` (if non-empty) is appended as the last tie-breaker ASC.
-std::variant<std::vector<OrderKey>, ApiError> ParseOrder(const boost::json::value& order, const FieldLookup& lookup,
+std::variant<std::vector<OrderKey>, ApiError> ParseOrder(const boost::json::value& order,
+                                                         const FieldLookup& lookup,
                                                          const std::string& fallback_id_key);
 void SortRows(std::vector<const boost::json::object*>& rows, const std::vector<OrderKey>& order);
 
@@ -60,8 +73,12 @@ constexpr std::int64_t kPageSize = 50;
 
 // Cuts one page out of `count` matching rows (rendering only that page) and fills total/next the documented way:
 // fast mode gives total 0 and no next. `wrapper_key` null: the page is the result itself (user.get).
-MethodOk Paginate(std::size_t count, std::int64_t start, const char* wrapper_key,
-                  const std::function<boost::json::value(std::size_t)>& render);
+// The page is built in `sp` (what `render` should allocate from too, or every row is copied once more).
+MethodOk Paginate(std::size_t count,
+                  std::int64_t start,
+                  const char* wrapper_key,
+                  const std::function<boost::json::value(std::size_t)>& render,
+                  const boost::json::storage_ptr& sp = {});
 
 // Shared conversions for request values.
 std::optional<double> ToDouble(const boost::json::value& v);

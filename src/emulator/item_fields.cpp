@@ -81,9 +81,7 @@ ApiError NotValid(const ItemField& f) {
     return Err(400, "CRM_FIELD_ERROR_VALUE_NOT_VALID", "Invalid value for field \"" + f.title + "\"");
 }
 
-bool IsBlank(const bj::value& v) {
-    return v.is_null() || (v.is_string() && v.get_string().empty());
-}
+bool IsBlank(const bj::value& v) { return v.is_null() || (v.is_string() && v.get_string().empty()); }
 
 }  // namespace
 
@@ -198,7 +196,8 @@ std::optional<FilterField> ItemSchema::Filterable(std::string_view name) const {
     return FilterField{f->key, f->kind, f->multiple};
 }
 
-std::variant<bj::value, ApiError> ItemSchema::ToStorage(const Portal& portal, const ItemField& f,
+std::variant<bj::value, ApiError> ItemSchema::ToStorage(const Portal& portal,
+                                                        const ItemField& f,
                                                         const bj::value& v) const {
     if (f.multiple) {
         if (IsBlank(v) || (v.is_array() && v.get_array().empty())) {
@@ -306,22 +305,35 @@ std::variant<bj::value, ApiError> ItemSchema::ToStorage(const Portal& portal, co
     return NotValid(f);
 }
 
-bj::value ItemSchema::Render(const Portal& portal, const ItemField& f, const bj::value* stored) const {
+bj::value ItemSchema::Render(const Portal& portal,
+                             const ItemField& f,
+                             const bj::value* stored,
+                             const bj::storage_ptr& sp) const {
     if (!f.enabled || stored == nullptr || stored->is_null()) {
-        return f.multiple && f.enabled ? bj::value(bj::array{}) : bj::value(nullptr);
+        return f.multiple && f.enabled ? bj::value(bj::array(sp)) : bj::value(nullptr, sp);
     }
     auto one = [&](const bj::value& v) -> bj::value {
         switch (f.kind) {
             case ValueKind::kTime:
-                return v.is_int64() ? bj::value(portal.Iso(v.get_int64())) : v;
+                if (v.is_int64()) {
+                    char buf[40];
+                    const auto n = portal.IsoTo(v.get_int64(), buf);
+                    return bj::value(bj::string_view(buf, n), sp);
+                }
+                break;
             case ValueKind::kBool:
-                return v.is_bool() ? bj::value(v.get_bool() ? "Y" : "N") : v;
+                if (v.is_bool()) {
+                    return bj::value(v.get_bool() ? "Y" : "N", sp);
+                }
+                break;
             default:
-                return v;
+                break;
         }
+        return bj::value(v, sp);
     };
     if (stored->is_array()) {
-        bj::array out;
+        bj::array out(sp);
+        out.reserve(stored->get_array().size());
         for (const auto& e : stored->get_array()) {
             out.push_back(one(e));
         }

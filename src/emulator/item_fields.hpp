@@ -46,9 +46,14 @@ public:
 
     // Converts a request value to storage form, or the documented error (CRM_FIELD_ERROR_VALUE_NOT_VALID; `100`
     // for a scalar given to a multiple field).
-    std::variant<boost::json::value, ApiError> ToStorage(const Portal& portal, const ItemField& field,
+    std::variant<boost::json::value, ApiError> ToStorage(const Portal& portal,
+                                                         const ItemField& field,
                                                          const boost::json::value& value) const;
-    boost::json::value Render(const Portal& portal, const ItemField& field, const boost::json::value* stored) const;
+    // The response value of one field; allocated from `sp` (list pages build into one arena per call).
+    boost::json::value Render(const Portal& portal,
+                              const ItemField& field,
+                              const boost::json::value* stored,
+                              const boost::json::storage_ptr& sp = {}) const;
     // crm.item.fields description of one field.
     boost::json::object Describe(const Portal& portal, const ItemField& field) const;
 

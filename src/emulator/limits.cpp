@@ -33,21 +33,28 @@ double LeakyBucket::Level(const std::string& key, TimeMs now) const {
     return std::max(0.0, s.level - rate_ * static_cast<double>(std::max<TimeMs>(0, now - s.at)) / 1000.0);
 }
 
-void FaultPlan::FailNext(std::string method, int times, ApiError error) {
+void FaultPlan::FailNext(std::string method, int times, ApiError error, TimeMs reset_in_ms) {
     if (times <= 0) {
         plans_.erase(method);
         return;
     }
-    plans_[std::move(method)] = Plan{times, std::move(error)};
+    plans_[std::move(method)] = Plan{times, std::move(error), reset_in_ms};
 }
 
-std::optional<ApiError> FaultPlan::Take(const std::string& method) {
+std::optional<ApiError> FaultPlan::Take(const std::string& method, TimeMs now) {
+    if (plans_.empty()) {
+        return std::nullopt;
+    }
     for (const auto& key : {method, std::string("*")}) {
         auto it = plans_.find(key);
         if (it == plans_.end()) {
             continue;
         }
         ApiError e = it->second.error;
+        const bool time_limit = e.code.is_string() && e.code.get_string() == "OPERATION_TIME_LIMIT";
+        if (time_limit && e.operating_reset_at == 0) {
+            e.operating_reset_at = (now + it->second.reset_in_ms) / kSecondMs;
+        }
         if (--it->second.remaining <= 0) {
             plans_.erase(it);
         }
@@ -63,7 +70,8 @@ boost::json::array FaultPlan::Describe() const {
                                           {"remaining", p.remaining},
                                           {"status", p.error.status},
                                           {"error", p.error.code},
-                                          {"error_description", p.error.description}});
+                                          {"error_description", p.error.description},
+                                          {"reset_in_ms", p.reset_in_ms}});
     }
     return out;
 }

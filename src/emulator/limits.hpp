@@ -38,10 +38,15 @@ private:
 
 class FaultPlan {
 public:
-    // The next `times` calls of `method` ("*" = any method) answer with `error`.
-    void FailNext(std::string method, int times, ApiError error);
-    // Consumes one planned failure for `method`, if any.
-    std::optional<ApiError> Take(const std::string& method);
+    // How long an injected OPERATION_TIME_LIMIT keeps the method blocked when the test does not say: the
+    // 10-minute window of limits.md (operating_reset_at = first call of the oldest 1-minute bucket + 10 min).
+    static constexpr TimeMs kDefaultResetInMs = 10 * kMinuteMs;
+
+    // The next `times` calls of `method` ("*" = any method) answer with `error`. An OPERATION_TIME_LIMIT error
+    // without its own `operating_reset_at` gets one `reset_in_ms` after the moment it is answered.
+    void FailNext(std::string method, int times, ApiError error, TimeMs reset_in_ms = kDefaultResetInMs);
+    // Consumes one planned failure for `method`, if any; `now` is the emulator clock.
+    std::optional<ApiError> Take(const std::string& method, TimeMs now);
     void Clear() { plans_.clear(); }
     boost::json::array Describe() const;
 
@@ -49,6 +54,7 @@ private:
     struct Plan {
         int remaining = 0;
         ApiError error;
+        TimeMs reset_in_ms = kDefaultResetInMs;
     };
     std::map<std::string, Plan> plans_;
 };

@@ -18,9 +18,15 @@ std::string Upper(std::string s) {
 
 // Events this portal can raise or accept bindings for. The `_{entityTypeId}` forms need an existing SPA.
 bool KnownEvent(Portal& portal, const std::string& name) {
-    static constexpr const char* kFixed[] = {"ONCRMDYNAMICITEMADD", "ONCRMDYNAMICITEMUPDATE", "ONCRMDYNAMICITEMDELETE",
-                                             "ONAPPINSTALL",        "ONAPPUNINSTALL",         "ONAPPUPDATE",
-                                             "ONAPPTEST",           "ONCRMTYPEADD",           "ONCRMTYPEUPDATE",
+    static constexpr const char* kFixed[] = {"ONCRMDYNAMICITEMADD",
+                                             "ONCRMDYNAMICITEMUPDATE",
+                                             "ONCRMDYNAMICITEMDELETE",
+                                             "ONAPPINSTALL",
+                                             "ONAPPUNINSTALL",
+                                             "ONAPPUPDATE",
+                                             "ONAPPTEST",
+                                             "ONCRMTYPEADD",
+                                             "ONCRMTYPEUPDATE",
                                              "ONCRMTYPEDELETE"};
     for (const char* f : kFixed) {
         if (name == f) {
@@ -74,10 +80,8 @@ MethodReply EventBind(CallContext& ctx, const bj::object& p) {
 MethodReply EventGet(CallContext& ctx, const bj::object&) {
     bj::array out;
     for (const auto& [id, b] : ctx.portal.State().bindings) {
-        out.push_back(bj::object{{"event", b.event},
-                                 {"handler", b.handler},
-                                 {"auth_type", std::to_string(b.auth_type)},
-                                 {"offline", 0}});
+        out.push_back(bj::object{
+            {"event", b.event}, {"handler", b.handler}, {"auth_type", std::to_string(b.auth_type)}, {"offline", 0}});
     }
     return bj::value(std::move(out));
 }
@@ -97,17 +101,14 @@ MethodReply EventUnbind(CallContext& ctx, const bj::object& p) {
     return bj::value(bj::object{{"count", static_cast<std::int64_t>(before - bindings.size())}});
 }
 
-ApiError Validation(const std::string& text) {
-    return Err(400, "ERROR_ACTIVITY_VALIDATION_FAILURE", text);
-}
+ApiError Validation(const std::string& text) { return Err(400, "ERROR_ACTIVITY_VALIDATION_FAILURE", text); }
 
 bool ValidCode(const std::string& code, bool robot_code) {
     if (code.empty()) {
         return false;
     }
     return std::all_of(code.begin(), code.end(), [&](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' ||
-               (robot_code && (c == '.' || c == '-'));
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || (robot_code && (c == '.' || c == '-'));
     });
 }
 
@@ -116,9 +117,9 @@ std::optional<ApiError> ReadRobot(const bj::object& p, Robot& r, bool partial) {
     if (const auto* h = Param(p, "HANDLER"); h || !partial) {
         const auto handler = h ? json::ToString(*h).value_or("") : "";
         if (handler.rfind("http://", 0) != 0 && handler.rfind("https://", 0) != 0) {
-            return handler.find("://") == std::string::npos ? Err(400, "ERROR_WRONG_HANDLER_URL", "Wrong handler URL")
-                                                            : Err(400, "ERROR_UNSUPPORTED_PROTOCOL",
-                                                                  "Unsupported handler protocol");
+            return handler.find("://") == std::string::npos
+                       ? Err(400, "ERROR_WRONG_HANDLER_URL", "Wrong handler URL")
+                       : Err(400, "ERROR_UNSUPPORTED_PROTOCOL", "Unsupported handler protocol");
         }
         r.handler = handler;
     }

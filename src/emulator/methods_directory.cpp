@@ -51,7 +51,8 @@ bj::object UserRow(const User& u) {
 
 std::string Upper(std::string_view s) {
     std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    std::transform(
+        out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
     return out;
 }
 
@@ -225,7 +226,7 @@ MethodReply NotifyAdd(CallContext& ctx, const bj::object& p, const char* kind) {
     n.to_user = to;
     n.message = std::move(message);
     n.tag = tag;
-    n.created = ctx.portal.Now();
+    n.created = ctx.portal.NowSeconds();
     const auto id = n.id;
     notes.push_back(std::move(n));
     return bj::value(id);
@@ -246,8 +247,9 @@ MethodReply CommentAdd(CallContext& ctx, const bj::object& p) {
     if (!entity_type || entity_type->empty()) {
         return MissingParam("ENTITY_TYPE");
     }
-    std::transform(entity_type->begin(), entity_type->end(), entity_type->begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(entity_type->begin(), entity_type->end(), entity_type->begin(), [](unsigned char c) {
+        return static_cast<char>(std::tolower(c));
+    });
     bool known = *entity_type == "lead" || *entity_type == "deal" || *entity_type == "contact" ||
                  *entity_type == "company" || *entity_type == "order";
     if (entity_type->rfind("dynamic_", 0) == 0) {
@@ -268,7 +270,7 @@ MethodReply CommentAdd(CallContext& ctx, const bj::object& p) {
     c.entity_id = *entity_id;
     c.comment = comment;
     c.author_id = json::IntAt(f, "AUTHOR_ID").value_or(ctx.caller.user_id);
-    c.created = ctx.portal.Now();
+    c.created = ctx.portal.NowSeconds();
     const auto id = c.id;
     ctx.portal.State().comments.push_back(std::move(c));
     return bj::value(id);
@@ -280,10 +282,10 @@ void RegisterDirectoryMethods(MethodMap& m) {
     m["user.get"] = {"user", false, UserGet};
     m["user.current"] = {"user", false, UserCurrent};
     m["department.get"] = {"department", false, DepartmentGet};
-    m["im.notify.system.add"] = {"im", false,
-                                 [](CallContext& c, const bj::object& p) { return NotifyAdd(c, p, "system"); }};
-    m["im.notify.personal.add"] = {"im", false,
-                                   [](CallContext& c, const bj::object& p) { return NotifyAdd(c, p, "personal"); }};
+    m["im.notify.system.add"] = {
+        "im", false, [](CallContext& c, const bj::object& p) { return NotifyAdd(c, p, "system"); }};
+    m["im.notify.personal.add"] = {
+        "im", false, [](CallContext& c, const bj::object& p) { return NotifyAdd(c, p, "personal"); }};
     m["crm.timeline.comment.add"] = {"crm", false, CommentAdd};
 }
 

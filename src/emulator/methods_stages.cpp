@@ -205,8 +205,13 @@ MethodReply CategoryFields(CallContext& ctx, const bj::object& p) {
         return *e;
     }
     auto field = [](const char* type, bool ro, const char* title) {
-        return bj::object{{"type", type},       {"isRequired", false}, {"isReadOnly", ro}, {"isImmutable", false},
-                          {"isMultiple", false}, {"isDynamic", false},  {"title", title}};
+        return bj::object{{"type", type},
+                          {"isRequired", false},
+                          {"isReadOnly", ro},
+                          {"isImmutable", false},
+                          {"isMultiple", false},
+                          {"isDynamic", false},
+                          {"title", title}};
     };
     bj::object f{{"id", field("integer", true, "ID")},
                  {"name", field("string", false, "Name")},
@@ -221,9 +226,7 @@ MethodReply CategoryFields(CallContext& ctx, const bj::object& p) {
 // --- crm.status.* ---
 // crm-status-*.md: errors carry "" or a sentence as `error`; numbers come back as strings.
 
-ApiError Sentence(const char* s) {
-    return Err(400, s, s);
-}
+ApiError Sentence(const char* s) { return Err(400, s, s); }
 
 bj::object RenderStage(const Stage& s) {
     return bj::object{{"ID", std::to_string(s.id)},
@@ -453,8 +456,8 @@ MethodReply StatusDelete(CallContext& ctx, const bj::object& p) {
     if (Portal::ParseStageEntityId(s->entity_id, e, c)) {
         // how-to-add-category-to-spa.md: a funnel keeps at least one stage of each group.
         const auto siblings = ctx.portal.StagesOf(e, c);
-        const auto same_group = std::count_if(siblings.begin(), siblings.end(),
-                                              [&](const Stage* o) { return o->semantics == s->semantics; });
+        const auto same_group = std::count_if(
+            siblings.begin(), siblings.end(), [&](const Stage* o) { return o->semantics == s->semantics; });
         if (same_group <= 1) {
             return Sentence("Error on deleting status.");
         }

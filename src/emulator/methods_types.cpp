@@ -11,11 +11,21 @@ namespace bj = boost::json;
 namespace {
 
 // crm-type-add.md: flags and their defaults (all N except isSetOpenPermissions).
-constexpr const char* kFlags[] = {"isCategoriesEnabled",      "isStagesEnabled",      "isBeginCloseDatesEnabled",
-                                  "isClientEnabled",          "isUseInUserfieldEnabled", "isLinkWithProductsEnabled",
-                                  "isMycompanyEnabled",       "isDocumentsEnabled",   "isSourceEnabled",
-                                  "isObserversEnabled",       "isRecyclebinEnabled",  "isAutomationEnabled",
-                                  "isBizProcEnabled",         "isSetOpenPermissions", "isPaymentsEnabled",
+constexpr const char* kFlags[] = {"isCategoriesEnabled",
+                                  "isStagesEnabled",
+                                  "isBeginCloseDatesEnabled",
+                                  "isClientEnabled",
+                                  "isUseInUserfieldEnabled",
+                                  "isLinkWithProductsEnabled",
+                                  "isMycompanyEnabled",
+                                  "isDocumentsEnabled",
+                                  "isSourceEnabled",
+                                  "isObserversEnabled",
+                                  "isRecyclebinEnabled",
+                                  "isAutomationEnabled",
+                                  "isBizProcEnabled",
+                                  "isSetOpenPermissions",
+                                  "isPaymentsEnabled",
                                   "isCountersEnabled"};
 constexpr const char* kReadOnlyFlags[] = {"isPaymentsEnabled", "isCountersEnabled"};
 
@@ -23,13 +33,9 @@ bool IsReadOnlyFlag(std::string_view f) {
     return std::any_of(std::begin(kReadOnlyFlags), std::end(kReadOnlyFlags), [&](const char* r) { return f == r; });
 }
 
-std::string YN(const bj::value& v) {
-    return json::ToBool(v).value_or(false) ? "Y" : "N";
-}
+std::string YN(const bj::value& v) { return json::ToBool(v).value_or(false) ? "Y" : "N"; }
 
-bool EntityTypeIdAllowed(std::int64_t e) {
-    return (e >= 128 && e <= 192) || (e >= 1030 && e % 2 == 0);
-}
+bool EntityTypeIdAllowed(std::int64_t e) { return (e >= 128 && e <= 192) || (e >= 1030 && e % 2 == 0); }
 
 bj::object RenderType(Portal& portal, const SpaType& t, bool full) {
     bj::object o{{"id", t.id},
@@ -161,7 +167,7 @@ MethodReply TypeAdd(CallContext& ctx, const bj::object& p) {
         return *err;
     }
     t.created_by = t.updated_by = ctx.caller.user_id;
-    t.created_time = t.updated_time = portal.Now();
+    t.created_time = t.updated_time = portal.NowSeconds();
     auto& stored = portal.State().types[t.id] = std::move(t);
     // CONTRACT §14.10: a new SPA always gets its default funnel "General" with the five default stages, whatever
     // isCategoriesEnabled/isStagesEnabled say (README).
@@ -190,7 +196,7 @@ MethodReply TypeUpdate(CallContext& ctx, const bj::object& p) {
         return *err;
     }
     copy.updated_by = ctx.caller.user_id;
-    copy.updated_time = ctx.portal.Now();
+    copy.updated_time = ctx.portal.NowSeconds();
     *t = std::move(copy);
     return bj::value(bj::object{{"type", RenderType(ctx.portal, *t, true)}});
 }
@@ -280,10 +286,14 @@ MethodReply TypeDelete(CallContext& ctx, const bj::object& p) {
     return bj::value(bj::array{});  // crm-type-delete.md: `[]` on success
 }
 
-bj::object FieldDescription(const char* type, bool required, bool read_only, bool immutable, bool multiple,
-                            const char* title) {
-    return bj::object{{"type", type},         {"isRequired", required}, {"isReadOnly", read_only},
-                      {"isImmutable", immutable}, {"isMultiple", multiple}, {"isDynamic", false},
+bj::object FieldDescription(
+    const char* type, bool required, bool read_only, bool immutable, bool multiple, const char* title) {
+    return bj::object{{"type", type},
+                      {"isRequired", required},
+                      {"isReadOnly", read_only},
+                      {"isImmutable", immutable},
+                      {"isMultiple", multiple},
+                      {"isDynamic", false},
                       {"title", title}};
 }
 
@@ -350,9 +360,8 @@ void LinkTypes(Portal& portal, std::int64_t solution_id, const std::vector<std::
         if (sid == solution_id) {
             s.type_ids = ids;
         } else {
-            std::erase_if(s.type_ids, [&](std::int64_t t) {
-                return std::find(ids.begin(), ids.end(), t) != ids.end();
-            });
+            std::erase_if(s.type_ids,
+                          [&](std::int64_t t) { return std::find(ids.begin(), ids.end(), t) != ids.end(); });
         }
     }
 }

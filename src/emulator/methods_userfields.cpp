@@ -12,13 +12,22 @@ namespace bj = boost::json;
 
 namespace {
 
-constexpr const char* kTypes[][2] = {
-    {"crm", "CRM item binding"},   {"crm_status", "CRM directory"}, {"money", "Money"},
-    {"employee", "Employee"},       {"string", "String"},           {"integer", "Integer"},
-    {"double", "Number"},           {"datetime", "Date and time"},  {"date", "Date"},
-    {"boolean", "Yes/No"},          {"address", "Address"},         {"url", "Link"},
-    {"file", "File"},               {"enumeration", "List"},        {"iblock_section", "Information block sections"},
-    {"iblock_element", "Information block elements"}};
+constexpr const char* kTypes[][2] = {{"crm", "CRM item binding"},
+                                     {"crm_status", "CRM directory"},
+                                     {"money", "Money"},
+                                     {"employee", "Employee"},
+                                     {"string", "String"},
+                                     {"integer", "Integer"},
+                                     {"double", "Number"},
+                                     {"datetime", "Date and time"},
+                                     {"date", "Date"},
+                                     {"boolean", "Yes/No"},
+                                     {"address", "Address"},
+                                     {"url", "Link"},
+                                     {"file", "File"},
+                                     {"enumeration", "List"},
+                                     {"iblock_section", "Information block sections"},
+                                     {"iblock_element", "Information block elements"}};
 
 bool KnownType(std::string_view t) {
     return std::any_of(std::begin(kTypes), std::end(kTypes), [&](const auto& p) { return t == p[0]; }) ||
@@ -130,9 +139,7 @@ std::optional<ApiError> ApplyEnum(Portal& portal, UserField& f, const bj::value&
     return std::nullopt;
 }
 
-bool ModuleOk(const bj::object& p) {
-    return StringParam(p, "moduleId").value_or("") == "crm";
-}
+bool ModuleOk(const bj::object& p) { return StringParam(p, "moduleId").value_or("") == "crm"; }
 
 MethodReply FieldAdd(CallContext& ctx, const bj::object& p) {
     if (!ModuleOk(p)) {
@@ -164,9 +171,8 @@ MethodReply FieldAdd(CallContext& ctx, const bj::object& p) {
         return ErrEmpty("The 'FIELD_NAME' field is not found");
     }
     const auto prefix = "UF_" + entity_id + "_";
-    const bool chars_ok = std::all_of(name.begin(), name.end(), [](char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-    });
+    const bool chars_ok = std::all_of(
+        name.begin(), name.end(), [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; });
     if (name.rfind(prefix, 0) != 0 || name.size() <= prefix.size() || name.size() > 50 || !chars_ok) {
         return ErrEmpty("You cannot create custom fields");
     }
@@ -278,9 +284,16 @@ std::optional<FilterField> FieldFilter(std::string_view name) {
         return FilterField{std::string(name), ValueKind::kInt, false};
     }
     // CONTRACT §14.15: entityId is not in the documented list but the tutorial uses it; we accept it (README).
-    static constexpr const char* kStrings[] = {"fieldName",   "userTypeId", "xmlId",       "multiple",
-                                               "mandatory",   "showFilter", "showInList",  "editInList",
-                                               "isSearchable", "entityId"};
+    static constexpr const char* kStrings[] = {"fieldName",
+                                               "userTypeId",
+                                               "xmlId",
+                                               "multiple",
+                                               "mandatory",
+                                               "showFilter",
+                                               "showInList",
+                                               "editInList",
+                                               "isSearchable",
+                                               "entityId"};
     for (const char* s : kStrings) {
         if (name == s) {
             return FilterField{std::string(name), ValueKind::kString, false};
@@ -307,9 +320,10 @@ MethodReply FieldList(CallContext& ctx, const bj::object& p) {
         return ErrEmpty(e->description);
     }
     const auto* ov = Param(p, "order");
-    auto order = ParseOrder(ov && !(ov->is_object() && ov->get_object().empty()) ? *ov
-                                                                                 : bj::value(bj::object{{"sort", "ASC"}}),
-                            FieldFilter, "id");
+    auto order =
+        ParseOrder(ov && !(ov->is_object() && ov->get_object().empty()) ? *ov : bj::value(bj::object{{"sort", "ASC"}}),
+                   FieldFilter,
+                   "id");
     if (auto* e = std::get_if<ApiError>(&order)) {
         return ErrEmpty(e->description);
     }

@@ -66,9 +66,9 @@ struct Category {
 };
 
 struct Stage {
-    std::int64_t id = 0;        // row id for crm.status.get/update/delete
-    std::string entity_id;      // DYNAMIC_{e}_STAGE_{c}
-    std::string status_id;      // DT{e}_{c}:CODE
+    std::int64_t id = 0;    // row id for crm.status.get/update/delete
+    std::string entity_id;  // DYNAMIC_{e}_STAGE_{c}
+    std::string status_id;  // DT{e}_{c}:CODE
     std::string name;
     std::string name_init;
     std::int64_t sort = 10;

@@ -17,11 +17,65 @@ std::string Str(const bj::object& params, const char* key) {
     return v ? json::ToString(*v).value_or("") : "";
 }
 
+constexpr std::size_t kTokenChars = 70;
+constexpr std::size_t kCheckChars = 8;
+
+// FNV-1a of the member id and the token body, as 8 hex characters. Not a secret: it only tells the portal's own
+// tokens (which it may have purged after expiry) from strings it never issued.
+std::string TokenCheck(const std::string& member_id, std::string_view body) {
+    std::uint64_t h = 1469598103934665603ull;
+    auto mix = [&](std::string_view s) {
+        for (unsigned char c : s) {
+            h ^= c;
+            h *= 1099511628211ull;
+        }
+    };
+    mix(member_id);
+    mix("|");
+    mix(body);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out(kCheckChars, '0');
+    for (std::size_t i = 0; i < kCheckChars; ++i) {
+        out[i] = kHex[(h >> (4 * i)) & 0xf];
+    }
+    return out;
+}
+
+bool IssuedHere(const Portal& portal, const std::string& token) {
+    if (token.size() != kTokenChars) {
+        return false;
+    }
+    const std::string_view t(token);
+    return t.substr(kTokenChars - kCheckChars) ==
+           TokenCheck(portal.State().member_id, t.substr(0, kTokenChars - kCheckChars));
+}
+
+// Sweeps at most once per simulated minute: the calls that reach here are frequent (every token check).
+void MaybePurge(Portal& portal) {
+    const TimeMs now = portal.Now();
+    auto& last = portal.LastTokenPurge();
+    if (now - last < kMinuteMs && now >= last) {
+        return;
+    }
+    last = now;
+    PurgeExpiredTokens(portal);
+}
+
 }  // namespace
 
+void PurgeExpiredTokens(Portal& portal) {
+    const TimeMs now = portal.Now();
+    auto& st = portal.State();
+    std::erase_if(st.access_tokens, [&](const auto& kv) { return kv.second.expires <= now; });
+    std::erase_if(st.refresh_tokens, [&](const auto& kv) { return kv.second.expires <= now; });
+    std::erase_if(st.auth_codes, [&](const auto& kv) { return kv.second.expires <= now; });
+}
+
 std::string IssueAccessToken(Portal& portal, std::int64_t user_id) {
+    MaybePurge(portal);
     // Real tokens are ~70 hex characters with the portal's id folded in; only opacity matters to clients.
-    auto token = portal.RandomHex(70);
+    auto body = portal.RandomHex(kTokenChars - kCheckChars);
+    auto token = body + TokenCheck(portal.State().member_id, body);
     portal.State().access_tokens[token] = AccessToken{user_id, portal.Now() + kAccessTokenLifetimeMs};
     return token;
 }
@@ -68,6 +122,7 @@ HttpReply HandleTokenRequest(Portal& portal, const bj::object& params) {
     if (client_id != st.app.client_id || client_secret != st.app.client_secret) {
         return OAuthError(401, "invalid_client", "Invalid client credentials");
     }
+    MaybePurge(portal);
     const TimeMs now = portal.Now();
     std::int64_t user_id = 0;
     if (grant == "authorization_code") {
@@ -97,9 +152,14 @@ HttpReply HandleTokenRequest(Portal& portal, const bj::object& params) {
 }
 
 std::variant<std::int64_t, ApiError> CheckAccessToken(Portal& portal, const std::string& token) {
+    MaybePurge(portal);
     auto& tokens = portal.State().access_tokens;
     auto it = tokens.find(token);
     if (it == tokens.end()) {
+        if (IssuedHere(portal, token)) {
+            // Ours but no longer kept: only expired tokens are purged.
+            return Err(401, "expired_token", "The access token provided has expired.");
+        }
         return Err(401, "NO_AUTH_FOUND", "Wrong authorization data");
     }
     if (it->second.expires <= portal.Now()) {

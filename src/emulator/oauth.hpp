@@ -3,6 +3,10 @@
 // authorization_code and refresh_token grants, plus token checks for `/rest/{method}?auth=…`.
 // Access tokens live one hour on the emulator clock, refresh tokens 180 days and rotate on every refresh (the old
 // one answers invalid_grant afterwards), authorization codes 30 s and are single-use.
+// Expired access tokens, expired refresh tokens and expired codes are purged on the emulator clock (at most once a
+// simulated minute, when the OAuth server or a token check runs), so a long demo does not pile up every token each
+// event delivery issued. A purged access token still answers expired_token: tokens carry a check suffix that lets
+// the portal recognise its own (CheckAccessToken).
 // All functions expect the portal mutex to be held.
 
 #include <boost/json.hpp>
@@ -46,5 +50,8 @@ std::variant<std::int64_t, ApiError> CheckAccessToken(Portal& portal, const std:
 
 // Fault injection: every access token issued so far expires now (refresh tokens stay valid).
 void ExpireAccessTokens(Portal& portal);
+
+// Removes expired access tokens, refresh tokens and authorization codes now, whatever the last sweep was.
+void PurgeExpiredTokens(Portal& portal);
 
 }  // namespace dispatch::emulator

@@ -38,12 +38,8 @@ const bj::array& Arr(const bj::value& v, const char* key) {
     return a && a->is_array() ? a->get_array() : kEmpty;
 }
 
-std::int64_t I(const bj::value& v, const char* key) {
-    return json::IntAt(v, key).value_or(0);
-}
-std::string S(const bj::value& v, const char* key) {
-    return json::StringAt(v, key).value_or("");
-}
+std::int64_t I(const bj::value& v, const char* key) { return json::IntAt(v, key).value_or(0); }
+std::string S(const bj::value& v, const char* key) { return json::StringAt(v, key).value_or(""); }
 bool B(const bj::value& v, const char* key) {
     const auto* x = json::Find(v, key);
     return x && json::ToBool(*x).value_or(false);
@@ -111,8 +107,8 @@ bj::value StateToJson(const PortalState& st) {
     for (const auto& [id, f] : st.user_fields) {
         bj::array enums;
         for (const auto& e : f.enums) {
-            enums.push_back(bj::object{
-                {"id", e.id}, {"value", e.value}, {"def", e.def}, {"sort", e.sort}, {"xml_id", e.xml_id}});
+            enums.push_back(
+                bj::object{{"id", e.id}, {"value", e.value}, {"def", e.def}, {"sort", e.sort}, {"xml_id", e.xml_id}});
         }
         a.push_back(bj::object{{"id", f.id},
                                {"entity_id", f.entity_id},
@@ -271,13 +267,25 @@ Result<PortalState> StateFromJson(const bj::value& v) {
         st.types[t.id] = std::move(t);
     }
     for (const auto& x : Arr(v, "categories")) {
-        st.categories[I(x, "id")] = Category{I(x, "id"),         I(x, "entity_type_id"), S(x, "name"), I(x, "sort"),
-                                             B(x, "is_default"), B(x, "is_system"),      S(x, "code")};
+        st.categories[I(x, "id")] = Category{I(x, "id"),
+                                             I(x, "entity_type_id"),
+                                             S(x, "name"),
+                                             I(x, "sort"),
+                                             B(x, "is_default"),
+                                             B(x, "is_system"),
+                                             S(x, "code")};
     }
     for (const auto& x : Arr(v, "stages")) {
-        st.stages[I(x, "id")] = Stage{I(x, "id"),   S(x, "entity_id"),   S(x, "status_id"), S(x, "name"),
-                                      S(x, "name_init"), I(x, "sort"), B(x, "system"),     I(x, "category_id"),
-                                      S(x, "color"), S(x, "semantics")};
+        st.stages[I(x, "id")] = Stage{I(x, "id"),
+                                      S(x, "entity_id"),
+                                      S(x, "status_id"),
+                                      S(x, "name"),
+                                      S(x, "name_init"),
+                                      I(x, "sort"),
+                                      B(x, "system"),
+                                      I(x, "category_id"),
+                                      S(x, "color"),
+                                      S(x, "semantics")};
     }
     for (const auto& x : Arr(v, "user_fields")) {
         UserField f;
@@ -317,25 +325,38 @@ Result<PortalState> StateFromJson(const bj::value& v) {
         }
     }
     for (const auto& x : Arr(v, "stage_history")) {
-        st.stage_history.push_back(StageHistoryEntry{I(x, "id"), I(x, "entity_type_id"),
-                                                     static_cast<int>(I(x, "type_id")), I(x, "owner_id"),
-                                                     I(x, "created_time"), I(x, "category_id"),
-                                                     S(x, "stage_semantic_id"), S(x, "stage_id")});
+        st.stage_history.push_back(StageHistoryEntry{I(x, "id"),
+                                                     I(x, "entity_type_id"),
+                                                     static_cast<int>(I(x, "type_id")),
+                                                     I(x, "owner_id"),
+                                                     I(x, "created_time"),
+                                                     I(x, "category_id"),
+                                                     S(x, "stage_semantic_id"),
+                                                     S(x, "stage_id")});
     }
     for (const auto& x : Arr(v, "comments")) {
-        st.comments.push_back(TimelineComment{I(x, "id"), S(x, "entity_type"), I(x, "entity_id"), S(x, "comment"),
-                                              I(x, "author_id"), I(x, "created")});
+        st.comments.push_back(TimelineComment{
+            I(x, "id"), S(x, "entity_type"), I(x, "entity_id"), S(x, "comment"), I(x, "author_id"), I(x, "created")});
     }
     for (const auto& x : Arr(v, "notifications")) {
-        st.notifications.push_back(Notification{I(x, "id"), S(x, "kind"), I(x, "from_user"), I(x, "to_user"),
-                                                S(x, "message"), S(x, "tag"), I(x, "created")});
+        st.notifications.push_back(Notification{I(x, "id"),
+                                                S(x, "kind"),
+                                                I(x, "from_user"),
+                                                I(x, "to_user"),
+                                                S(x, "message"),
+                                                S(x, "tag"),
+                                                I(x, "created")});
     }
     for (const auto& x : Arr(v, "webhooks")) {
         st.webhooks.push_back(Webhook{I(x, "user_id"), S(x, "secret")});
     }
     if (const auto* app = json::Find(v, "app")) {
-        st.app = LocalApp{S(*app, "client_id"),         S(*app, "client_secret"), S(*app, "install_handler"),
-                          S(*app, "application_token"), S(*app, "scope"),         B(*app, "installed")};
+        st.app = LocalApp{S(*app, "client_id"),
+                          S(*app, "client_secret"),
+                          S(*app, "install_handler"),
+                          S(*app, "application_token"),
+                          S(*app, "scope"),
+                          B(*app, "installed")};
     }
     if (const auto* t = json::Find(v, "access_tokens"); t && t->is_object()) {
         for (const auto& kv : t->get_object()) {
@@ -344,17 +365,21 @@ Result<PortalState> StateFromJson(const bj::value& v) {
     }
     if (const auto* t = json::Find(v, "refresh_tokens"); t && t->is_object()) {
         for (const auto& kv : t->get_object()) {
-            st.refresh_tokens[std::string(kv.key())] =
-                RefreshToken{I(kv.value(), "user_id"), I(kv.value(), "expires")};
+            st.refresh_tokens[std::string(kv.key())] = RefreshToken{I(kv.value(), "user_id"), I(kv.value(), "expires")};
         }
     }
     for (const auto& x : Arr(v, "bindings")) {
         st.bindings[I(x, "id")] = EventBinding{I(x, "id"), S(x, "event"), S(x, "handler"), I(x, "auth_type")};
     }
     for (const auto& x : Arr(v, "robots")) {
-        st.robots[S(x, "code")] = Robot{S(x, "code"),       S(x, "handler"),           I(x, "auth_user_id"),
-                                        B(x, "use_subscription"), V(x, "name"),      V(x, "properties"),
-                                        V(x, "return_properties"), S(x, "document_type")};
+        st.robots[S(x, "code")] = Robot{S(x, "code"),
+                                        S(x, "handler"),
+                                        I(x, "auth_user_id"),
+                                        B(x, "use_subscription"),
+                                        V(x, "name"),
+                                        V(x, "properties"),
+                                        V(x, "return_properties"),
+                                        S(x, "document_type")};
     }
     for (const auto& x : Arr(v, "placements")) {
         RobotPlacement p{S(x, "code"), S(x, "stage_id"), {}};
@@ -364,8 +389,14 @@ Result<PortalState> StateFromJson(const bj::value& v) {
         st.placements.push_back(std::move(p));
     }
     for (const auto& x : Arr(v, "robot_runs")) {
-        RobotRun r{S(x, "event_token"), S(x, "workflow_id"), S(x, "code"),          I(x, "entity_type_id"),
-                   I(x, "item_id"),     B(x, "answered"),    V(x, "return_values"), S(x, "log_message")};
+        RobotRun r{S(x, "event_token"),
+                   S(x, "workflow_id"),
+                   S(x, "code"),
+                   I(x, "entity_type_id"),
+                   I(x, "item_id"),
+                   B(x, "answered"),
+                   V(x, "return_values"),
+                   S(x, "log_message")};
         st.robot_runs[r.event_token] = std::move(r);
     }
     return st;

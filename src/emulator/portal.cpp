@@ -18,7 +18,67 @@ Portal::Portal(PortalSettings settings, ClockControl& clock)
       rng_(settings_.seed != 0 ? settings_.seed : std::random_device{}()) {}
 
 std::string Portal::Iso(TimeMs t) const {
-    return FormatIso8601(t, settings_.utc_offset_minutes);
+    char buf[40];
+    const auto n = IsoTo(t, buf);
+    return std::string(buf, n);
+}
+
+std::size_t Portal::IsoTo(TimeMs t, char (&buf)[40]) const {
+    // Hand-rolled rather than FormatIso8601: list pages render hundreds of these per call and this is the
+    // emulator's hottest formatting (bench_emu). Same text as FormatIso8601 of the second, with the offset.
+    const int offset = settings_.utc_offset_minutes;
+    TimeMs local = t + static_cast<TimeMs>(offset) * kMinuteMs;
+    TimeMs days = local / kDayMs;
+    TimeMs rem = local % kDayMs;
+    if (rem < 0) {
+        rem += kDayMs;
+        --days;
+    }
+    // civil_from_days (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").
+    days += 719468;
+    const TimeMs era = (days >= 0 ? days : days - 146096) / 146097;
+    const TimeMs doe = days - era * 146097;
+    const TimeMs yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const TimeMs doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const TimeMs mp = (5 * doy + 2) / 153;
+    const TimeMs day = doy - (153 * mp + 2) / 5 + 1;
+    const TimeMs month = mp < 10 ? mp + 3 : mp - 9;
+    const TimeMs year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+    const TimeMs secs = rem / kSecondMs;
+    auto two = [](char* p, TimeMs v) {
+        p[0] = static_cast<char>('0' + v / 10 % 10);
+        p[1] = static_cast<char>('0' + v % 10);
+    };
+    if (year < 0 || year > 9999) {
+        const auto text = FormatIso8601(t - t % kSecondMs, offset);
+        const auto n = std::min(text.size(), sizeof buf);
+        text.copy(buf, n);
+        return n;
+    }
+    two(buf, year / 100);
+    two(buf + 2, year % 100);
+    buf[4] = '-';
+    two(buf + 5, month);
+    buf[7] = '-';
+    two(buf + 8, day);
+    buf[10] = 'T';
+    two(buf + 11, secs / 3600);
+    buf[13] = ':';
+    two(buf + 14, secs / 60 % 60);
+    buf[16] = ':';
+    two(buf + 17, secs % 60);
+    std::size_t n = 19;
+    if (offset == 0) {
+        buf[n++] = 'Z';
+    } else {
+        const int a = offset < 0 ? -offset : offset;
+        buf[n++] = offset < 0 ? '-' : '+';
+        two(buf + n, a / 60);
+        buf[n + 2] = ':';
+        two(buf + n + 3, a % 60);
+        n += 5;
+    }
+    return n;
 }
 
 std::string Portal::RandomHex(std::size_t chars) {
@@ -41,13 +101,9 @@ std::string Portal::Domain() const {
     return pos == std::string::npos ? url : url.substr(pos + 3);
 }
 
-std::string Portal::ClientEndpoint() const {
-    return settings_.base_url + "/rest/";
-}
+std::string Portal::ClientEndpoint() const { return settings_.base_url + "/rest/"; }
 
-std::string Portal::ServerEndpoint() const {
-    return settings_.base_url + "/oauth/rest/";
-}
+std::string Portal::ServerEndpoint() const { return settings_.base_url + "/oauth/rest/"; }
 
 void Portal::InitializeSecrets() {
     state_.member_id = RandomHex(32);

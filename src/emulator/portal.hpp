@@ -20,7 +20,7 @@ enum class Plan { kStandard, kEnterprise };
 struct PortalSettings {
     std::string base_url = "https://127.0.0.1";  // scheme://host[:port], no trailing slash; set once listening
     Plan plan = Plan::kStandard;
-    bool limits_enabled = true;   // leaky bucket on /rest/ (CONTRACT §3)
+    bool limits_enabled = true;    // leaky bucket on /rest/ (CONTRACT §3)
     int utc_offset_minutes = 180;  // portal time zone for rendered times (+03:00, a typical cloud portal)
     std::uint64_t seed = 0;        // 0: random secrets; otherwise deterministic (tests, the demo)
 };
@@ -55,7 +55,13 @@ public:
     ClockControl& Clock() { return clock_; }
 
     TimeMs Now() const { return clock_.Now(); }
-    std::string Iso(TimeMs t) const;  // "2026-01-12T10:04:11+03:00" in the portal zone
+    // The emulator clock truncated to whole seconds: what the portal stores in datetime columns (items, types,
+    // history, comments), so a time read back from a response filters exactly.
+    TimeMs NowSeconds() const { return Now() - Now() % kSecondMs; }
+    // "2026-01-12T10:04:11+03:00" in the portal zone; like Bitrix24 (PHP's DATE_ATOM), no fraction of a second.
+    std::string Iso(TimeMs t) const;
+    // The same text into `buf`, returning its length (no allocation: list pages format hundreds of these).
+    std::size_t IsoTo(TimeMs t, char (&buf)[40]) const;
     std::int64_t NextId() { return ++state_.seq; }
     std::string RandomHex(std::size_t chars);
 
@@ -82,8 +88,7 @@ public:
     static std::string StageEntityId(std::int64_t entity_type_id, std::int64_t category_id);
     static std::string StagePrefix(std::int64_t entity_type_id, std::int64_t category_id);
     // "DYNAMIC_1038_STAGE_14" → {1038, 14}; false for anything else.
-    static bool ParseStageEntityId(std::string_view entity_id, std::int64_t& entity_type_id,
-                                   std::int64_t& category_id);
+    static bool ParseStageEntityId(std::string_view entity_id, std::int64_t& entity_type_id, std::int64_t& category_id);
 
     // --- users ---
     const User* FindUser(std::int64_t id) const;
@@ -95,6 +100,9 @@ public:
     std::vector<DomainEvent> TakeEvents() { return std::exchange(events_, {}); }
     std::vector<RobotCall> TakeRobotCalls() { return std::exchange(robot_calls_, {}); }
 
+    // When the OAuth server last swept expired tokens and codes (oauth.cpp; emulator clock, not persisted).
+    TimeMs& LastTokenPurge() { return last_token_purge_; }
+
 private:
     std::mutex mu_;
     PortalSettings settings_;
@@ -103,6 +111,7 @@ private:
     std::mt19937_64 rng_;
     std::vector<DomainEvent> events_;
     std::vector<RobotCall> robot_calls_;
+    TimeMs last_token_purge_ = 0;
 };
 
 }  // namespace dispatch::emulator

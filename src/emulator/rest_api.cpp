@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <cmath>
 
 #include "core/json.hpp"
 #include "core/log.hpp"
 #include "emulator/events.hpp"
 #include "emulator/methods.hpp"
+#include "emulator/wire_json.hpp"
 
 namespace dispatch::emulator {
 namespace bj = boost::json;
@@ -14,6 +17,10 @@ namespace bj = boost::json;
 namespace {
 
 constexpr log::Logger kLog("emulator");
+
+double SecondsSince(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 bool ScopeGranted(const std::string& granted_csv, const std::string& scope) {
     if (scope.empty() || scope == "basic") {
@@ -43,8 +50,7 @@ const bj::value* Param(const bj::object& params, std::string_view name) {
     }
     for (const auto& kv : params) {
         const auto& k = kv.key();
-        if (k.size() == name.size() &&
-            std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+        if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
                 return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
             })) {
             return &kv.value();
@@ -80,9 +86,7 @@ ApiError MissingParam(std::string_view name) {
     return Err(400, "100", "Could not find value for parameter {" + std::string(name) + "}");
 }
 
-ApiError AccessDenied() {
-    return Err(400, "ACCESS_DENIED", "Access denied.");
-}
+ApiError AccessDenied() { return Err(400, "ACCESS_DENIED", "Access denied."); }
 
 bool CallerIsAdmin(const CallContext& ctx) {
     return ctx.caller.kind == AuthKind::kInternal ? ctx.portal.IsAdmin(ctx.caller.user_id) || ctx.caller.user_id == 0
@@ -111,13 +115,16 @@ void RestApi::ApplyPlanLimits() {
     }
 }
 
-bj::object RestApi::TimeBlock(TimeMs start, TimeMs finish) const {
+bj::object RestApi::TimeBlock(TimeMs start, double elapsed_s) const {
+    // Rounded to microseconds like PHP's microtime(true) arithmetic shows them; doubles are printed in plain
+    // decimals by WireJson.
+    const double duration = std::round(elapsed_s * 1e6) / 1e6;
     const double s = static_cast<double>(start) / 1000.0;
-    const double f = static_cast<double>(finish) / 1000.0;
+    const TimeMs finish = start + static_cast<TimeMs>(std::llround(duration * 1000.0));
     return bj::object{{"start", s},
-                      {"finish", f},
-                      {"duration", f - s},
-                      {"processing", f - s},
+                      {"finish", s + duration},
+                      {"duration", duration},
+                      {"processing", duration},
                       {"date_start", portal_.Iso(start)},
                       {"date_finish", portal_.Iso(finish)},
                       // limits.md: per-method budget; the emulator does not account execution time (README).
@@ -125,28 +132,39 @@ bj::object RestApi::TimeBlock(TimeMs start, TimeMs finish) const {
                       {"operating", 0}};
 }
 
-HttpReply RestApi::Envelope(const MethodReply& reply, TimeMs start) const {
+HttpReply RestApi::Envelope(MethodReply&& reply, TimeMs start, double elapsed_s) const {
     if (!reply.Ok()) {
         const auto& e = reply.Error();
-        return HttpReply{e.status, json::Dump(bj::object{{"error", e.code}, {"error_description", e.description}})};
+        bj::object body{{"error", e.code}, {"error_description", e.description}};
+        if (e.operating_reset_at != 0) {
+            // limits.md: a method over its budget answers 429 with the time block saying when it is released;
+            // `operating` shows the budget as spent (480 s is the cloud example).
+            auto time = TimeBlock(start, elapsed_s);
+            time["operating_reset_at"] = e.operating_reset_at;
+            time["operating"] = 480.0;
+            body["time"] = std::move(time);
+        }
+        return HttpReply{e.status, WireJson(body)};
     }
-    const auto& ok = reply.Value();
-    bj::object body;
-    body["result"] = ok.result;
+    auto& ok = reply.Value();
+    // In the result's own storage, so that moving a list page in does not copy it.
+    bj::object body(ok.result.storage());
+    body["result"] = std::move(ok.result);
     if (ok.next) {
         body["next"] = *ok.next;
     }
     if (ok.total) {
         body["total"] = *ok.total;
     }
-    body["time"] = TimeBlock(start, portal_.Now());
-    return HttpReply{200, json::Dump(body)};
+    body["time"] = TimeBlock(start, elapsed_s);
+    return HttpReply{200, WireJson(body)};
 }
 
 MethodReply RestApi::Dispatch(CallContext& ctx, std::string_view method_in, const bj::object& params) {
     std::string method(method_in);
-    std::transform(method.begin(), method.end(), method.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(method.begin(), method.end(), method.begin(), [](unsigned char c) {
+        return static_cast<char>(std::tolower(c));
+    });
     auto it = methods_.find(method);
     if (it == methods_.end()) {
         // CONTRACT §2.4: undocumented for classic REST; we answer like REST 3.0.
@@ -163,7 +181,7 @@ MethodReply RestApi::Dispatch(CallContext& ctx, std::string_view method_in, cons
     if (ctx.caller.kind == AuthKind::kOAuth && !ScopeGranted(portal_.State().app.scope, info.scope)) {
         return Err(403, "insufficient_scope", "The request requires higher privileges than provided.");
     }
-    if (auto fault = faults_.Take(method)) {
+    if (auto fault = faults_.Take(method, portal_.Now())) {
         return *fault;
     }
     return info.handler(ctx, params);
@@ -173,17 +191,18 @@ HttpReply RestApi::Handle(RestRequest request) {
     HttpReply reply;
     RequestRecord rec;
     {
+        const auto t0 = std::chrono::steady_clock::now();
         std::lock_guard lock(portal_.Mutex());
         const TimeMs start = portal_.Now();
         rec.at = start;
         rec.method = request.method;
         rec.auth = request.webhook_user ? "webhook" : (Param(request.params, "auth") ? "oauth" : "none");
-        auto finish = [&](const MethodReply& r) {
-            reply = Envelope(r, start);
-            rec.status = reply.status;
+        auto finish = [&](MethodReply&& r) {
             if (!r.Ok()) {
                 rec.error = json::ToString(r.Error().code).value_or("");
             }
+            reply = Envelope(std::move(r), start, SecondsSince(t0));
+            rec.status = reply.status;
         };
         [&] {
             if (!request.https) {

@@ -84,13 +84,16 @@ public:
     boost::json::array RequestLog() const;
     void ApplyPlanLimits();
 
-    // The `time` block of every response (CONTRACT §2.2); `start`/`finish` on the emulator clock.
-    boost::json::object TimeBlock(TimeMs start, TimeMs finish) const;
+    // The `time` block of every response (CONTRACT §2.2): `start` is the emulator clock when the call began,
+    // `duration`/`processing` the real seconds it took (a manual clock does not move during a call, and a warped
+    // one would inflate them), `finish` = start + duration.
+    boost::json::object TimeBlock(TimeMs start, double elapsed_s) const;
     static constexpr std::size_t kLogSize = 2000;
 
 private:
     void Flush();  // raised events → deliveries → dispatcher
-    HttpReply Envelope(const MethodReply& reply, TimeMs start) const;
+    // Consumes the reply: a list page is moved into the body, not copied.
+    HttpReply Envelope(MethodReply&& reply, TimeMs start, double elapsed_s) const;
 
     Portal& portal_;
     EventDispatcher* events_;

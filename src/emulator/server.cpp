@@ -8,9 +8,7 @@ namespace bj = boost::json;
 
 namespace {
 
-http::Response ToResponse(const HttpReply& r) {
-    return http::Response::Json(r.status, r.body);
-}
+http::Response ToResponse(const HttpReply& r) { return http::Response::Json(r.status, r.body); }
 
 // Query string, then body; a malformed body gives nullopt.
 std::optional<bj::object> ReadParams(const http::Request& req) {
@@ -82,18 +80,21 @@ void HandleRest(Emulator& emu, http::Request&& req, const http::Respond& respond
     } else if (parts.size() == 3) {
         r.webhook_user = json::ParseInt(parts[0]);
         if (!r.webhook_user) {
-            respond(ToResponse(HttpReply{401, R"({"error":"NO_AUTH_FOUND","error_description":"Wrong authorization data"})"}));
+            respond(ToResponse(
+                HttpReply{401, R"({"error":"NO_AUTH_FOUND","error_description":"Wrong authorization data"})"}));
             return;
         }
         r.webhook_secret = parts[1];
         r.method = StripFormat(parts[2]);
     } else {
-        respond(ToResponse(HttpReply{404, R"({"error":"ERROR_METHOD_NOT_FOUND","error_description":"Method not found!"})"}));
+        respond(ToResponse(
+            HttpReply{404, R"({"error":"ERROR_METHOD_NOT_FOUND","error_description":"Method not found!"})"}));
         return;
     }
     auto params = ReadParams(req);
     if (!params) {
-        respond(ToResponse(HttpReply{400, R"({"error":"INVALID_REQUEST","error_description":"Malformed parameters"})"}));
+        respond(
+            ToResponse(HttpReply{400, R"({"error":"INVALID_REQUEST","error_description":"Malformed parameters"})"}));
         return;
     }
     r.params = std::move(*params);

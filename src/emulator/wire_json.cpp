@@ -1,0 +1,146 @@
+#include "emulator/wire_json.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+
+namespace dispatch::emulator {
+namespace bj = boost::json;
+
+namespace {
+
+void AppendString(std::string& out, bj::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out.push_back('"');
+    const char* run = s.data();
+    const char* end = s.data() + s.size();
+    for (const char* p = run; p != end; ++p) {
+        const auto c = static_cast<unsigned char>(*p);
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            continue;
+        }
+        out.append(run, p);
+        run = p + 1;
+        switch (c) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\b':
+                out += "\\b";
+                break;
+            case '\f':
+                out += "\\f";
+                break;
+            default:
+                out += "\\u00";
+                out.push_back(kHex[c >> 4]);
+                out.push_back(kHex[c & 0xf]);
+        }
+    }
+    out.append(run, end);
+    out.push_back('"');
+}
+
+template <class Int>
+void AppendInt(std::string& out, Int i) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, i);
+    out.append(buf, r.ptr);
+}
+
+void Append(std::string& out, const bj::value& v) {
+    switch (v.kind()) {
+        case bj::kind::null:
+            out += "null";
+            return;
+        case bj::kind::bool_:
+            out += v.get_bool() ? "true" : "false";
+            return;
+        case bj::kind::int64:
+            AppendInt(out, v.get_int64());
+            return;
+        case bj::kind::uint64:
+            AppendInt(out, v.get_uint64());
+            return;
+        case bj::kind::double_:
+            out += PlainDouble(v.get_double());
+            return;
+        case bj::kind::string:
+            AppendString(out, v.get_string());
+            return;
+        case bj::kind::array: {
+            out.push_back('[');
+            bool first = true;
+            for (const auto& e : v.get_array()) {
+                if (!first) {
+                    out.push_back(',');
+                }
+                first = false;
+                Append(out, e);
+            }
+            out.push_back(']');
+            return;
+        }
+        case bj::kind::object: {
+            out.push_back('{');
+            bool first = true;
+            for (const auto& kv : v.get_object()) {
+                if (!first) {
+                    out.push_back(',');
+                }
+                first = false;
+                AppendString(out, kv.key());
+                out.push_back(':');
+                Append(out, kv.value());
+            }
+            out.push_back('}');
+            return;
+        }
+    }
+}
+
+}  // namespace
+
+std::string PlainDouble(double d) {
+    if (!std::isfinite(d)) {
+        return "0";
+    }
+    // fmt's shortest round-trip form is plain decimal for magnitudes in [1e-4, 1e16); outside it, fall back to a
+    // fixed format (PHP prints 1.0E-5 there, but the emulator's doubles are durations and amounts, never that
+    // small or large, and a reader of the wire wants plain numbers).
+    std::string s = fmt::format("{}", d);
+    if (s.find_first_of("eE") != std::string::npos) {
+        s = fmt::format("{:.15f}", d);
+        while (s.size() > 1 && s.back() == '0') {
+            s.pop_back();
+        }
+    }
+    if (s.find('.') == std::string::npos) {
+        s += ".0";
+    } else if (s.back() == '.') {
+        s += '0';
+    }
+    return s;
+}
+
+std::string WireJson(const bj::value& v) {
+    std::string out;
+    out.reserve(256);
+    Append(out, v);
+    return out;
+}
+
+}  // namespace dispatch::emulator
