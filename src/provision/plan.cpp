@@ -1287,7 +1287,7 @@ private:
                 AddEntry(ObjectKind::kRobot,
                          Action::kManual,
                          robot.code,
-                         "robots need the local application (CONTRACT §0): not available through an incoming webhook");
+                         "robots need the local application: an incoming webhook cannot register them");
                 continue;
             }
             const bool registered =

@@ -1,0 +1,439 @@
+// dispatchctl: the admin's command line. `provision plan|apply` makes a portal hold the workplace of
+// workplace/helpdesk.json (src/provision): the plan shows what differs, apply changes it, every id Bitrix24
+// assigned is stored per portal so the service never hard-codes one. See Usage() for the rules; exit codes are for
+// scripts: 0 done, 2 differences found (plan --exit-code), 1 failure (the message names the failing call, its
+// code, and what was already done).
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "app/config.hpp"
+#include "app/embedded.hpp"
+#include "app/portal_clients.hpp"
+#include "b24/client.hpp"
+#include "b24/http_transport.hpp"
+#include "b24/sleeper.hpp"
+#include "core/clock.hpp"
+#include "core/errc.hpp"
+#include "core/json.hpp"
+#include "core/log.hpp"
+#include "core/metrics.hpp"
+#include "intake/endpoints.hpp"
+#include "provision/layout.hpp"
+#include "provision/provisioner.hpp"
+#include "store/errc.hpp"
+#include "store/store.hpp"
+
+namespace {
+
+using namespace dispatch;
+namespace bj = boost::json;
+
+constexpr int kExitDone = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitDrift = 2;
+
+const char* const kUsage = R"(usage:
+  dispatchctl provision plan|apply --portal <dispatchd config file | incoming-webhook URL>
+              [--member <member_id or portal name>] [--spec FILE] [--schema FILE] [--store CONFIG]
+              [--public-url URL] [--ca FILE] [--exit-code] [--prune] [--verbose]
+
+  plan    reads the portal and lists every object of the spec as create / update / unchanged / drift
+          (and delete / keep / manual); changes nothing, stores nothing.
+  apply   makes those changes in dependency order (workplace, types, binding, funnels, stages, fields,
+          event bindings, robots) in batches of up to 50 calls, one progress line per request, and
+          stores the id of every object Bitrix24 assigned (the portal's "layout"). Running it again
+          makes no write call; a run cut off midway completes on the next one.
+
+  --portal CONFIG       dispatchd's config file: its store is opened and the portal is --member (or
+                        the only portal in the store). An OAuth portal (local application) is called
+                        with its stored tokens: apply binds the item events and registers the robots
+                        (handlers below the config's public_url). A portal the config lists with an
+                        incoming webhook is called through it. The layout is read from and stored in
+                        that store.
+  --portal URL          https://<portal>/rest/<user>/<secret>/: the incoming webhook itself. Nothing is
+                        stored unless --store CONFIG names a dispatchd config: the layout then goes to
+                        that config's store under --member (required with --store). An incoming
+                        webhook cannot bind events or register robots: the plan prints the outgoing
+                        webhook and automation settings the admin creates by hand.
+  --member ID           the portal's member_id, or its name in the config's portals[].
+  --spec FILE           the workplace spec (default: the config's workplace.spec, else
+                        workplace/helpdesk.json).
+  --schema FILE         its JSON schema (default: the spec's "$schema", relative to the spec).
+  --public-url URL      the service's public base URL (default: the config's public_url).
+  --ca FILE             extra CA bundle to trust for the portal (a test portal's CA).
+  --exit-code           plan: exit 2 when anything is to create, update, repair or delete.
+  --prune               also delete what is not in the spec when it holds data, and recreate fields
+                        whose type changed; the plan says what would be lost first.
+  --verbose             list unchanged objects too.
+
+exit codes: 0 done (or nothing differs), 2 differences found (plan --exit-code), 1 failure.
+)";
+
+struct Args {
+    std::string command;  // plan | apply
+    std::string portal;
+    std::string member;
+    std::string spec;
+    std::string schema;
+    std::string store_config;
+    std::string public_url;
+    std::string ca_file;
+    bool exit_code = false;
+    bool prune = false;
+    bool verbose = false;
+};
+
+int Die(const std::string& message) {
+    std::cerr << "dispatchctl: " << message << "\n";
+    return kExitFailure;
+}
+
+std::optional<Args> Parse(int argc, char** argv, std::string& error) {
+    Args args;
+    std::vector<std::string> rest(argv + 1, argv + argc);
+    if (rest.size() < 2 || rest[0] != "provision" || (rest[1] != "plan" && rest[1] != "apply")) {
+        error = "expected `provision plan` or `provision apply`";
+        return std::nullopt;
+    }
+    args.command = rest[1];
+    for (std::size_t i = 2; i < rest.size(); ++i) {
+        const std::string& flag = rest[i];
+        auto value = [&](std::string& out) {
+            if (i + 1 >= rest.size()) {
+                error = flag + " needs a value";
+                return false;
+            }
+            out = rest[++i];
+            return true;
+        };
+        bool ok = true;
+        if (flag == "--portal") {
+            ok = value(args.portal);
+        } else if (flag == "--member") {
+            ok = value(args.member);
+        } else if (flag == "--spec") {
+            ok = value(args.spec);
+        } else if (flag == "--schema") {
+            ok = value(args.schema);
+        } else if (flag == "--store") {
+            ok = value(args.store_config);
+        } else if (flag == "--public-url") {
+            ok = value(args.public_url);
+        } else if (flag == "--ca") {
+            ok = value(args.ca_file);
+        } else if (flag == "--exit-code") {
+            args.exit_code = true;
+        } else if (flag == "--prune") {
+            args.prune = true;
+        } else if (flag == "--verbose") {
+            args.verbose = true;
+        } else {
+            error = "unknown option " + flag;
+            return std::nullopt;
+        }
+        if (!ok) {
+            return std::nullopt;
+        }
+    }
+    if (args.portal.empty()) {
+        error = "--portal is required";
+        return std::nullopt;
+    }
+    return args;
+}
+
+bool IsWebhookUrl(std::string_view portal) { return portal.rfind("https://", 0) == 0; }
+
+Result<app::Config> ReadConfig(const std::string& path) {
+    return app::LoadConfig(path, std::string(app::kConfigSchema), app::ProcessEnv());
+}
+
+Result<std::unique_ptr<store::Store>> OpenStore(const app::Config& config, const Clock& clock) {
+    if (config.sqlite_path.empty()) {
+        store::PostgresOptions pg;
+        pg.dsn = config.postgres_dsn;
+        return store::OpenPostgresStore(pg, clock);
+    }
+    store::SqliteOptions sqlite;
+    sqlite.path = config.sqlite_path;
+    return store::OpenSqliteStore(sqlite, clock);
+}
+
+// --member as given: a member_id, or the name of a portal in the config; empty = the store's only portal.
+Result<std::string> ResolveMember(const std::string& member, const app::Config& config, store::Store& db) {
+    for (const auto& p : config.portals) {
+        if (!member.empty() && p.name == member && !p.member_id.empty()) {
+            return p.member_id;
+        }
+    }
+    if (!member.empty()) {
+        return member;
+    }
+    auto portals = db.Portals().List();
+    if (!portals) {
+        return portals.error();
+    }
+    if (portals->size() == 1) {
+        return portals->front().member_id;
+    }
+    std::string known;
+    for (const auto& p : *portals) {
+        known += (known.empty() ? "" : ", ") + p.member_id + " (" + p.domain + ")";
+    }
+    return dispatch::Fail(CoreErrc::kInvalid,
+                          portals->empty() ? std::string("the store knows no portal yet: install the app first, or "
+                                                         "list the portal in the config")
+                                           : "several portals in the store; choose one with --member: " + known);
+}
+
+// The schema next to the spec, as its "$schema" names it.
+std::string SchemaFor(const std::string& spec_path) {
+    auto doc = json::ParseFile(spec_path);
+    const auto ref = doc ? json::StringAt(*doc, "$schema") : std::nullopt;
+    if (!ref || ref->empty()) {
+        return "schemas/workplace.schema.json";
+    }
+    return (std::filesystem::path(spec_path).parent_path() / *ref).lexically_normal().string();
+}
+
+std::optional<provision::Layout> LoadLayout(store::Store& db, const std::string& member) {
+    auto text = db.Settings().Get(member, provision::kLayoutSettingsKey);
+    if (!text) {
+        if (text.error().code != make_error_code(store::Errc::kNotFound)) {
+            std::cerr << "dispatchctl: warning: the stored layout could not be read (" << text.error().detail
+                      << "); objects are matched by their codes only\n";
+        }
+        return std::nullopt;
+    }
+    auto doc = json::Parse(*text);
+    auto layout = doc ? provision::Layout::FromJson(*doc) : Result<provision::Layout>(doc.error());
+    if (!layout) {
+        std::cerr << "dispatchctl: warning: the stored layout is not usable (" << layout.error().detail
+                  << "); objects are matched by their codes only\n";
+        return std::nullopt;
+    }
+    return std::move(*layout);
+}
+
+// Where the built-in "Webhook" robot of CRM automation reaches dispatchd for a portal without the local app.
+std::string HookUrl(const std::string& public_url,
+                    const std::string& hook_key,
+                    const std::string& member,
+                    const provision::Layout& layout,
+                    const provision::RobotSpec& robot) {
+    const auto* process = layout.FindProcess(robot.process);
+    const auto e = process != nullptr ? process->entity_type_id : 0;
+    return fmt::format("{}/b24/hook?member_id={}&secret={}&entity_type_id={}&item_id={{{{ID}}}}&reason={}",
+                       public_url,
+                       member,
+                       intake::HookSecret(hook_key, member),
+                       e,
+                       robot.code);
+}
+
+struct Target {
+    std::unique_ptr<store::Store> db;  // when the layout is stored
+    std::string member;
+    b24::Client* client = nullptr;
+    bool app_context = false;
+    std::string public_url;
+    std::string hook_key;  // secret: printed to the admin only inside the hook URL
+    std::string spec_path;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
+            std::cout << kUsage;
+            return kExitDone;
+        }
+    }
+    if (std::getenv("DISPATCH_LOG_LEVEL") == nullptr) {
+        log::SetLevel(log::Level::kWarn);  // the command prints its own lines; logs are for what goes wrong
+    }
+    std::string error;
+    const auto args = Parse(argc, argv, error);
+    if (!args) {
+        std::cerr << "dispatchctl: " << error << "\n" << kUsage;
+        return kExitFailure;
+    }
+
+    SystemClock clock;
+    b24::SteadySleeper sleeper;
+    metrics::Registry registry;
+    Target target;
+    std::unique_ptr<app::PortalClients> clients;
+    std::unique_ptr<b24::HttpTransport> transport;
+    std::unique_ptr<b24::Client> own_client;
+    std::optional<app::Config> config;
+
+    const bool webhook = IsWebhookUrl(args->portal);
+    const std::string config_path = webhook ? args->store_config : args->portal;
+    if (!config_path.empty()) {
+        auto loaded = ReadConfig(config_path);
+        if (!loaded) {
+            return Die("config " + config_path + ": " + loaded.error().detail);
+        }
+        config = std::move(*loaded);
+        auto opened = OpenStore(*config, clock);
+        if (!opened) {
+            return Die("cannot open the store: " + opened.error().detail);
+        }
+        target.db = std::move(*opened);
+        target.public_url = config->public_url;
+        target.hook_key = config->hook_key;
+        target.spec_path = config->workplace_spec;
+    }
+    if (!args->public_url.empty()) {
+        target.public_url = args->public_url;
+    }
+    if (!args->spec.empty()) {
+        target.spec_path = args->spec;
+    }
+    if (target.spec_path.empty()) {
+        target.spec_path = "workplace/helpdesk.json";
+    }
+
+    if (webhook) {
+        if (target.db && args->member.empty()) {
+            return Die("--store needs --member: the layout is stored per portal");
+        }
+        if (target.db) {
+            auto member = ResolveMember(args->member, *config, *target.db);
+            if (!member) {
+                return Die(member.error().detail);
+            }
+            target.member = *member;
+        }
+        http::ClientOptions http_options;
+        http_options.ca_file = args->ca_file;
+        transport = std::make_unique<b24::HttpTransport>(std::move(http_options));
+        b24::ClientSettings settings;
+        settings.portal = target.member.empty() ? std::string("webhook") : target.member;
+        settings.auth = b24::AuthMode::kWebhook;
+        settings.webhook_url = args->portal;
+        if (settings.webhook_url.back() != '/') {
+            settings.webhook_url += '/';
+        }
+        settings.bucket = b24::StandardPlan();
+        own_client = std::make_unique<b24::Client>(
+            std::move(settings),
+            b24::ClientDeps{.transport = *transport, .clock = clock, .sleeper = sleeper, .registry = &registry});
+        target.client = own_client.get();
+        target.app_context = false;
+    } else {
+        auto registered = app::RegisterWebhookPortals(*target.db, config->portals, clock.Now());
+        if (!registered) {
+            return Die("cannot register the config's webhook portals: " + registered.error().detail);
+        }
+        auto member = ResolveMember(args->member, *config, *target.db);
+        if (!member) {
+            return Die(member.error().detail);
+        }
+        target.member = *member;
+        auto portal = target.db->Portals().FindByMemberId(target.member);
+        if (!portal) {
+            return Die(
+                fmt::format("portal {} is not in the store ({}): install the app or list the portal in the "
+                            "config",
+                            target.member,
+                            portal.error().detail));
+        }
+        auto options = app::ClientOptionsFrom(*config);
+        if (!args->ca_file.empty()) {
+            options.ca_file = args->ca_file;
+        }
+        clients = std::make_unique<app::PortalClients>(*target.db, clock, sleeper, registry, std::move(options));
+        auto client = clients->For(target.member);
+        if (!client) {
+            return Die(fmt::format("no client for portal {}: {}", target.member, client.error().detail));
+        }
+        target.client = *client;
+        target.app_context = portal->auth_mode == store::AuthMode::kOAuth;
+    }
+
+    const std::string schema_path = args->schema.empty() ? SchemaFor(target.spec_path) : args->schema;
+    auto spec = provision::LoadWorkplaceSpec(target.spec_path, schema_path);
+    if (!spec) {
+        return Die("spec " + target.spec_path + ": " + spec.error().detail);
+    }
+
+    std::optional<provision::Layout> stored;
+    if (target.db) {
+        stored = LoadLayout(*target.db, target.member);
+    }
+
+    const bool apply = args->command == "apply";
+    provision::ProvisionOptions options;
+    options.apply = apply;
+    options.plan.app_context = target.app_context;
+    options.plan.public_url = target.public_url;
+    options.plan.prune = args->prune;
+    options.on_plan = [&](const provision::Plan& plan) {
+        std::cout << provision::FormatPlan(plan, args->verbose) << std::flush;
+    };
+    options.progress = [](const std::string& line) { std::cout << "progress: " << line << "\n" << std::flush; };
+    if (apply && target.db) {
+        options.save_layout = [&](const provision::Layout& layout) -> Result<void> {
+            return target.db->Settings().Put(
+                target.member, provision::kLayoutSettingsKey, json::Dump(layout.ToJson()), clock.Now());
+        };
+    }
+
+    std::cout << fmt::format("{} portal={} auth={} spec={}{}\n",
+                             apply ? "apply" : "plan",
+                             target.member.empty() ? "(incoming webhook)" : target.member,
+                             target.app_context ? "oauth" : "webhook",
+                             target.spec_path,
+                             stored ? " (layout stored earlier: recorded objects that differ show as drift)" : "")
+              << std::flush;
+    auto outcome = provision::Provision(*target.client, *spec, stored ? &*stored : nullptr, options);
+    if (clients) {
+        clients->CloseIdle();
+    }
+    if (transport) {
+        transport->CloseIdle();
+    }
+    if (!outcome) {
+        return Die(fmt::format("provision {} failed: {}", args->command, outcome.error().detail));
+    }
+
+    if (!target.app_context && !spec->robots.empty() && !target.hook_key.empty() && !target.member.empty() &&
+        !target.public_url.empty()) {
+        // The exact URL for the built-in "Webhook" robot on each stage that would carry one of our robots.
+        for (const auto& robot : spec->robots) {
+            if (robot.used_in.empty()) {
+                continue;
+            }
+            std::cout << fmt::format(
+                "  by hand: automation rule \"Webhook\" for {} on its stages: {}\n",
+                robot.code,
+                HookUrl(target.public_url, target.hook_key, target.member, outcome->layout, robot));
+        }
+    }
+    if (apply) {
+        std::cout << fmt::format("done: {} requests, {} write calls{}{}\n",
+                                 outcome->requests,
+                                 outcome->write_calls,
+                                 outcome->done.empty() ? "" : "; ",
+                                 fmt::join(outcome->done, "; "));
+        if (!target.db) {
+            std::cout << "layout not stored (no store: pass --store CONFIG --member ID to keep it)\n";
+        }
+        return kExitDone;
+    }
+    if (args->exit_code && outcome->plan.HasChanges()) {
+        return kExitDrift;
+    }
+    return kExitDone;
+}
