@@ -9,6 +9,8 @@
 # $DISPATCH_BENCH_OUT. Then every tests/bench/node/*.js runs as `node <script> $DISPATCH_BENCH_OUT`, with the npm
 # packages of tests/bench/node/package.json installed into build/bench-node; $DISPATCH_BENCH_OUT/bench.txt holds
 # the lines printed so far, for ratios against our own figures.
+# bench_http (tests/bench/http) drives a real dispatchd and, in the same run, nginx with wrk (both from
+# `setup.sh --bench`); DISPATCH_BENCH_HTTP_{SECONDS,CONNECTIONS,WRK_THREADS,SERVER_THREADS,DB_DIR} tune it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -15,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <condition_variable>
@@ -213,6 +214,7 @@ private:
     net::awaitable<bool> Write(Response&& response, unsigned version, bool keep_alive, bool head);
     net::awaitable<void> Reject(int status, unsigned version, std::size_t drain_bytes);
     net::awaitable<void> Drain(std::size_t max_bytes);
+    boost::system::error_code ParseBuffered(bhttp::request_parser<bhttp::string_body>& parser);
 
     const ServerOptions& Options() const { return shared_->options; }
 
@@ -264,7 +266,14 @@ net::awaitable<void> Session::Serve() {
         parser.body_limit(Options().max_body_bytes);
 
         tcp.expires_after(Options().header_timeout);
-        auto [header_ec, header_bytes] = co_await bhttp::async_read_header(stream_, buffer_, parser, kNoThrow);
+        // A request usually arrives whole in one read: parse what is buffered on the spot, and go back to the
+        // network (an asynchronous read, a trip through the strand) only for what is still missing.
+        const boost::system::error_code buffered_ec = ParseBuffered(parser);
+        boost::system::error_code header_ec = parser.is_header_done() ? boost::system::error_code{} : buffered_ec;
+        if (!header_ec && !parser.is_header_done()) {
+            auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kNoThrow);
+            header_ec = ec;
+        }
         if (header_ec == bhttp::error::header_limit) {
             shared_->rejected_header_too_large->Inc();
             co_await Reject(431, 11, 0);
@@ -304,9 +313,13 @@ net::awaitable<void> Session::Serve() {
                 co_return;
             }
         }
-        if (!parser.is_done()) {
+        boost::system::error_code body_ec = parser.is_header_done() ? buffered_ec : boost::system::error_code{};
+        if (!body_ec && !parser.is_done()) {
             tcp.expires_after(Options().body_timeout);
-            auto [body_ec, body_bytes] = co_await bhttp::async_read(stream_, buffer_, parser, kNoThrow);
+            auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser, kNoThrow);
+            body_ec = ec;
+        }
+        if (body_ec) {
             if (body_ec == bhttp::error::body_limit) {
                 // A chunked body that grew past the limit.
                 shared_->rejected_body_too_large->Inc();
@@ -318,12 +331,10 @@ net::awaitable<void> Session::Serve() {
                 co_await Reject(400, version, 0);
                 co_return;
             }
-            if (body_ec) {
-                if (body_ec == beast::error::timeout) {
-                    shared_->read_timeouts->Inc();
-                }
-                co_return;
+            if (body_ec == beast::error::timeout) {
+                shared_->read_timeouts->Inc();
             }
+            co_return;
         }
 
         auto message = parser.release();
@@ -360,6 +371,24 @@ net::awaitable<void> Session::Serve() {
     tcp.expires_after(Options().shutdown_timeout);
     auto [ec] = co_await stream_.async_shutdown(kNoThrow);
     (void)ec;
+}
+
+// Feeds the parser what buffer_ already holds (the header needs to be complete in it; the body as far as it goes).
+// No error when more bytes are needed: the caller reads them.
+boost::system::error_code Session::ParseBuffered(bhttp::request_parser<bhttp::string_body>& parser) {
+    parser.eager(true);
+    boost::system::error_code ec;
+    while (buffer_.size() > 0 && !parser.is_done()) {
+        const std::size_t used = parser.put(buffer_.data(), ec);
+        buffer_.consume(used);
+        if (ec == bhttp::error::need_more) {
+            return {};
+        }
+        if (ec || used == 0) {
+            return ec;
+        }
+    }
+    return {};
 }
 
 net::awaitable<Response> Session::CallHandler(Request&& request) {
@@ -420,9 +449,33 @@ net::awaitable<bool> Session::Write(Response&& response, unsigned version, bool 
         message.content_length(length);
     }
 
+    // One contiguous buffer, so the response leaves as one TLS record and one send: the SSL stream encrypts only
+    // the first buffer of a sequence per write, so header and body written apart cost two records, two sends and
+    // two wake-ups of the client for every response.
+    std::string wire;
+    wire.reserve(256 + message.body().size());
+    bhttp::serializer<false, bhttp::string_body> serializer{message};
+    boost::system::error_code serialize_ec;
+    do {
+        serializer.next(serialize_ec, [&](boost::system::error_code& ec, const auto& buffers) {
+            ec = {};
+            std::size_t taken = 0;
+            for (const auto buffer : beast::buffers_range_ref(buffers)) {
+                wire.append(static_cast<const char*>(buffer.data()), buffer.size());
+                taken += buffer.size();
+            }
+            serializer.consume(taken);
+        });
+    } while (!serialize_ec && !serializer.is_done());
+    if (serialize_ec) {
+        DISPATCH_LOG_ERROR(
+            kLog, "cannot serialize response", "status={} error={}", status, log::Quote(serialize_ec.message()));
+        co_return false;
+    }
+
     auto& tcp = beast::get_lowest_layer(stream_);
     tcp.expires_after(Options().write_timeout);
-    auto [ec, n] = co_await bhttp::async_write(stream_, message, kNoThrow);
+    auto [ec, n] = co_await net::async_write(stream_, net::buffer(wire), kNoThrow);
     co_return !ec;
 }
 

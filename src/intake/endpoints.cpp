@@ -66,6 +66,21 @@ void Endpoints::Register(http::Router& router) {
     }
 }
 
+metrics::Counter& Endpoints::Accepted(const char* route) {
+    // Looked up once per route: the events route is the hot path, and a registry lookup takes its lock.
+    std::lock_guard lock(mu_);
+    auto it = accepted_.find(route);
+    if (it == accepted_.end()) {
+        it = accepted_
+                 .emplace(
+                     route,
+                     &metrics_.GetCounter(
+                         "dispatch_intake_accepted_total", "Inbound calls made durable, by route", {{"route", route}}))
+                 .first;
+    }
+    return *it->second;
+}
+
 void Endpoints::Invalidate(const std::string& member_id) {
     std::lock_guard lock(mu_);
     portals_.erase(member_id);

@@ -62,6 +62,7 @@ private:
     void StoreInstall(const EventAuth& auth, http::Respond respond);
     void Append(store::InboxEvent&& event, http::Respond respond, const char* what);
     http::Response Refuse(const Error& error, const char* what);
+    metrics::Counter& Accepted(const char* route);
 
     store::Store& store_;
     const Clock& clock_;
@@ -69,6 +70,7 @@ private:
     EndpointOptions options_;
     std::mutex mu_;
     std::map<std::string, Known, std::less<>> portals_;  // member_id → token; the hot path reads no database
+    std::map<std::string, metrics::Counter*, std::less<>> accepted_;  // route → dispatch_intake_accepted_total
 };
 
 }  // namespace dispatch::intake

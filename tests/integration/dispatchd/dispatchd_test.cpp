@@ -1,4 +1,5 @@
-// dispatchd and b24emu as real processes on loopback (real TLS, a real SQLite file): the portal installs the app,
+// dispatchd and b24emu as real processes on loopback (real TLS, a real SQLite file), the flows switched off so the
+// inbox keeps what arrived: the portal installs the app,
 // dispatchd checks the install with the portal's OAuth server, reads app.info through its portal client, takes
 // the portal's events into the inbox, and /metrics tells the numbers. The emulator runs on a manual clock; its
 // delivery worker sends what is due at once, so nothing here waits for time to pass, only for I/O.
@@ -99,7 +100,8 @@ protected:
             << db_path_ << R"("}},
             "b24": {"oauth": {"client_id": ")"
             << client_id_ << R"(", "client_secret_env": "EMU_APP_SECRET", "oauth_server": ")" << emu_base_
-            << R"("}, "ca_file": ")" << BinaryPath("certs/ca.pem") << R"("}})";
+            << R"("}, "ca_file": ")" << BinaryPath("certs/ca.pem") << R"("},
+            "flows": {"enabled": false}})";
         StartDaemon();
     }
 

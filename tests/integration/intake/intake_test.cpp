@@ -42,7 +42,7 @@ protected:
             "database": {"sqlite": {"path": ")"
             << db_path_ << R"("}},
             "limits": {"max_body_bytes": 4096, "read_timeout_ms": 300, "handshake_timeout_ms": 300},
-            "hook_key_env": "DISPATCH_TEST_HOOK_KEY"})";
+            "hook_key_env": "DISPATCH_TEST_HOOK_KEY", "flows": {"enabled": false}})";
         StartDaemon();
     }
 
