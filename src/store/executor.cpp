@@ -7,7 +7,8 @@ namespace {
 constexpr log::Logger kLog{"store"};
 }  // namespace
 
-StoreExecutor::StoreExecutor(AppendBatchFn run_batch) : run_batch_(std::move(run_batch)), thread_([this] { Run(); }) {}
+StoreExecutor::StoreExecutor(AppendBatchFn run_batch, WriteGroupFn run_writes)
+    : run_batch_(std::move(run_batch)), run_writes_(std::move(run_writes)), thread_([this] { Run(); }) {}
 
 StoreExecutor::~StoreExecutor() { Close(); }
 
@@ -15,7 +16,7 @@ void StoreExecutor::Append(InboxEvent event, AppendCallback done) {
     {
         std::lock_guard lock(mu_);
         if (!closing_) {
-            queue_.push_back(Item{nullptr, std::move(event), std::move(done)});
+            queue_.push_back(Item{nullptr, nullptr, nullptr, std::move(event), std::move(done)});
             cv_.notify_one();
             return;
         }
@@ -28,9 +29,48 @@ bool StoreExecutor::Post(std::function<void()> task) {
     if (closing_) {
         return false;
     }
-    queue_.push_back(Item{std::move(task), {}, nullptr});
+    queue_.push_back(Item{std::move(task), nullptr, nullptr, {}, nullptr});
     cv_.notify_one();
     return true;
+}
+
+Result<void> StoreExecutor::CallGrouped(GroupedWrite write) {
+    if (OnWriterThread()) {
+        return RunWrites({&write}).front();
+    }
+    auto written = std::make_shared<std::promise<Result<void>>>();
+    auto future = written->get_future();
+    {
+        std::lock_guard lock(mu_);
+        if (closing_) {
+            return Fail(Errc::kClosed, "store executor is closed");
+        }
+        queue_.push_back(Item{nullptr, std::move(write), std::move(written), {}, nullptr});
+        cv_.notify_one();
+    }
+    return future.get();
+}
+
+std::size_t StoreExecutor::QueueDepth() const {
+    std::lock_guard lock(mu_);
+    return queue_.size();
+}
+
+std::vector<Result<void>> StoreExecutor::RunWrites(const std::vector<GroupedWrite*>& writes) {
+    std::vector<Result<void>> results;
+    try {
+        if (run_writes_) {
+            results = run_writes_(writes);
+        } else {
+            for (auto* write : writes) {
+                results.push_back((*write)());
+            }
+        }
+    } catch (const std::exception& e) {
+        results.assign(writes.size(), Fail(Errc::kSql, std::string("store write threw: ") + e.what()));
+    }
+    DISPATCH_CHECK(results.size() == writes.size(), "a write group must answer every write");
+    return results;
 }
 
 void StoreExecutor::Close() {
@@ -75,12 +115,26 @@ void StoreExecutor::Run() {
                 ++i;
                 continue;
             }
-            // Consecutive appends form one transaction; a generic task in between keeps its place in the order.
+            // Consecutive appends form one transaction, and so do consecutive grouped writes; anything in between
+            // keeps its place in the order.
+            const bool writes = static_cast<bool>(work[i].write);
             std::size_t j = i;
-            while (j < work.size() && !work[j].task && j - i < kMaxBatch) {
+            while (j < work.size() && !work[j].task && static_cast<bool>(work[j].write) == writes &&
+                   j - i < kMaxBatch) {
                 ++j;
             }
-            RunAppends(work, i, j);
+            if (writes) {
+                std::vector<GroupedWrite*> group;
+                for (std::size_t k = i; k < j; ++k) {
+                    group.push_back(&work[k].write);
+                }
+                auto results = RunWrites(group);
+                for (std::size_t k = i; k < j; ++k) {
+                    work[k].written->set_value(std::move(results[k - i]));
+                }
+            } else {
+                RunAppends(work, i, j);
+            }
             i = j;
         }
     }

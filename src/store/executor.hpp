@@ -2,7 +2,8 @@
 // The store executor (STYLE.md §3.6): one dedicated thread that owns the writer connection and runs every write in
 // the order it was posted. Inbox appends get group commit here: whatever appends queued up while the previous
 // transaction was committing are gathered into the next transaction, so under load one fsync serves many HTTP
-// threads, and an idle system commits a lone append at once (no fixed wait).
+// threads, and an idle system commits a lone append at once (no fixed wait). Grouped writes (CallGrouped: the
+// repositories' write transactions) are gathered the same way, each in its own savepoint of the shared transaction.
 
 #include <atomic>
 #include <condition_variable>
@@ -28,9 +29,17 @@ public:
     // after COMMIT returned (or the error that prevented it).
     using AppendBatchFn = std::function<std::vector<Result<AppendOutcome>>(std::vector<InboxEvent>& events)>;
 
+    // One unit of work that may share a transaction with the grouped writes queued beside it.
+    using GroupedWrite = std::function<Result<void>()>;
+    // Runs consecutive grouped writes in one transaction on the writer thread, each all-or-nothing on its own (a
+    // failing one leaves nothing and does not disturb the others), and returns one result per write, in order,
+    // after COMMIT returned (or the error that prevented it).
+    using WriteGroupFn = std::function<std::vector<Result<void>>(const std::vector<GroupedWrite*>& writes)>;
+
     static constexpr std::size_t kMaxBatch = 512;  // bounds one transaction's size and the latency of its callers
 
-    explicit StoreExecutor(AppendBatchFn run_batch);
+    // Without run_writes, each grouped write runs alone (it must then open its own transaction).
+    explicit StoreExecutor(AppendBatchFn run_batch, WriteGroupFn run_writes = {});
     ~StoreExecutor();
     StoreExecutor(const StoreExecutor&) = delete;
     StoreExecutor& operator=(const StoreExecutor&) = delete;
@@ -60,6 +69,14 @@ public:
         return future.get();
     }
 
+    // Runs `write` on the writer thread as part of the next write group and waits for its result, which is final
+    // only once the group committed. On the writer thread itself it runs at once as a group of one. kClosed after
+    // Close.
+    Result<void> CallGrouped(GroupedWrite write);
+
+    // Items queued and not yet taken by the writer thread (tests wait on it; also a load signal).
+    std::size_t QueueDepth() const;
+
     bool OnWriterThread() const { return std::this_thread::get_id() == writer_id_.load(std::memory_order_acquire); }
 
     // Drains everything already queued (every append gets its completion), then stops the thread. Idempotent.
@@ -70,15 +87,19 @@ public:
 private:
     struct Item {
         std::function<void()> task;  // set for generic work
-        InboxEvent event;            // otherwise an append
+        GroupedWrite write;          // set for a grouped write
+        std::shared_ptr<std::promise<Result<void>>> written;
+        InboxEvent event;  // otherwise an append
         AppendCallback done;
     };
 
     bool Post(std::function<void()> task);
     void Run();
     void RunAppends(std::deque<Item>& work, std::size_t from, std::size_t to);
+    std::vector<Result<void>> RunWrites(const std::vector<GroupedWrite*>& writes);
 
     AppendBatchFn run_batch_;
+    WriteGroupFn run_writes_;
     mutable std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Item> queue_;

@@ -31,10 +31,16 @@ class PooledBackend : public SqlBackend {
 public:
     StoreExecutor& Executor() override { return *executor_; }
 
+    // Writes run with the writer connection: (writer, writes) → one result per write (StoreExecutor::WriteGroupFn).
+    using WriteGroup =
+        std::function<std::vector<Result<void>>(Connection&, const std::vector<StoreExecutor::GroupedWrite*>&)>;
+
     // Opens the writer (open(true)) and migrates the database over it, opens `pooled` more (open(false)), then
-    // starts the executor, whose group commits run append_batch(writer, events).
+    // starts the executor, whose group commits run append_batch(writer, events) and, when given,
+    // run_writes(writer, writes).
     template <class Open, class Migrate, class AppendBatch>
-    Result<void> Start(const Open& open, const Migrate& migrate, int pooled, AppendBatch append_batch) {
+    Result<void> Start(
+        const Open& open, const Migrate& migrate, int pooled, AppendBatch append_batch, WriteGroup run_writes = {}) {
         auto writer = open(true);
         if (!writer) {
             return writer.error();
@@ -51,8 +57,14 @@ public:
             pool_.Add(std::move(*connection));
         }
         Connection* w = writer_.get();
+        StoreExecutor::WriteGroupFn writes;
+        if (run_writes) {
+            writes = [w, run_writes](const std::vector<StoreExecutor::GroupedWrite*>& group) {
+                return run_writes(*w, group);
+            };
+        }
         executor_ = std::make_unique<StoreExecutor>(
-            [w, append_batch](std::vector<InboxEvent>& events) { return append_batch(*w, events); });
+            [w, append_batch](std::vector<InboxEvent>& events) { return append_batch(*w, events); }, std::move(writes));
         return {};
     }
 

@@ -62,7 +62,8 @@ private:
 
 // The repositories (sql_store.cpp, flow_store.cpp) over SQLite: reads on a pooled read connection, each in one
 // snapshot (WAL lets readers run beside the writer); writes on the executor's thread, which owns the writer
-// connection, in BEGIN IMMEDIATE, so they serialise with the inbox's group commit.
+// connection, so they serialise with the inbox's group commit, and are group-committed themselves
+// (RunSqliteWriteGroup): writes queued together share one transaction and one fsync.
 class SqliteBackend final : public PooledBackend<Connection> {
 public:
     Result<void> Read(const Work& work) override {
@@ -78,16 +79,9 @@ public:
     }
 
     Result<void> Write(const Work& work) override {
-        return executor_->Call<void>([&]() -> Result<void> {
-            auto tx = Transaction::Begin(*writer_);
-            if (!tx) {
-                return tx.error();
-            }
+        return executor_->CallGrouped([&]() {
             SqliteSession session(*writer_);
-            if (auto done = work(session); !done) {
-                return done;  // the transaction rolls back as it goes out of scope
-            }
-            return tx->Commit();
+            return work(session);
         });
     }
 
@@ -144,6 +138,46 @@ std::vector<Result<AppendOutcome>> AppendBatch(Connection& writer, std::vector<I
 
 }  // namespace
 
+std::vector<Result<void>> RunSqliteWriteGroup(Connection& writer,
+                                              const std::vector<std::function<Result<void>()>*>& writes) {
+    std::vector<Result<void>> results;
+    results.reserve(writes.size());
+    auto tx = Transaction::Begin(writer);
+    if (!tx) {
+        results.assign(writes.size(), tx.error());
+        return results;
+    }
+    for (auto* write : writes) {
+        if (auto saved = writer.Exec("SAVEPOINT write"); !saved) {
+            results.assign(writes.size(), saved.error());
+            return results;
+        }
+        Result<void> done = (*write)();
+        if (!writer.InTransaction()) {
+            // SQLite rolled the whole transaction back on its own (I/O error, disk full): the writes before this
+            // one are gone too.
+            results.assign(writes.size(), done ? Fail(Errc::kIo, "sqlite abandoned the write transaction") : done);
+            return results;
+        }
+        if (!done) {
+            (void)writer.Exec("ROLLBACK TO write");  // this write leaves nothing; the others stay
+        }
+        if (auto released = writer.Exec("RELEASE write"); !released) {
+            results.assign(writes.size(), released.error());
+            return results;
+        }
+        results.push_back(std::move(done));
+    }
+    if (auto committed = tx->Commit(); !committed) {
+        for (auto& r : results) {
+            if (r) {
+                r = committed.error();
+            }
+        }
+    }
+    return results;
+}
+
 Result<void> MigrateSqlite(Connection& connection, const std::vector<Migration>& known, const Clock& clock) {
     if (auto created = connection.Exec(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
@@ -188,7 +222,8 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options, con
         return Connection::Open(options.path, {.read_only = !writer, .busy_timeout_ms = options.busy_timeout_ms});
     };
     const auto migrate = [&](Connection& writer) { return MigrateSqlite(writer, *migrations, clock); };
-    if (auto started = backend->Start(open, migrate, options.read_connections, AppendBatch); !started) {
+    if (auto started = backend->Start(open, migrate, options.read_connections, AppendBatch, RunSqliteWriteGroup);
+        !started) {
         return started.error();
     }
     DISPATCH_LOG_INFO(

@@ -1,6 +1,7 @@
 #pragma once
 // SQLite backend internals that tests and tools may use directly. Most callers want OpenSqliteStore (store.hpp).
 
+#include <functional>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -16,5 +17,12 @@ namespace dispatch::store {
 [[nodiscard]] Result<void> MigrateSqlite(sqlite::Connection& connection,
                                          const std::vector<Migration>& known,
                                          const Clock& clock);
+
+// Runs `writes` in one BEGIN IMMEDIATE transaction (one fsync for all of them), each inside its own savepoint: a
+// write that fails is rolled back alone and the others commit. One result per write, final once COMMIT returned;
+// if SQLite itself abandons the transaction (I/O error) or COMMIT fails, every write fails. The store's executor
+// runs its write groups with this.
+[[nodiscard]] std::vector<Result<void>> RunSqliteWriteGroup(sqlite::Connection& writer,
+                                                            const std::vector<std::function<Result<void>()>*>& writes);
 
 }  // namespace dispatch::store
