@@ -117,6 +117,9 @@ Result<Config> ParseConfig(const std::string& text, const std::string& schema_te
         if (const auto* verify = json::Find(*b24, "verify_install"); verify != nullptr && verify->is_bool()) {
             c.b24.verify_install = verify->get_bool();
         }
+        if (const auto* rate = json::Find(*b24, "rate_limit"); rate != nullptr && rate->is_bool()) {
+            c.b24.rate_limit = rate->get_bool();
+        }
         if (const auto* oauth = json::Find(*b24, "oauth")) {
             c.b24.client_id = Str(*oauth, "client_id");
             c.b24.client_secret = Secret(*oauth, "client_secret_env", "$.b24.oauth", env, problems);

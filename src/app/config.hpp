@@ -34,6 +34,8 @@ struct B24Settings {
     std::string ca_file;
     // Check each install callback's tokens with the OAuth server before storing them (intake::InstallVerifier).
     bool verify_install = true;
+    // false: no client-side leaky bucket (the demo against b24emu --limits off; never a real portal).
+    bool rate_limit = true;
 };
 
 struct ClockSettings {

@@ -48,6 +48,7 @@ PortalClientsOptions ClientOptionsFrom(const Config& config) {
     options.oauth_server = config.b24.oauth_server;
     options.ca_file = config.b24.ca_file;
     options.portals = config.portals;
+    options.rate_limit = config.b24.rate_limit;
     return options;
 }
 
@@ -163,6 +164,11 @@ Result<b24::Client*> PortalClients::For(std::string_view member_id) {
     b24::ClientSettings settings;
     settings.portal = portal->member_id;
     settings.bucket = configured != nullptr && configured->enterprise ? b24::EnterprisePlan() : b24::StandardPlan();
+    if (!options_.rate_limit) {
+        // b24emu --limits off has no bucket to mirror; a bucket that never fills keeps the client's code path.
+        settings.bucket.drain_per_second = 1e9;
+        settings.bucket.capacity = 1e9;
+    }
     settings.retry = options_.retry;
     if (portal->auth_mode == store::AuthMode::kWebhook) {
         if (configured == nullptr || configured->webhook_url.empty()) {

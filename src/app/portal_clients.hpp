@@ -65,6 +65,7 @@ struct PortalClientsOptions {
     std::string ca_file;  // extra CA bundle for portals (the emulator's test CA); empty = the system store
     std::vector<PortalSettings> portals;  // per-portal overrides by member_id: plan, webhook URL, credentials, CA
     b24::RetrySettings retry{};
+    bool rate_limit = true;  // false: no client-side bucket (config b24.rate_limit; the demo's emulator only)
     std::chrono::milliseconds connect_timeout{5'000};
     std::chrono::milliseconds request_timeout{65'000};  // Bitrix24 kills requests at 60 s (limits.md)
 };
