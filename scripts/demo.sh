@@ -1,120 +1,131 @@
 #!/usr/bin/env bash
-# The end-to-end demo on the bundled Bitrix24 emulator. What it shows today:
-#   1. builds everything (installing what it needs),
-#   2. makes a throwaway CA and server certificate,
-#   3. starts b24emu (the portal, on a manual clock) and dispatchd (the service, with a real SQLite file),
-#   4. lets the portal install the local app into dispatchd (OAuth tokens and application_token stored),
-#   5. binds the item events, creates the "IT request" smart process and files requests as employees would,
-#   6. shows each event made durable in dispatchd's inbox, a forged event refused, and dispatchd's /metrics.
-# Provisioning from workplace/helpdesk.json, the SLA flows, statistics and the dashboard join this script as they
-# land (see README.md). `--keep` leaves both servers running and prints where they are.
+# The one-command demo (issue 8) on the bundled Bitrix24 emulator:
+#   1. installs what the build needs (scripts/setup.sh --web: the dashboard's chart library too) and builds
+#      dispatchd, dispatchctl, b24emu and dispatch-demo;
+#   2. makes a throwaway CA and server certificate;
+#   3. starts b24emu (the portal: the seed company of ~150 people, a manual clock at the month's first midnight,
+#      no rate limits) and dispatchd (a real SQLite file, a manual clock at the same instant, the SLA flows on);
+#   4. the portal installs the local app into dispatchd; `dispatchctl provision apply` creates the "IT: HelpDesk"
+#      workplace, the "IT request" smart process, its funnels, stages, fields, robots and event bindings;
+#   5. dispatch-demo plays the month's traffic as the company's people would (about 500 requests; dispatchers,
+#      specialists and requesters reacting to what the service routes, closes, escalates and auto-accepts), moving
+#      both clocks through the month and past its end so pending reviews are auto-accepted;
+#   6. prints the month's summary (from dispatchd's stats API) and the dashboard URL.
+# `--serve` keeps both servers running afterwards for a person to look; otherwise they are stopped.
+#
+#   scripts/demo.sh [--serve] [--month 2026-03] [--requests 500] [--seed 42]
+# DISPATCH_BUILD_DIR chooses the build folder (default: build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-keep=0
-for arg in "$@"; do
-  case "$arg" in
-    --keep|--serve) keep=1 ;;
-    *) echo "usage: scripts/demo.sh [--keep]" >&2; exit 2 ;;
+serve=0
+month=2026-03
+requests=500
+seed=42
+usage() { echo "usage: scripts/demo.sh [--serve] [--month YYYY-MM] [--requests N] [--seed N]" >&2; exit 2; }
+while (($#)); do
+  case "$1" in
+    --serve|--keep) serve=1 ;;
+    --month) month=${2:?}; shift ;;
+    --requests) requests=${2:?}; shift ;;
+    --seed) seed=${2:?}; shift ;;
+    *) usage ;;
   esac
+  shift
 done
+[[ $month =~ ^[0-9]{4}-[0-9]{2}$ ]] || usage
+build=${DISPATCH_BUILD_DIR:-build}
 
-bash scripts/setup.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDISPATCH_BENCH=OFF >/dev/null
-cmake --build build -j "$(nproc 2>/dev/null || echo 2)" --target dispatchd b24emu
+say() { printf '\n== %s\n' "$*"; }
+
+say "setup and build"
+bash scripts/setup.sh --web
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDISPATCH_BENCH=OFF >/dev/null
+cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" --target dispatchd dispatchctl b24emu dispatch-demo
+bin="$root/$build/src/app"
 
 run=$(mktemp -d /tmp/dispatch-demo.XXXXXX)
 bash scripts/gen-test-certs.sh "$run/certs" >/dev/null
+ca="$run/certs/ca.pem"
 pids=()
 cleanup() {
-  if [[ $keep -eq 0 ]]; then
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-  fi
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
 }
 trap cleanup EXIT
-
-say() { printf '\n== %s\n' "$*"; }
-curl_() { curl -sS --cacert "$run/certs/ca.pem" "$@"; }
+curl_() { curl -sS --fail-with-body --cacert "$ca" "$@"; }
 wait_line() {  # wait for the JSON start line a server prints on stdout
-  for _ in $(seq 1 200); do [[ -s "$1" ]] && return 0; sleep 0.05; done
+  for _ in $(seq 1 400); do [[ -s "$1" ]] && return 0; sleep 0.05; done
   echo "no start line in $1" >&2; cat "$2" >&2; return 1
 }
 
-say "starting dispatchd (SQLite inbox at $run/dispatch.db)"
-cat > "$run/dispatch.json" <<EOF
-{"listen": "127.0.0.1:0", "tls": {"cert": "$run/certs/server.pem", "key": "$run/certs/server.key"},
- "database": {"sqlite": {"path": "$run/dispatch.db"}}, "hook_key_env": "DISPATCH_HOOK_KEY"}
-EOF
-DISPATCH_HOOK_KEY=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n') \
-  build/src/app/dispatchd --config "$run/dispatch.json" >"$run/dispatchd.out" 2>"$run/dispatchd.log" &
-pids+=($!)
-wait_line "$run/dispatchd.out" "$run/dispatchd.log"
-dispatchd=https://$(jq -r .listen "$run/dispatchd.out")
-echo "dispatchd: $dispatchd"
+# The month starts at local midnight in Moscow (the desk's calendar zone, workplace/sla.json).
+start="${month}-01T00:00:00+03:00"
 
-say "starting b24emu (portal clock: Monday 2 March 2026, 09:00 Moscow)"
-build/src/app/b24emu --listen 127.0.0.1:0 --cert "$run/certs/server.pem" --key "$run/certs/server.key" \
-  --clock manual --start 2026-03-02T09:00:00+03:00 --handler-ca "$run/certs/ca.pem" \
-  --install-handler "$dispatchd/b24/install" --state "$run/portal.json" \
+say "starting b24emu (the portal; manual clock at $start)"
+"$bin/b24emu" --listen 127.0.0.1:0 --cert "$run/certs/server.pem" --key "$run/certs/server.key" \
+  --clock manual --start "$start" --limits off --seed "$seed" --handler-ca "$ca" \
   >"$run/b24emu.out" 2>"$run/b24emu.log" &
 pids+=($!)
 wait_line "$run/b24emu.out" "$run/b24emu.log"
+emu=$(jq -r .base_url "$run/b24emu.out")
+emu=${emu%/}
 admin=$(jq -r .admin_url "$run/b24emu.out")
-hook=$(jq -r .webhook_url "$run/b24emu.out")
-echo "portal: $(jq -r .base_url "$run/b24emu.out")"
+echo "portal: $emu"
+
+say "starting dispatchd (SQLite at $run/dispatch.db; manual clock at $start)"
+export DISPATCH_HOOK_KEY DISPATCH_CLIENT_SECRET
+DISPATCH_HOOK_KEY=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+DISPATCH_CLIENT_SECRET=$(jq -r .client_secret "$run/b24emu.out")
+# The app's OAuth credentials are the emulator's (it is its own OAuth server). The periodic reconciliation sweep is
+# off: the emulator drops no events here, and every sweep would be one more stop of the manual clocks.
+jq -n --arg cert "$run/certs/server.pem" --arg key "$run/certs/server.key" --arg db "$run/dispatch.db" \
+  --arg client_id "$(jq -r .client_id "$run/b24emu.out")" --arg emu "$emu" --arg ca "$ca" --arg start "$start" \
+  --arg spec "$root/workplace/helpdesk.json" --arg sla "$root/workplace/sla.json" '{
+    listen: "127.0.0.1:0", tls: {cert: $cert, key: $key},
+    database: {sqlite: {path: $db}}, hook_key_env: "DISPATCH_HOOK_KEY",
+    b24: {oauth: {client_id: $client_id, client_secret_env: "DISPATCH_CLIENT_SECRET", oauth_server: $emu},
+          ca_file: $ca, verify_install: false, rate_limit: false},
+    workplace: {spec: $spec, sla: $sla},
+    clock: {mode: "manual", start: $start},
+    flows: {reconcile_minutes: 0},
+    log: {level: "warn"}}' >"$run/dispatch.json"
+"$bin/dispatchd" --config "$run/dispatch.json" >"$run/dispatchd.out" 2>"$run/dispatchd.log" &
+pids+=($!)
+wait_line "$run/dispatchd.out" "$run/dispatchd.log"
+service=https://$(jq -r .listen "$run/dispatchd.out")
+echo "dispatchd: $service"
 
 say "the portal installs the local app into dispatchd"
-curl_ -X POST "${admin}app/install" -d '{}' >/dev/null
+curl_ -X POST "${admin}app/install" -d "{\"handler\": \"$service/b24/install\"}" >/dev/null
 curl_ -X POST "${admin}events/flush" -d '{}' >/dev/null
-for _ in $(seq 1 100); do
-  [[ -n "$(sqlite3 "$run/dispatch.db" "select member_id from portals" 2>/dev/null)" ]] && break; sleep 0.05
-done
-sqlite3 -header -column "$run/dispatch.db" \
-  "select member_id, domain, length(application_token) as app_token_len, status from portals"
-member_id=$(sqlite3 "$run/dispatch.db" "select member_id from portals limit 1")
-
-say "binding item events to dispatchd and creating the smart process \"IT request\""
-for ev in ONCRMDYNAMICITEMADD ONCRMDYNAMICITEMUPDATE ONCRMDYNAMICITEMDELETE; do
-  curl_ -X POST "${admin}act" -d "{\"user_id\":1,\"method\":\"event.bind\",
-    \"params\":{\"event\":\"$ev\",\"handler\":\"$dispatchd/b24/events\"}}" >/dev/null
-done
-type_id=$(curl_ "${hook}crm.type.add.json" -H 'content-type: application/json' \
-  -d '{"fields":{"title":"IT request","isCategoriesEnabled":"Y","isStagesEnabled":"Y","isAutomationEnabled":"Y"}}' \
-  | jq -r .result.type.entityTypeId)
-echo "entityTypeId=$type_id"
-
-say "employees file requests; a dispatcher takes one"
-n=0
-while IFS='|' read -r user title; do
-  curl_ -X POST "${admin}act" -d "{\"user_id\":$user,\"method\":\"crm.item.add\",
-    \"params\":{\"entityTypeId\":$type_id,\"fields\":{\"title\":\"$title\"}}}" >/dev/null
-  n=$((n + 1))
-done <<'EOF'
-101|Printer on the 3rd floor is jammed
-117|1C: cannot post the March invoice
-130|Need access to the sales share
-142|Laptop will not boot
-EOF
-curl_ -X POST "${admin}assign" -d "{\"user_id\":11,\"entityTypeId\":$type_id,\"id\":1,\"assignedById\":12}" >/dev/null
-curl_ -X POST "${admin}events/flush" -d '{}' >/dev/null
-for _ in $(seq 1 100); do
-  [[ $(sqlite3 "$run/dispatch.db" "select count(*) from inbox where kind='event'") -ge $((n + 1)) ]] && break
+member=
+for _ in $(seq 1 200); do
+  member=$(curl_ "${admin}state" | jq -r '.member_id // empty')
+  [[ -n $member ]] && sqlite3 "$run/dispatch.db" "select 1 from portals where member_id='$member'" 2>/dev/null | grep -q 1 && break
   sleep 0.05
 done
-sqlite3 -header -column "$run/dispatch.db" \
-  "select id, kind, event_name, entity_type_id, item_id, state from inbox order by id"
+[[ -n $member ]] || { echo "the install callback never reached dispatchd" >&2; tail -20 "$run/dispatchd.log" >&2; exit 1; }
+echo "member_id: $member"
 
-say "a forged event is refused and stores nothing"
-curl_ -X POST "$dispatchd/b24/events" -w '  -> HTTP %{http_code}\n' \
-  -d "event=ONCRMDYNAMICITEMUPDATE&data[FIELDS][ID]=1&data[FIELDS][ENTITY_TYPE_ID]=$type_id&auth[member_id]=$member_id&auth[application_token]=forged"
+say "dispatchctl provision apply (workplace/helpdesk.json)"
+"$bin/dispatchctl" provision apply --portal "$run/dispatch.json" --member "$member" --public-url "$service" \
+  --spec "$root/workplace/helpdesk.json" | tee "$run/provision.out" | tail -n 15
 
-say "dispatchd /metrics (intake)"
-curl_ "$dispatchd/metrics" | grep -E '^dispatch_(intake|inbox)' || true
+say "playing $month: $requests requests from the seed company (seed $seed)"
+"$bin/dispatch-demo" --emu "$emu" --service "$service" --ca "$ca" --member "$member" --month "$month" \
+  --requests "$requests" --seed "$seed" --workplace "$root/workplace/helpdesk.json" \
+  --workplace-schema "$root/schemas/workplace.schema.json" --sla "$root/workplace/sla.json" \
+  2>&1 | tee "$run/dispatch-demo.out"
 
-if [[ $keep -eq 1 ]]; then
-  say "still running (Ctrl-C or kill ${pids[*]} to stop)"
-  echo "dispatchd: $dispatchd   portal admin: $admin   files: $run"
+say "dispatchd /metrics (flows)"
+curl_ "$service/metrics" | grep -E '^dispatch_(inbox|outbox|timers|flows|intake)[a-z_]*(\{[^}]*\})? ' | head -n 20 || true
+
+if [[ $serve -eq 1 ]]; then
+  say "still running (Ctrl-C to stop)"
+  echo "dashboard: $service/dashboard"
+  echo "stats:     $service/api/v1/portals/$member/stats?from=$month&to=$month&group_by=template"
+  echo "portal:    $emu (admin API ${admin}state)   files: $run"
   wait
 fi
-say "done (files in $run)"
+say "done (dashboard was $service/dashboard; files in $run)"

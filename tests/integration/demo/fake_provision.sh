@@ -6,7 +6,8 @@
 # Only for developing and smoke-testing the player against the emulator alone; the demo itself runs dispatchctl.
 #
 #   tests/integration/demo/fake_provision.sh <emulator admin url, .../_emu/> <ca.pem> [workplace/helpdesk.json]
-# Prints the entityTypeId.
+# Prints the entityTypeId. With SERVICE_URL, DISPATCH_DB and MEMBER_ID set, it also does dispatchctl's other half:
+# binds the item events to dispatchd and stores the layout (provision::Layout JSON) in dispatchd's SQLite database.
 set -euo pipefail
 admin=$1
 ca=$2
@@ -69,4 +70,29 @@ for ((i = 0; i < nfields; i++)); do
       editFormLabel: .label, sort: .sort, settings: (.settings // {}),
       enum: [(.items // [])[] | {value: .value, xmlId: .xml_id, sort: .sort, def: \"N\"}]}}" <<<"$proc")" >/dev/null
 done
+if [[ -n ${SERVICE_URL:-} && -n ${DISPATCH_DB:-} && -n ${MEMBER_ID:-} ]]; then
+  for ev in ONCRMDYNAMICITEMADD ONCRMDYNAMICITEMUPDATE ONCRMDYNAMICITEMDELETE; do
+    act event.bind "{\"event\":\"$ev\",\"handler\":\"$SERVICE_URL/b24/events\"}" >/dev/null
+  done
+  cats=$(act crm.category.list "{\"entityTypeId\":$entity}" | jq -c .result.categories)
+  funnels='[]'
+  for ((f = 0; f < nfunnels; f++)); do
+    funnel=$(jq -c ".funnels[$f]" <<<"$proc")
+    name=$(jq -r .name.en <<<"$funnel")
+    cat=$(jq -r --arg n "$name" '.[] | select(.name == $n) | .id' <<<"$cats")
+    rows=$(act crm.status.list "{\"filter\":{\"ENTITY_ID\":\"DYNAMIC_${entity}_STAGE_${cat}\"}}" | jq -c .result)
+    funnels=$(jq -c --argjson f "$funnel" --argjson rows "$rows" --argjson cat "$cat" '. + [{code: $f.code,
+      category_id: $cat, is_default: $f.is_default, stages: [$f.stages[] | . as $s | {code: $s.code, role: $s.role,
+      status_id: ($rows[] | select(.STATUS_ID | endswith(":" + $s.code)) | .STATUS_ID),
+      id: ($rows[] | select(.STATUS_ID | endswith(":" + $s.code)) | .ID | tonumber)}]}]' <<<"$funnels")
+  done
+  fields=$(act userfieldconfig.list "{\"moduleId\":\"crm\",\"filter\":{\"entityId\":\"CRM_$type_id\"}}" | jq -c \
+    --arg p "UF_CRM_${type_id}_" '[.result.fields[] | {code: (.fieldName | ltrimstr($p)), uf_name: .fieldName,
+      id: (.id | tonumber), enum_ids: ((.enum // []) | map({(.xmlId): (.id | tonumber)}) | add // {})}]')
+  layout=$(jq -cn --argjson funnels "$funnels" --argjson fields "$fields" --arg code "$(jq -r .code <<<"$proc")" \
+    --argjson t "$type_id" --argjson e "$entity" '{version: 1, workplace_id: 0, processes: [{code: $code,
+      type_id: $t, entity_type_id: $e, funnels: $funnels, fields: $fields}]}')
+  sqlite3 "$DISPATCH_DB" "insert or replace into portal_settings (member_id, key, json, updated_at)
+    values ('$MEMBER_ID', 'layout', '$layout', 0)"
+fi
 echo "$entity"
