@@ -2,6 +2,7 @@
 # Builds and runs the benchmarks; prints one line per figure: `bench <name> <value> <unit>`.
 #   scripts/bench.sh             every benchmark
 #   scripts/bench.sh sla         only binaries whose name contains "sla" (and node drivers named like them)
+#   DISPATCH_BUILD_DIR=build-x scripts/bench.sh http    builds and runs in build-x instead of build
 #
 # Adding a figure: add tests/bench/<area>/ with a CMakeLists.txt that builds an executable named bench_<area>.
 # Each bench_* binary prints its own `bench ...` lines on stdout (anything else, such as Google Benchmark's table,
@@ -15,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 filter="${1:-}"
-build=build
+build="${DISPATCH_BUILD_DIR:-build}"  # a helper's own build folder, e.g. DISPATCH_BUILD_DIR=build-d5
 out="$build/bench-out"
 log="$build/bench.log"
 
@@ -23,7 +24,8 @@ bash scripts/setup.sh --bench
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDISPATCH_BENCH=ON >/dev/null
 
-mapfile -t targets < <(cmake --build "$build" --target help | sed -n 's/^\.\.\. \(bench_[A-Za-z0-9_]*\).*/\1/p' |
+mapfile -t targets < <(cmake --build "$build" --target help | sed -n -e 's/^\.\.\. \(bench_[A-Za-z0-9_]*\).*/\1/p' \
+                         -e 's/^\(bench_[A-Za-z0-9_]*\): .*/\1/p' |
                        grep -- "${filter}" | sort -u || true)
 if ((${#targets[@]} == 0)); then
   echo "bench.sh: no bench_* targets${filter:+ matching '$filter'}" >&2
