@@ -269,6 +269,27 @@ Result<void> ApplyResult(PortalSnapshot& snap,
                                                   json::StringAt(bj::value(op.params), "handler").value_or("")});
             return {};
         }
+        case OpKind::kListItemIds: {
+            auto rows = ListRows(result, "items");
+            if (!rows) {
+                return rows.error();
+            }
+            auto& ids = snap.item_ids[op.count_key];
+            ids.clear();
+            for (const auto& row : *rows) {
+                if (const auto id = json::IntAt(row, "id")) {
+                    ids.push_back(*id);
+                }
+            }
+            snap.item_counts[op.count_key] = static_cast<std::int64_t>(ids.size());
+            return {};
+        }
+        case OpKind::kItemMove: {
+            auto& ids = snap.item_ids[op.count_key];
+            std::erase(ids, op.object_id);
+            snap.item_counts[op.count_key] = static_cast<std::int64_t>(ids.size());
+            return {};
+        }
         case OpKind::kRobotAdd: {
             snap.robots.push_back(json::StringAt(bj::value(op.params), "CODE").value_or(""));
             return {};

@@ -916,14 +916,68 @@ private:
             }
             if (*items > 0) {
                 // crm-status-delete.md: the portal refuses to delete a stage that holds items.
-                AddEntry(ObjectKind::kStage,
-                         Action::kKeep,
-                         path,
-                         fmt::format("{} is not in the spec but holds {} items: move them to a stage of the spec, "
-                                     "then apply again (the portal refuses to delete a stage with items)",
-                                     Quoted(s->name),
-                                     *items),
-                         s->id);
+                const auto* target =
+                    funnel.StageWithRole(s->semantics == StageSemantics::kSuccess   ? StageRole::kDone
+                                         : s->semantics == StageSemantics::kFailure ? StageRole::kRejected
+                                                                                    : StageRole::kNew);
+                if (!options_.prune || target == nullptr) {
+                    AddEntry(ObjectKind::kStage,
+                             Action::kKeep,
+                             path,
+                             fmt::format("{} is not in the spec but holds {} items (kept; --prune moves them to {} "
+                                         "and deletes the stage)",
+                                         Quoted(s->name),
+                                         *items,
+                                         target != nullptr ? Quoted(target->name.Get(Lang())) : "another stage"),
+                             s->id);
+                    continue;
+                }
+                const auto key = StageCountKey(s->status_id);
+                const auto ids = snap_.item_ids.find(key);
+                const auto note = fmt::format(
+                    "{} is not in the spec and holds {} items: they move to {} (this stage "
+                    "stays in their history), then it is deleted",
+                    Quoted(s->name),
+                    *items,
+                    Quoted(target->name.Get(Lang())));
+                const auto entry = AddEntry(ObjectKind::kStage, Action::kDelete, path, note, s->id);
+                if (ids == snap_.item_ids.end()) {
+                    auto read = NewOp(OpKind::kListItemIds,
+                                      "crm.item.list",
+                                      {{"entityTypeId", e},
+                                       {"select", bj::array{"id"}},
+                                       {"filter", bj::object{{"stageId", s->status_id}}},
+                                       {"order", bj::object{{"id", "ASC"}}}},
+                                      kNoEntry);
+                    read.count_key = key;
+                    count_reads_.push_back(std::move(read));
+                    continue;
+                }
+                const auto target_status = StagePrefix(e, c.id) + ":" + target->code;
+                for (const auto item : ids->second) {
+                    // CONTRACT §14.11: categoryId goes with stageId, so the item stays in this funnel.
+                    auto move = NewOp(OpKind::kItemMove,
+                                      "crm.item.update",
+                                      {{"entityTypeId", e},
+                                       {"id", item},
+                                       {"fields", bj::object{{"stageId", target_status}, {"categoryId", c.id}}}},
+                                      entry);
+                    move.entity_type_id = e;
+                    move.category_id = c.id;
+                    move.object_id = item;
+                    move.count_key = key;
+                    deletes.push_back(std::move(move));
+                }
+                auto del = NewOp(OpKind::kStageDelete, "crm.status.delete", {{"id", s->id}}, entry);
+                if (s->system) {
+                    del.params["params"] = bj::object{{"FORCED", "Y"}};
+                }
+                del.process = process.code;
+                del.funnel = funnel.code;
+                del.entity_type_id = e;
+                del.category_id = c.id;
+                del.object_id = s->id;
+                deletes.push_back(std::move(del));
                 continue;
             }
             const auto entry = AddEntry(ObjectKind::kStage,
@@ -1439,6 +1493,7 @@ bool IsWrite(OpKind kind) {
         case OpKind::kListStages:
         case OpKind::kListFields:
         case OpKind::kCountItems:
+        case OpKind::kListItemIds:
             return false;
         default:
             return true;

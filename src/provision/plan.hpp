@@ -51,7 +51,9 @@ struct PlanOptions {
     // The service's public base URL ("https://dispatch.example.com"); handlers are this plus the spec's paths.
     std::string public_url;
     // Delete what is not in the spec even when it holds data, and recreate fields whose immutable settings
-    // (type, multiple) differ. Without it those objects are kept and reported.
+    // (type, multiple) differ. Without it those objects are kept and reported. A stray stage's items are first
+    // moved to the funnel's stage of the same group (new / done / rejected): the portal refuses to delete a stage
+    // that holds items. A funnel that holds items is never deleted (moving requests between lines is a decision).
     bool prune = false;
 };
 
@@ -79,6 +81,8 @@ enum class OpKind {
     kFieldDelete,
     kEventBind,
     kRobotAdd,
+    kListItemIds,  // the items of a stray stage, before --prune moves them out
+    kItemMove,     // crm.item.update of one item out of a stray stage (--prune)
 };
 bool IsWrite(OpKind kind);
 

@@ -26,6 +26,8 @@ std::string_view ListKey(OpKind kind) {
             return "categories";
         case OpKind::kListFields:
             return "fields";
+        case OpKind::kListItemIds:
+            return "items";
         default:
             return "";
     }

@@ -104,6 +104,8 @@ struct PortalSnapshot {
     bool bindings_read = false;
     bool robots_read = false;
     std::map<std::string, std::int64_t, std::less<>> item_counts;  // see the *CountKey functions
+    // The items of a stray stage (StageCountKey), read only when --prune is to move them out.
+    std::map<std::string, std::vector<std::int64_t>, std::less<>> item_ids;
     // Categories created by this apply (and the default funnels of types it created): they hold no items, so
     // their stray stages can go without counting.
     std::set<std::int64_t> fresh_categories;

@@ -586,6 +586,20 @@ TEST_F(ProvisionTest, StrayStagesHoldingItemsAreKeptAndEmptyOnesDeleted) {
     }
     EXPECT_EQ(codes.count("HELD"), 1u);
     EXPECT_EQ(codes.count("EMPTY"), 0u);
+
+    auto pruned = Apply(app, /*prune=*/true);
+
+    ASSERT_THAT(pruned, IsOk());
+    EXPECT_EQ(Entry(pruned->plan, ObjectKind::kStage, "it_request/line1/HELD")->action, Action::kDelete);
+    codes.clear();
+    for (const auto& s : Stages(reader.Get(), e, line1_id)) {
+        codes.insert(Code(s));
+    }
+    EXPECT_EQ(codes.count("HELD"), 0u);
+    auto items = b24::ItemList(reader.Get(), e, {});
+    ASSERT_THAT(items, IsOk());
+    ASSERT_EQ(items->size(), 1u);
+    EXPECT_EQ(json::StringAt(bj::value(items->front()), "stageId"), fmt::format("DT{}_{}:NEW", e, line1_id));
 }
 
 TEST_F(ProvisionTest, PruneDeletesAStrayFieldAndSaysWhatIsLost) {

@@ -389,6 +389,33 @@ TEST_F(PlanTest, AStrayStageIsCountedFirstThenKeptWhenItHoldsItems) {
     EXPECT_EQ(empty.ops[0].object_id, 9001);
 }
 
+TEST_F(PlanTest, PruneMovesTheItemsOfAStrayStageToItsGroupsStageThenDeletesIt) {
+    auto snap = Provisioned();
+    auto extra = *Stage(snap, "QUEUED");
+    extra.id = 9001;
+    const auto prefix = extra.status_id.substr(0, extra.status_id.find(':'));
+    extra.status_id = prefix + ":EXTRA";
+    snap.stages.push_back(extra);
+    const auto key = StageCountKey(extra.status_id);
+    snap.item_counts[key] = 2;
+    options_.prune = true;
+
+    const auto reading = PlanFor(snap);
+    ASSERT_EQ(reading.ops.size(), 1u);
+    EXPECT_EQ(reading.ops[0].kind, OpKind::kListItemIds);
+    ASSERT_THAT(ApplyResult(snap, reading.ops[0], *json::Parse(R"({"items":[{"id":5},{"id":6}]})"), 2), IsOk());
+
+    const auto moving = PlanFor(snap);
+
+    EXPECT_EQ(Find(moving, ObjectKind::kStage, "it_request/line1/EXTRA")->action, Action::kDelete);
+    EXPECT_EQ(Methods(moving), (std::vector<std::string>{"crm.item.update", "crm.item.update", "crm.status.delete"}));
+    EXPECT_EQ(json::StringAt(moving.ops[0].params.at("fields"), "stageId"), prefix + ":NEW");
+    EXPECT_EQ(json::IntAt(moving.ops[0].params.at("fields"), "categoryId"), extra.category_id);
+    // One item moved, then the batch stopped: the next plan moves the other one and deletes.
+    ASSERT_THAT(ApplyResult(snap, moving.ops[0], bj::object{{"item", bj::object{}}}, std::nullopt), IsOk());
+    EXPECT_EQ(Methods(PlanFor(snap)), (std::vector<std::string>{"crm.item.update", "crm.status.delete"}));
+}
+
 TEST_F(PlanTest, AStrayFieldIsKeptUnlessPrunedAndThenItsLossIsCounted) {
     auto snap = Provisioned();
     const auto* type = snap.TypeByCode("it_request");
