@@ -167,8 +167,8 @@ int main(int argc, char** argv) {
         auto v = json::ParseFile(args->company);
         auto company = v ? emulator::CompanyFromJson(*v) : Result<emulator::Company>(v.error());
         if (!company) {
-            DISPATCH_LOG_ERROR(kLog, "cannot load company", "file={} error={}", args->company,
-                               log::Quote(company.error().detail));
+            DISPATCH_LOG_ERROR(
+                kLog, "cannot load company", "file={} error={}", args->company, log::Quote(company.error().detail));
             return 1;
         }
         options.company = std::move(*company);
@@ -178,12 +178,12 @@ int main(int argc, char** argv) {
     if (!args->state.empty() && std::filesystem::exists(args->state)) {
         auto state = emulator::LoadState(args->state);
         if (!state) {
-            DISPATCH_LOG_ERROR(kLog, "cannot load state", "file={} error={}", args->state,
-                               log::Quote(state.error().detail));
+            DISPATCH_LOG_ERROR(
+                kLog, "cannot load state", "file={} error={}", args->state, log::Quote(state.error().detail));
             return 1;
         }
         std::lock_guard lock(emu.GetPortal().Mutex());
-        emu.GetPortal().State() = std::move(*state);
+        emu.GetPortal().ReplaceState(std::move(*state));
     }
     if (!args->install_handler.empty()) {
         std::lock_guard lock(emu.GetPortal().Mutex());
@@ -195,8 +195,8 @@ int main(int argc, char** argv) {
     http::Server server({.listen = args->listen, .cert_file = args->cert, .key_file = args->key, .threads = 1},
                         std::move(router));
     if (auto started = server.Start(); !started) {
-        DISPATCH_LOG_ERROR(kLog, "cannot start", "listen={} error={}", args->listen,
-                           log::Quote(started.error().detail));
+        DISPATCH_LOG_ERROR(
+            kLog, "cannot start", "listen={} error={}", args->listen, log::Quote(started.error().detail));
         return 1;
     }
     auto host = args->listen.substr(0, args->listen.rfind(':'));
@@ -226,8 +226,8 @@ int main(int argc, char** argv) {
     if (!args->state.empty()) {
         std::lock_guard lock(emu.GetPortal().Mutex());
         if (auto saved = emulator::SaveState(emu.GetPortal().State(), args->state); !saved) {
-            DISPATCH_LOG_ERROR(kLog, "cannot save state", "file={} error={}", args->state,
-                               log::Quote(saved.error().detail));
+            DISPATCH_LOG_ERROR(
+                kLog, "cannot save state", "file={} error={}", args->state, log::Quote(saved.error().detail));
             return 1;
         }
     }

@@ -357,6 +357,31 @@ std::variant<Filter, ApiError> Filter::Parse(const bj::value& filter, const Fiel
 
 bool Filter::Matches(const bj::object& row) const { return !root_ || NodeMatches(*root_, row); }
 
+namespace {
+
+bool IsBoundLeaf(const Filter::Node& n, std::string_view key) {
+    return !n.is_group && !n.null_test && n.field.key == key && n.values.size() == 1 && n.values[0].is_int64();
+}
+
+}  // namespace
+
+bool Filter::OnlyBoundsOf(std::string_view key) const {
+    if (!root_) {
+        return true;
+    }
+    if (root_->any) {
+        return root_->children.empty();  // BoundsOf reads AND groups only
+    }
+    return std::all_of(root_->children.begin(), root_->children.end(), [&](const Node& n) {
+        const bool bound_op = n.op == Op::kEq || n.op == Op::kIn || n.op == Op::kGt || n.op == Op::kGe ||
+                              n.op == Op::kLt || n.op == Op::kLe;
+        // >MAX / <MIN give no bound (BoundsOf skips them), so they must still be evaluated.
+        return IsBoundLeaf(n, key) && bound_op &&
+               !(n.op == Op::kGt && n.values[0].get_int64() == std::numeric_limits<std::int64_t>::max()) &&
+               !(n.op == Op::kLt && n.values[0].get_int64() == std::numeric_limits<std::int64_t>::min());
+    });
+}
+
 IntBounds Filter::BoundsOf(std::string_view key) const {
     IntBounds b;
     if (!root_ || root_->any) {
@@ -365,7 +390,7 @@ IntBounds Filter::BoundsOf(std::string_view key) const {
     auto lower = [&](std::int64_t v) { b.lo = b.lo ? std::max(*b.lo, v) : v; };
     auto upper = [&](std::int64_t v) { b.hi = b.hi ? std::min(*b.hi, v) : v; };
     for (const auto& n : root_->children) {
-        if (n.is_group || n.null_test || n.field.key != key || n.values.size() != 1 || !n.values[0].is_int64()) {
+        if (!IsBoundLeaf(n, key)) {
             continue;
         }
         const auto v = n.values[0].get_int64();

@@ -48,6 +48,8 @@ public:
     // for `key`. Lets list methods whose rows are kept in key order visit only that range; the rows visited must
     // still pass Matches (nested groups and other fields are not looked at here).
     IntBounds BoundsOf(std::string_view key) const;
+    // True when BoundsOf(key) says everything this filter says: a row inside the bounds matches.
+    bool OnlyBoundsOf(std::string_view key) const;
 
     struct Node;
 

@@ -380,4 +380,12 @@ bj::object ItemSchema::Describe(const Portal& portal, const ItemField& f) const 
     return d;
 }
 
+std::shared_ptr<const ItemSchema> SchemaOf(Portal& portal, const SpaType& type, bool original_uf_names) {
+    auto& slot = portal.SchemaCache()[{type.id, original_uf_names}];
+    if (!slot) {
+        slot = std::make_shared<const ItemSchema>(portal, type, original_uf_names);
+    }
+    return slot;
+}
+
 }  // namespace dispatch::emulator

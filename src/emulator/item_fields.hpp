@@ -8,6 +8,7 @@
 // collides with another field keeps the UPPER name. With useOriginalUfNames=Y the UPPER names are used.
 
 #include <boost/json.hpp>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -61,5 +62,8 @@ private:
     std::vector<ItemField> fields_;
     std::int64_t entity_type_id_;
 };
+
+// The schema of `type` as it is now: cached in the portal until the next Portal::SchemaChanged().
+std::shared_ptr<const ItemSchema> SchemaOf(Portal& portal, const SpaType& type, bool original_uf_names);
 
 }  // namespace dispatch::emulator

@@ -155,7 +155,8 @@ MethodReply ItemAdd(CallContext& ctx, const bj::object& p) {
         return MissingParam("fields");
     }
     auto& portal = ctx.portal;
-    const ItemSchema schema(portal, type, OriginalNames(p));
+    const auto schema_ptr = SchemaOf(portal, type, OriginalNames(p));
+    const ItemSchema& schema = *schema_ptr;
     const TimeMs now = portal.NowSeconds();
     bj::object values;
     // Defaults first (crm-item-add.md); request values override them.
@@ -229,7 +230,8 @@ MethodReply ItemUpdate(CallContext& ctx, const bj::object& p) {
     if (fields == nullptr) {
         return MissingParam("fields");
     }
-    const ItemSchema schema(portal, type, OriginalNames(p));
+    const auto schema_ptr = SchemaOf(portal, type, OriginalNames(p));
+    const ItemSchema& schema = *schema_ptr;
     bj::object values = item->values;
     if (auto err = ApplyFields(ctx, schema, type, *fields, values, false)) {
         return *err;
@@ -274,7 +276,8 @@ MethodReply ItemGet(CallContext& ctx, const bj::object& p) {
     if (item == nullptr) {
         return ItemNotFound();
     }
-    const ItemSchema schema(ctx.portal, type, OriginalNames(p));
+    const auto schema_ptr = SchemaOf(ctx.portal, type, OriginalNames(p));
+    const ItemSchema& schema = *schema_ptr;
     return bj::value(bj::object{{"item", RenderItem(ctx.portal, schema, *item, nullptr)}});
 }
 
@@ -285,7 +288,8 @@ MethodReply ItemList(CallContext& ctx, const bj::object& p) {
         return *e;
     }
     const auto& type = *std::get<SpaType*>(found);
-    const ItemSchema schema(ctx.portal, type, OriginalNames(p));
+    const auto schema_ptr = SchemaOf(ctx.portal, type, OriginalNames(p));
+    const ItemSchema& schema = *schema_ptr;
     const FieldLookup lookup = [&](std::string_view n) { return schema.Filterable(n); };
     const auto* fv = Param(p, "filter");
     auto filter = Filter::Parse(fv ? *fv : kNull, lookup);
@@ -335,11 +339,12 @@ MethodReply ItemList(CallContext& ctx, const bj::object& p) {
         // Items are kept by id, so an order by id needs no sort: walk the map from the id bounds of the filter,
         // and in fast mode stop at the first full page (huge-data.md's traversal: order id, filter >id, start -1).
         const auto bounds = f.BoundsOf("id");
+        const bool bounds_say_all = f.OnlyBoundsOf("id");
         const std::int64_t from = start < 0 ? 0 : start;
         std::vector<const Item*> page;
         std::int64_t count = 0;
         auto visit = [&](const Item& item) {
-            if (!f.Matches(item.values)) {
+            if (!bounds_say_all && !f.Matches(item.values)) {
                 return true;
             }
             if (count >= from && count < from + kPageSize) {
@@ -406,7 +411,8 @@ MethodReply ItemFields(CallContext& ctx, const bj::object& p) {
     if (auto* e = std::get_if<ApiError>(&found)) {
         return *e;
     }
-    const ItemSchema schema(ctx.portal, *std::get<SpaType*>(found), OriginalNames(p));
+    const auto schema_ptr = SchemaOf(ctx.portal, *std::get<SpaType*>(found), OriginalNames(p));
+    const ItemSchema& schema = *schema_ptr;
     bj::object fields;
     for (const auto& f : schema.Fields()) {
         fields[f.name] = schema.Describe(ctx.portal, f);

@@ -168,6 +168,7 @@ MethodReply TypeAdd(CallContext& ctx, const bj::object& p) {
     }
     t.created_by = t.updated_by = ctx.caller.user_id;
     t.created_time = t.updated_time = portal.NowSeconds();
+    portal.SchemaChanged();
     auto& stored = portal.State().types[t.id] = std::move(t);
     // CONTRACT §14.10: a new SPA always gets its default funnel "General" with the five default stages, whatever
     // isCategoriesEnabled/isStagesEnabled say (README).
@@ -197,6 +198,7 @@ MethodReply TypeUpdate(CallContext& ctx, const bj::object& p) {
     }
     copy.updated_by = ctx.caller.user_id;
     copy.updated_time = ctx.portal.NowSeconds();
+    ctx.portal.SchemaChanged();
     *t = std::move(copy);
     return bj::value(bj::object{{"type", RenderType(ctx.portal, *t, true)}});
 }
@@ -272,6 +274,7 @@ MethodReply TypeDelete(CallContext& ctx, const bj::object& p) {
     if (ctx.portal.HasItems(t->entity_type_id)) {
         return Err(400, "BX_ERROR", "You cannot delete an entity type that has elements");
     }
+    ctx.portal.SchemaChanged();
     const auto e = t->entity_type_id;
     std::erase_if(st.categories, [&](const auto& kv) { return kv.second.entity_type_id == e; });
     const auto prefix = "DYNAMIC_" + std::to_string(e) + "_STAGE_";

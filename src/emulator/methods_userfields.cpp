@@ -209,6 +209,7 @@ MethodReply FieldAdd(CallContext& ctx, const bj::object& p) {
             }
         }
     }
+    ctx.portal.SchemaChanged();
     auto& stored = ctx.portal.State().user_fields[f.id] = std::move(f);
     return bj::value(bj::object{{"field", RenderField(stored)}});
 }
@@ -267,6 +268,7 @@ MethodReply FieldUpdate(CallContext& ctx, const bj::object& p) {
             return *err;
         }
     }
+    ctx.portal.SchemaChanged();
     *existing = std::move(f);
     return bj::value(bj::object{{"field", RenderField(*existing)}});
 }
@@ -365,6 +367,7 @@ MethodReply FieldDelete(CallContext& ctx, const bj::object& p) {
     if (f == nullptr) {
         return ErrEmpty("You cannot delete the user field");
     }
+    ctx.portal.SchemaChanged();
     const auto name = f->field_name;
     for (auto& [e, items] : ctx.portal.State().items) {
         for (auto& [id, item] : items) {

@@ -4,6 +4,8 @@
 // every caller holds Mutex() for the whole operation (RestApi and AdminApi do).
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <string>
@@ -14,6 +16,8 @@
 #include "emulator/model.hpp"
 
 namespace dispatch::emulator {
+
+class ItemSchema;
 
 enum class Plan { kStandard, kEnterprise };
 
@@ -49,6 +53,17 @@ public:
     std::mutex& Mutex() { return mu_; }
     PortalState& State() { return state_; }
     const PortalState& State() const { return state_; }
+    // Replaces the whole state (--state loading); drops everything derived from the old one.
+    void ReplaceState(PortalState state) {
+        state_ = std::move(state);
+        SchemaChanged();
+    }
+
+    // Item schemas (item_fields.hpp) by (type id, original UF names), built once and reused by every crm.item.*
+    // call. They point into the type and user-field tables, so whatever adds, changes or removes a smart process
+    // or a user field calls SchemaChanged() (userfieldconfig.*, crm.type.*, ReplaceState).
+    std::map<std::pair<std::int64_t, bool>, std::shared_ptr<const ItemSchema>>& SchemaCache() { return schemas_; }
+    void SchemaChanged() { schemas_.clear(); }
     const PortalSettings& Settings() const { return settings_; }
     void SetBaseUrl(std::string base_url) { settings_.base_url = std::move(base_url); }
     void SetLimitsEnabled(bool on) { settings_.limits_enabled = on; }
@@ -112,6 +127,7 @@ private:
     std::vector<DomainEvent> events_;
     std::vector<RobotCall> robot_calls_;
     TimeMs last_token_purge_ = 0;
+    std::map<std::pair<std::int64_t, bool>, std::shared_ptr<const ItemSchema>> schemas_;
 };
 
 }  // namespace dispatch::emulator

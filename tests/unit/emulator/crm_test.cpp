@@ -13,8 +13,8 @@ TEST_F(EmulatorTest, NewTypeGetsDefaultFunnelWithFiveStagesAndOneSuccess) {
     const auto& c = cats.Result().at("categories").at(0);
     EXPECT_EQ(c.at("isDefault").as_string(), "Y");
     const auto dir = "DYNAMIC_" + std::to_string(e) + "_STAGE_" + std::to_string(c.at("id").as_int64());
-    auto stages = Hook("crm.status.list", bj::object{{"filter", bj::object{{"ENTITY_ID", dir}}},
-                                                     {"order", bj::object{{"SORT", "ASC"}}}});
+    auto stages = Hook("crm.status.list",
+                       bj::object{{"filter", bj::object{{"ENTITY_ID", dir}}}, {"order", bj::object{{"SORT", "ASC"}}}});
 
     ASSERT_EQ(stages.Result().as_array().size(), 5u);
     EXPECT_NE(id, e);
@@ -57,15 +57,16 @@ TEST_F(EmulatorTest, StatusAddPrefixesCodeAndRejectsSecondSuccess) {
     const auto cat = c.at("id").as_int64();
     const auto dir = "DYNAMIC_" + std::to_string(e) + "_STAGE_" + std::to_string(cat);
 
-    auto added = Hook("crm.status.add", bj::object{{"fields", bj::object{{"ENTITY_ID", dir},
-                                                                       {"STATUS_ID", "WAITING"},
-                                                                       {"NAME", "Waiting"},
-                                                                       {"SORT", 25}}}});
-    auto second_success = Hook("crm.status.add", bj::object{{"fields", bj::object{{"ENTITY_ID", dir},
-                                                                                {"STATUS_ID", "DONE2"},
-                                                                                {"NAME", "Done"},
-                                                                                {"SORT", 45},
-                                                                                {"SEMANTICS", "S"}}}});
+    auto added =
+        Hook("crm.status.add",
+             bj::object{{"fields",
+                         bj::object{{"ENTITY_ID", dir}, {"STATUS_ID", "WAITING"}, {"NAME", "Waiting"}, {"SORT", 25}}}});
+    auto second_success = Hook(
+        "crm.status.add",
+        bj::object{
+            {"fields",
+             bj::object{
+                 {"ENTITY_ID", dir}, {"STATUS_ID", "DONE2"}, {"NAME", "Done"}, {"SORT", 45}, {"SEMANTICS", "S"}}}});
     auto got = Hook("crm.status.get", bj::object{{"id", added.Result()}});
 
     ASSERT_EQ(added.status, 200);
@@ -79,10 +80,10 @@ TEST_F(EmulatorTest, SystemStageNeedsForcedToDelete) {
     const auto [id, e] = MakeType();
     const auto cat = Hook("crm.category.list", bj::object{{"entityTypeId", e}}).Result().at("categories").at(0);
     const auto dir = "DYNAMIC_" + std::to_string(e) + "_STAGE_" + std::to_string(cat.at("id").as_int64());
-    const auto fail_stage = Hook("crm.status.list", bj::object{{"filter", bj::object{{"ENTITY_ID", dir},
-                                                                                     {"SEMANTICS", "F"}}}})
-                                .Result()
-                                .at(0);
+    const auto fail_stage =
+        Hook("crm.status.list", bj::object{{"filter", bj::object{{"ENTITY_ID", dir}, {"SEMANTICS", "F"}}}})
+            .Result()
+            .at(0);
 
     auto r = Hook("crm.status.delete", bj::object{{"id", fail_stage.at("ID")}});
 
@@ -94,11 +95,11 @@ TEST_F(EmulatorTest, UserFieldNeedsTypeIdNotEntityTypeId) {
     const auto [id, e] = MakeType();
     const auto wrong = "CRM_" + std::to_string(e);
 
-    auto r = Hook("userfieldconfig.add",
-                  bj::object{{"moduleId", "crm"},
-                             {"field", bj::object{{"entityId", wrong},
-                                                  {"fieldName", "UF_" + wrong + "_X"},
-                                                  {"userTypeId", "string"}}}});
+    auto r = Hook(
+        "userfieldconfig.add",
+        bj::object{
+            {"moduleId", "crm"},
+            {"field", bj::object{{"entityId", wrong}, {"fieldName", "UF_" + wrong + "_X"}, {"userTypeId", "string"}}}});
 
     EXPECT_EQ(r.status, 400);
     EXPECT_EQ(r.Error(), "");
@@ -122,15 +123,17 @@ protected:
         const auto t = std::to_string(type_id_);
         auto level = Hook("userfieldconfig.add",
                           bj::object{{"moduleId", "crm"},
-                                     {"field", bj::object{{"entityId", "CRM_" + t},
-                                                          {"fieldName", "UF_CRM_" + t + "_LEVEL"},
-                                                          {"userTypeId", "integer"}}}});
+                                     {"field",
+                                      bj::object{{"entityId", "CRM_" + t},
+                                                 {"fieldName", "UF_CRM_" + t + "_LEVEL"},
+                                                 {"userTypeId", "integer"}}}});
         ASSERT_EQ(level.status, 200) << json::Dump(level.body);
         auto due = Hook("userfieldconfig.add",
                         bj::object{{"moduleId", "crm"},
-                                   {"field", bj::object{{"entityId", "CRM_" + t},
-                                                        {"fieldName", "UF_CRM_" + t + "_SLA_DEADLINE"},
-                                                        {"userTypeId", "datetime"}}}});
+                                   {"field",
+                                    bj::object{{"entityId", "CRM_" + t},
+                                               {"fieldName", "UF_CRM_" + t + "_SLA_DEADLINE"},
+                                               {"userTypeId", "datetime"}}}});
         ASSERT_EQ(due.status, 200);
         level_ = "ufCrm" + t + "Level";
         deadline_ = "ufCrm" + t + "SlaDeadline";
@@ -160,9 +163,8 @@ TEST_F(ItemTest, AddAppliesDefaultsAndCamelCaseUfNames) {
 TEST_F(ItemTest, OriginalUfNamesOnRequestAndResponse) {
     const auto upper = "UF_CRM_" + std::to_string(type_id_) + "_LEVEL";
 
-    auto r = Hook("crm.item.add", bj::object{{"entityTypeId", e_},
-                                             {"useOriginalUfNames", "Y"},
-                                             {"fields", bj::object{{upper, 3}}}});
+    auto r = Hook("crm.item.add",
+                  bj::object{{"entityTypeId", e_}, {"useOriginalUfNames", "Y"}, {"fields", bj::object{{upper, 3}}}});
 
     ASSERT_EQ(r.status, 200);
     EXPECT_EQ(r.Result().at("item").at(upper).as_int64(), 3);
@@ -195,11 +197,13 @@ TEST_F(ItemTest, FilterOperatorsAndNestedOr) {
     auto r = Hook("crm.item.list",
                   bj::object{{"entityTypeId", e_},
                              {"select", bj::array{"id", level_}},
-                             {"filter", bj::object{{">=" + level_, 2},
-                                                   {"!@id", bj::array{6}},
-                                                   {"0", bj::object{{"logic", "OR"},
-                                                                    {"0", bj::object{{"assignedById", 12}}},
-                                                                    {"1", bj::object{{"%title", "ket 4"}}}}}}},
+                             {"filter",
+                              bj::object{{">=" + level_, 2},
+                                         {"!@id", bj::array{6}},
+                                         {"0",
+                                          bj::object{{"logic", "OR"},
+                                                     {"0", bj::object{{"assignedById", 12}}},
+                                                     {"1", bj::object{{"%title", "ket 4"}}}}}}},
                              {"order", bj::object{{"id", "DESC"}}}});
 
     ASSERT_EQ(r.status, 200) << json::Dump(r.body);
@@ -215,8 +219,8 @@ TEST_F(ItemTest, DatetimeFilterComparesInstantsAcrossOffsets) {
     Add(bj::object{{deadline_, "2026-01-12T14:00:00+03:00"}});
     Add(bj::object{{deadline_, "2026-01-12T16:00:00+03:00"}});
 
-    auto r = Hook("crm.item.list", bj::object{{"entityTypeId", e_},
-                                              {"filter", bj::object{{"<=" + deadline_, "2026-01-12T12:00:00Z"}}}});
+    auto r = Hook("crm.item.list",
+                  bj::object{{"entityTypeId", e_}, {"filter", bj::object{{"<=" + deadline_, "2026-01-12T12:00:00Z"}}}});
 
     ASSERT_EQ(r.Result().at("items").as_array().size(), 1u);
     EXPECT_EQ(r.Result().at("items").at(0).at(deadline_).as_string(), "2026-01-12T14:00:00+03:00");
@@ -252,9 +256,11 @@ TEST_F(ItemTest, StageMoveUpdatesMovedFieldsAndHistory) {
     const auto prefix = "DT" + std::to_string(e_) + "_" + std::to_string(cat.at("categoryId").as_int64());
 
     auto r = Parse(emu_->Admin().Handle(
-        "POST", "move", bj::object{{"user_id", 12}, {"entityTypeId", e_}, {"id", 1}, {"stageId", prefix + ":SUCCESS"}}));
-    auto history = Hook("crm.stagehistory.list",
-                        bj::object{{"entityTypeId", e_}, {"filter", bj::object{{"OWNER_ID", 1}}}});
+        "POST",
+        "move",
+        bj::object{{"user_id", 12}, {"entityTypeId", e_}, {"id", 1}, {"stageId", prefix + ":SUCCESS"}}));
+    auto history =
+        Hook("crm.stagehistory.list", bj::object{{"entityTypeId", e_}, {"filter", bj::object{{"OWNER_ID", 1}}}});
 
     ASSERT_EQ(r.body.at("status").as_int64(), 200) << json::Dump(r.body);
     const auto& item = r.body.at("body").at("result").at("item");
@@ -276,14 +282,16 @@ TEST_F(ItemTest, DeleteReturnsEmptyArray) {
 }
 
 TEST_F(ItemTest, TimelineCommentNeedsKnownOwnerType) {
-    auto ok = Hook("crm.timeline.comment.add",
-                   bj::object{{"fields", bj::object{{"ENTITY_ID", 1},
-                                                    {"ENTITY_TYPE", "DYNAMIC_" + std::to_string(e_)},
-                                                    {"COMMENT", "hi"}}}});
-    auto bad = Hook("crm.timeline.comment.add",
-                    bj::object{{"fields", bj::object{{"ENTITY_ID", 1},
-                                                     {"ENTITY_TYPE", "dynamic_" + std::to_string(type_id_)},
-                                                     {"COMMENT", "hi"}}}});
+    auto ok =
+        Hook("crm.timeline.comment.add",
+             bj::object{
+                 {"fields",
+                  bj::object{{"ENTITY_ID", 1}, {"ENTITY_TYPE", "DYNAMIC_" + std::to_string(e_)}, {"COMMENT", "hi"}}}});
+    auto bad = Hook(
+        "crm.timeline.comment.add",
+        bj::object{
+            {"fields",
+             bj::object{{"ENTITY_ID", 1}, {"ENTITY_TYPE", "dynamic_" + std::to_string(type_id_)}, {"COMMENT", "hi"}}}});
 
     EXPECT_TRUE(ok.Result().is_int64());
     EXPECT_EQ(bad.Error(), "OWNER_NOT_FOUND");

@@ -33,11 +33,12 @@ protected:
         o.portal.seed = 42;
         o.portal.base_url = "https://127.0.0.1:9";
         o.start_event_worker = false;
-        emu_ = std::make_unique<Emulator>(std::move(o), control_, [this](const std::string& url, const std::string& body) {
-            std::lock_guard lock(mu_);
-            sent_.emplace_back(url, body);
-            return Result<int>(200);
-        });
+        emu_ =
+            std::make_unique<Emulator>(std::move(o), control_, [this](const std::string& url, const std::string& body) {
+                std::lock_guard lock(mu_);
+                sent_.emplace_back(url, body);
+                return Result<int>(200);
+            });
     }
 
     Reply Parse(const HttpReply& r) {
@@ -68,9 +69,9 @@ protected:
     bj::object Tokens(std::int64_t user = 1) {
         const auto code = Parse(emu_->Admin().Handle("POST", "oauth/code", bj::object{{"user_id", user}}));
         auto r = Parse(emu_->Token(bj::object{{"grant_type", "authorization_code"},
-                                               {"client_id", emu_->ClientId()},
-                                               {"client_secret", emu_->ClientSecret()},
-                                               {"code", code.body.at("code")}}));
+                                              {"client_id", emu_->ClientId()},
+                                              {"client_secret", emu_->ClientSecret()},
+                                              {"code", code.body.at("code")}}));
         EXPECT_EQ(r.status, 200);
         return r.body.as_object();
     }
@@ -78,10 +79,11 @@ protected:
     // A smart process with funnels and stages; returns {type id, entityTypeId}.
     std::pair<std::int64_t, std::int64_t> MakeType(const std::string& title = "Service desk") {
         auto r = Hook("crm.type.add",
-                      bj::object{{"fields", bj::object{{"title", title},
-                                                      {"isCategoriesEnabled", "Y"},
-                                                      {"isStagesEnabled", "Y"},
-                                                      {"isObserversEnabled", "Y"}}}});
+                      bj::object{{"fields",
+                                  bj::object{{"title", title},
+                                             {"isCategoriesEnabled", "Y"},
+                                             {"isStagesEnabled", "Y"},
+                                             {"isObserversEnabled", "Y"}}}});
         EXPECT_EQ(r.status, 200) << json::Dump(r.body);
         const auto& t = r.Result().at("type");
         return {t.at("id").as_int64(), t.at("entityTypeId").as_int64()};

@@ -1,6 +1,6 @@
 // OAuth server, event delivery and robots (CONTRACT §1.2, §10, §11, §13.3).
-#include "emulator/persistence.hpp"
 #include "emulator/company.hpp"
+#include "emulator/persistence.hpp"
 #include "unit/emulator/emulator_fixture.hpp"
 
 namespace dispatch::emulator::testing {
@@ -58,16 +58,82 @@ TEST_F(EmulatorTest, InjectedTokenExpiryGivesExpiredToken) {
     EXPECT_EQ(App("user.current", {}, access).Error(), "expired_token");
 }
 
+TEST_F(EmulatorTest, ExpiredTokensArePurgedButStillAnswerExpiredToken) {
+    const auto tokens = Tokens();
+    const auto access = std::string(tokens.at("access_token").as_string());
+    auto count = [&] {
+        std::lock_guard lock(emu_->GetPortal().Mutex());
+        const auto& st = emu_->GetPortal().State();
+        return std::tuple{st.access_tokens.size(), st.refresh_tokens.size(), st.auth_codes.size()};
+    };
+    ASSERT_EQ(std::get<0>(count()), 1u);
+
+    clock_.Advance(kHourMs + kMinuteMs);
+    auto after = App("user.current", {}, access);  // a token check sweeps what has expired
+
+    EXPECT_EQ(after.status, 401);
+    EXPECT_EQ(after.Error(), "expired_token");
+    EXPECT_EQ(std::get<0>(count()), 0u);
+    EXPECT_EQ(std::get<1>(count()), 1u);  // the refresh token lives 180 days
+    EXPECT_EQ(App("user.current", {}, std::string(access.size(), 'a')).Error(), "NO_AUTH_FOUND");
+
+    clock_.Advance(kRefreshTokenLifetimeMs);
+    App("user.current", {}, access);
+
+    EXPECT_EQ(std::get<1>(count()), 0u);
+}
+
+TEST_F(EmulatorTest, RotatedRefreshTokensAndUsedCodesAreNotKept) {
+    auto tokens = Tokens();
+    for (int i = 0; i < 5; ++i) {
+        auto r = Parse(emu_->Token(bj::object{{"grant_type", "refresh_token"},
+                                              {"client_id", emu_->ClientId()},
+                                              {"client_secret", emu_->ClientSecret()},
+                                              {"refresh_token", tokens.at("refresh_token")}}));
+        ASSERT_EQ(r.status, 200);
+        tokens = r.body.as_object();
+    }
+    Parse(emu_->Admin().Handle("POST", "oauth/code", bj::object{{"user_id", 2}}));  // never exchanged
+    clock_.Advance(kAuthCodeLifetimeMs + kMinuteMs);
+
+    App("user.current", {}, std::string(tokens.at("access_token").as_string()));
+
+    std::lock_guard lock(emu_->GetPortal().Mutex());
+    const auto& st = emu_->GetPortal().State();
+    EXPECT_EQ(st.refresh_tokens.size(), 1u);
+    EXPECT_EQ(st.refresh_tokens.count(std::string(tokens.at("refresh_token").as_string())), 1u);
+    EXPECT_TRUE(st.auth_codes.empty());
+    EXPECT_EQ(st.access_tokens.size(), 6u);  // an access token stays valid its hour even after a refresh
+}
+
+TEST_F(EmulatorTest, EventTokensDoNotPileUpOverALongRun) {
+    const auto [id, e] = MakeType();
+    const auto token = std::string(Tokens().at("access_token").as_string());
+    App("event.bind", bj::object{{"event", "ONCRMDYNAMICITEMADD"}, {"handler", "https://h/ev"}}, token);
+    Parse(emu_->Admin().Handle("POST", "limits", bj::object{{"enabled", false}}));
+
+    for (int hour = 0; hour < 48; ++hour) {
+        Hook("crm.item.add", bj::object{{"entityTypeId", e}, {"fields", bj::object{}}});
+        clock_.Advance(kHourMs);
+    }
+    Hook("user.current");
+    Delivered();
+
+    std::lock_guard lock(emu_->GetPortal().Mutex());
+    EXPECT_LE(emu_->GetPortal().State().access_tokens.size(), 2u);  // 48 event tokens issued, the live ones kept
+}
+
 class EventTest : public EmulatorTest {
 protected:
     void SetUp() override {
         std::tie(type_id_, e_) = MakeType();
         token_ = std::string(Tokens().at("access_token").as_string());
-        auto bind = App("event.bind", bj::object{{"event", "ONCRMDYNAMICITEMUPDATE"}, {"handler", "https://h/ev"}},
-                        token_);
+        auto bind =
+            App("event.bind", bj::object{{"event", "ONCRMDYNAMICITEMUPDATE"}, {"handler", "https://h/ev"}}, token_);
         ASSERT_EQ(bind.status, 200) << json::Dump(bind.body);
         App("event.bind",
-            bj::object{{"event", "ONCRMDYNAMICITEMADD_" + std::to_string(e_)}, {"handler", "https://h/add"}}, token_);
+            bj::object{{"event", "ONCRMDYNAMICITEMADD_" + std::to_string(e_)}, {"handler", "https://h/add"}},
+            token_);
         Delivered();
     }
     std::int64_t type_id_ = 0;
@@ -88,8 +154,15 @@ TEST_F(EventTest, ItemAddIsPostedOnceWithDocumentedBody) {
     EXPECT_EQ(body.at("data").at("FIELDS").at("ENTITY_TYPE_ID").as_string(), std::to_string(e_));
     EXPECT_EQ(body.at("ts").as_string(), std::to_string(clock_.Now() / 1000));
     const auto& auth = body.at("auth");
-    for (const char* key : {"access_token", "expires_in", "scope", "domain", "server_endpoint", "status",
-                            "client_endpoint", "member_id", "application_token"}) {
+    for (const char* key : {"access_token",
+                            "expires_in",
+                            "scope",
+                            "domain",
+                            "server_endpoint",
+                            "status",
+                            "client_endpoint",
+                            "member_id",
+                            "application_token"}) {
         EXPECT_TRUE(auth.as_object().contains(key)) << key;
     }
     EXPECT_TRUE(Delivered().empty());  // at most once
@@ -110,7 +183,8 @@ TEST_F(EventTest, NoOpUpdateRaisesNothingAndRealUpdateRaisesOnce) {
 }
 
 TEST_F(EventTest, AutomationChangesCarryNoTokens) {
-    Parse(emu_->Admin().Handle("POST", "act",
+    Parse(emu_->Admin().Handle("POST",
+                               "act",
                                bj::object{{"user_id", 12},
                                           {"automation", true},
                                           {"method", "crm.item.add"},
@@ -159,7 +233,8 @@ TEST_F(EventTest, RobotOnStageIsCalledAndAnsweredOnce) {
     Hook("crm.item.add", bj::object{{"entityTypeId", e_}, {"fields", bj::object{}}});
     const auto item = Hook("crm.item.get", bj::object{{"entityTypeId", e_}, {"id", 1}}).Result().at("item");
     const auto prefix = "DT" + std::to_string(e_) + "_" + std::to_string(item.at("categoryId").as_int64());
-    Parse(emu_->Admin().Handle("POST", "robots/place",
+    Parse(emu_->Admin().Handle("POST",
+                               "robots/place",
                                bj::object{{"code", "sla_escalate"},
                                           {"stageId", prefix + ":CLIENT"},
                                           {"properties", bj::object{{"targetLine", "2"}}}}));

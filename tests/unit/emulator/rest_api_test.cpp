@@ -87,9 +87,12 @@ TEST_F(EmulatorTest, BucketIsPerSourceIp) {
 
 TEST_F(EmulatorTest, InjectedOperationTimeLimitAnswersNextCallsThen429Clears) {
     Parse(emu_->Admin().Handle(
-        "POST", "faults",
-        bj::object{{"fail", bj::object{{"method", "crm.item.list"}, {"times", 2}, {"status", 429},
-                                       {"error", "OPERATION_TIME_LIMIT"}}}}));
+        "POST",
+        "faults",
+        bj::object{
+            {"fail",
+             bj::object{
+                 {"method", "crm.item.list"}, {"times", 2}, {"status", 429}, {"error", "OPERATION_TIME_LIMIT"}}}}));
     const auto [id, e] = MakeType();
 
     auto first = Hook("crm.item.list", bj::object{{"entityTypeId", e}});
@@ -103,9 +106,11 @@ TEST_F(EmulatorTest, InjectedOperationTimeLimitAnswersNextCallsThen429Clears) {
 }
 
 TEST_F(EmulatorTest, BatchResolvesReferencesAndReportsErrorsPerCall) {
-    auto r = Hook("batch", bj::object{{"cmd", bj::object{{"me", "user.get?ID=12"},
-                                                       {"dep", "department.get?ID=$result[me][0][UF_DEPARTMENT][0]"},
-                                                       {"bad", "crm.item.get?entityTypeId=999&id=1"}}}});
+    auto r = Hook("batch",
+                  bj::object{{"cmd",
+                              bj::object{{"me", "user.get?ID=12"},
+                                         {"dep", "department.get?ID=$result[me][0][UF_DEPARTMENT][0]"},
+                                         {"bad", "crm.item.get?entityTypeId=999&id=1"}}}});
 
     ASSERT_EQ(r.status, 200);
     const auto& res = r.Result();
@@ -116,8 +121,8 @@ TEST_F(EmulatorTest, BatchResolvesReferencesAndReportsErrorsPerCall) {
 }
 
 TEST_F(EmulatorTest, BatchHaltStopsAtFirstError) {
-    auto r = Hook("batch", bj::object{{"halt", 1},
-                                      {"cmd", bj::array{"crm.item.get?entityTypeId=999&id=1", "user.current"}}});
+    auto r = Hook("batch",
+                  bj::object{{"halt", 1}, {"cmd", bj::array{"crm.item.get?entityTypeId=999&id=1", "user.current"}}});
 
     ASSERT_EQ(r.status, 200);
     EXPECT_TRUE(r.Result().at("result").is_array());
