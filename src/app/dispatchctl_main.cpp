@@ -43,7 +43,7 @@ constexpr int kExitDrift = 2;
 const char* const kUsage = R"(usage:
   dispatchctl provision plan|apply --portal <dispatchd config file | incoming-webhook URL>
               [--member <member_id or portal name>] [--spec FILE] [--schema FILE] [--store CONFIG]
-              [--public-url URL] [--ca FILE] [--exit-code] [--prune] [--verbose]
+              [--public-url URL] [--ca FILE] [--exit-code] [--prune] [--brief]
 
   plan    reads the portal and lists every object of the spec as create / update / unchanged / drift
           (and delete / keep / manual); changes nothing, stores nothing.
@@ -72,7 +72,7 @@ const char* const kUsage = R"(usage:
   --exit-code           plan: exit 2 when anything is to create, update, repair or delete.
   --prune               also delete what is not in the spec when it holds data, and recreate fields
                         whose type changed; the plan says what would be lost first.
-  --verbose             list unchanged objects too.
+  --brief               leave unchanged objects out of the listing.
 
 exit codes: 0 done (or nothing differs), 2 differences found (plan --exit-code), 1 failure.
 )";
@@ -88,7 +88,7 @@ struct Args {
     std::string ca_file;
     bool exit_code = false;
     bool prune = false;
-    bool verbose = false;
+    bool brief = false;
 };
 
 int Die(const std::string& message) {
@@ -133,8 +133,8 @@ std::optional<Args> Parse(int argc, char** argv, std::string& error) {
             args.exit_code = true;
         } else if (flag == "--prune") {
             args.prune = true;
-        } else if (flag == "--verbose") {
-            args.verbose = true;
+        } else if (flag == "--brief") {
+            args.brief = true;
         } else {
             error = "unknown option " + flag;
             return std::nullopt;
@@ -380,7 +380,7 @@ int main(int argc, char** argv) {
     options.plan.public_url = target.public_url;
     options.plan.prune = args->prune;
     options.on_plan = [&](const provision::Plan& plan) {
-        std::cout << provision::FormatPlan(plan, args->verbose) << std::flush;
+        std::cout << provision::FormatPlan(plan, !args->brief) << std::flush;
     };
     options.progress = [](const std::string& line) { std::cout << "progress: " << line << "\n" << std::flush; };
     if (apply && target.db) {

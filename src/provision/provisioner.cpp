@@ -105,6 +105,8 @@ public:
             if (plan.ops.empty() || (plan.Complete() && !options_.apply)) {
                 return Finish(std::move(plan));
             }
+            // An incomplete plan asks only for reads (plan.hpp); `plan` must never write.
+            DISPATCH_CHECK(options_.apply || !plan.HasWrites(), "a read-only run was about to write");
             if (plan.HasWrites()) {
                 const auto fingerprint = OpsFingerprint(plan.ops);
                 if (fingerprint == last_writes) {
