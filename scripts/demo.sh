@@ -13,22 +13,25 @@
 #   6. prints the month's summary (from dispatchd's stats API) and the dashboard URL.
 # `--serve` keeps both servers running afterwards for a person to look; otherwise they are stopped.
 #
-#   scripts/demo.sh [--serve] [--month 2026-03] [--requests 500] [--seed 42]
-# DISPATCH_BUILD_DIR chooses the build folder (default: build).
+#   scripts/demo.sh [--serve] [--month 2026-03] [--requests 500] [--seed 42] [--no-build]
+# DISPATCH_BUILD_DIR chooses the build folder (default: build); --no-build skips setup and build and uses what that
+# folder holds (tests/integration/demo runs it so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 serve=0
+no_build=0
 month=2026-03
 requests=500
 seed=42
-usage() { echo "usage: scripts/demo.sh [--serve] [--month YYYY-MM] [--requests N] [--seed N]" >&2; exit 2; }
+usage() { echo "usage: scripts/demo.sh [--serve] [--month YYYY-MM] [--requests N] [--seed N] [--no-build]" >&2; exit 2; }
 while (($#)); do
   case "$1" in
     --serve|--keep) serve=1 ;;
     --month) month=${2:?}; shift ;;
     --requests) requests=${2:?}; shift ;;
     --seed) seed=${2:?}; shift ;;
+    --no-build) no_build=1 ;;
     *) usage ;;
   esac
   shift
@@ -38,11 +41,14 @@ build=${DISPATCH_BUILD_DIR:-build}
 
 say() { printf '\n== %s\n' "$*"; }
 
-say "setup and build"
-bash scripts/setup.sh --web
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDISPATCH_BENCH=OFF >/dev/null
-cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" --target dispatchd dispatchctl b24emu dispatch-demo
-bin="$root/$build/src/app"
+if [[ $no_build -eq 0 ]]; then
+  say "setup and build"
+  bash scripts/setup.sh --web
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDISPATCH_BENCH=OFF >/dev/null
+  cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" --target dispatchd dispatchctl b24emu dispatch-demo
+fi
+[[ $build == /* ]] || build="$root/$build"
+bin="$build/src/app"
 
 run=$(mktemp -d /tmp/dispatch-demo.XXXXXX)
 bash scripts/gen-test-certs.sh "$run/certs" >/dev/null

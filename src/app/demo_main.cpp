@@ -2045,12 +2045,16 @@ int Main(int argc, char** argv) {
         source = "the items' SLA fields in the portal (stats API not available)";
     }
     const DayCounters& t = player.Totals();
+    int open_at_end = 0;
+    for (const auto& r : player.Requests()) {
+        open_at_end += r.item_id != 0 && !r.closed ? 1 : 0;
+    }
     fmt::print("\nSummary of {} (source: {})\n", options.month, source);
     PrintTable(rows);
     fmt::print("\npeople: filed={} first_moves={} paused={} resolved={} accepted={} returned={} rejected={} | seen "
-               "from the service: auto_closed={} escalated={} auto_accepted={} rerouted={}\n",
+               "from the service: auto_closed={} escalated={} auto_accepted={} rerouted={} | still open={}\n",
                t.filed, t.taken, t.paused, t.resolved, t.accepted, t.returned, t.rejected, t.auto_closed, t.escalated,
-               t.auto_accepted, t.rerouted);
+               t.auto_accepted, t.rerouted, open_at_end);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
     fmt::print("wall time: {:.1f} s (play {:.1f} s; {} steps, {} clock stops, {} settles taking {:.1f} s, the longest "
                "{:.0f} ms; {} HTTP calls)\n",

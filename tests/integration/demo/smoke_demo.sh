@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# scripts/demo.sh end to end on a short month (no setup, no build: the binaries of <build dir>): the summary must
+# come from dispatchd's stats API, count every request, and show the service at work (auto-closed requests,
+# escalations, auto-acceptance) with nothing left in dispatchd's inbox.
+#   tests/integration/demo/smoke_demo.sh <build dir> [requests]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../../.." && pwd)
+build=$(cd "$1" && pwd)
+requests=${2:-80}
+out=$(mktemp /tmp/dispatch-demo-smoke.XXXXXX)
+trap 'rm -f "$out"' EXIT
+DISPATCH_BUILD_DIR=$build bash "$root/scripts/demo.sh" --no-build --requests "$requests" --seed 3 >"$out" 2>&1 ||
+  { cat "$out" >&2; echo "FAIL: demo.sh exited non-zero" >&2; exit 1; }
+fail() { cat "$out" >&2; echo "FAIL: $*" >&2; exit 1; }
+grep -q 'source: dispatchd stats API' "$out" || fail "summary not from the stats API"
+grep -q '^all  *'"$requests"' ' "$out" || fail "the summary does not count $requests requests"
+people=$(grep '^people:' "$out")
+for key in auto_closed escalated auto_accepted; do
+  n=$(grep -o " $key=[0-9]*" <<<"$people" | cut -d= -f2)
+  [[ ${n:-0} -gt 0 ]] || fail "no $key seen from the service"
+done
+grep -q 'dispatch_inbox_depth{state="pending"} 0' "$out" || fail "dispatchd's inbox is not empty"
+grep -E '^(all |people:|wall time:)' "$out"
+echo "PASS: demo.sh played $requests requests through dispatchd"
