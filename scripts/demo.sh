@@ -124,6 +124,8 @@ say "playing $month: $requests requests from the seed company (seed $seed)"
   --workplace-schema "$root/schemas/workplace.schema.json" --sla "$root/workplace/sla.json" \
   2>&1 | tee "$run/dispatch-demo.out"
 
+echo "dashboard: $service/dashboard (HTTP $(curl -s -o /dev/null -w '%{http_code}' --cacert "$ca" "$service/dashboard"))"
+
 say "dispatchd /metrics (flows)"
 curl_ "$service/metrics" | grep -E '^dispatch_(inbox|outbox|timers|flows|intake)[a-z_]*(\{[^}]*\})? ' | head -n 20 || true
 

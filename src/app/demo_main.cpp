@@ -10,10 +10,12 @@
 // an assignee set by routing takes the item, the dispatcher assigns a specialist, specialists pause for the
 // requester and resolve, requesters accept, return or ignore the review; items escalated to line 2 go to the
 // line-2 dispatcher. Before each instant both clocks (the emulator's, then dispatchd's, so that what the service's
-// timers write carries the right time) are set to it and the system settles (event queue flushed, dispatchd idle);
-// between human steps the clocks jump no further than dispatchd's next timer, so warnings, escalations, reminders
-// and auto-acceptance fire at their instants. After every settle the player lists the items changed since the last
-// look, and re-plans those whose stage, funnel or assignee someone else (the service) changed.
+// timers write carries the right time) are set to it; several steps at one instant share one clock move. The system
+// settles (the portal's event queue flushed, dispatchd nudged and polled until idle) after the people act and after
+// a clock move that makes a dispatchd timer due; an idle system needs no settling when only the clock moved. Between
+// human steps the clocks jump no further than dispatchd's next timer, so warnings, escalations, reminders and
+// auto-acceptance fire at their instants. After every settle the player lists the items changed since the last look,
+// and re-plans those whose stage, funnel or assignee someone else (the service) changed.
 //
 // Same seed, same traffic: every request carries its own random stream, drawn at filing, so what one person does
 // never shifts what another does. With --no-service the player runs against the emulator alone (no /_admin calls):

@@ -20,5 +20,6 @@ for key in auto_closed escalated auto_accepted; do
   [[ ${n:-0} -gt 0 ]] || fail "no $key seen from the service"
 done
 grep -q 'dispatch_inbox_depth{state="pending"} 0' "$out" || fail "dispatchd's inbox is not empty"
+grep -q '^dashboard: .*(HTTP 200)' "$out" || fail "the dashboard does not answer 200"
 grep -E '^(all |people:|wall time:)' "$out"
 echo "PASS: demo.sh played $requests requests through dispatchd"
