@@ -102,15 +102,7 @@ std::vector<Result<AppendOutcome>> AppendBatch(Connection& writer, std::vector<I
         return results;
     }
     for (const auto& e : events) {
-        auto rows = writer.Run(kInsertInbox,
-                               e.member_id,
-                               e.received_at,
-                               ToString(e.kind),
-                               e.event_name,
-                               e.entity_type_id,
-                               e.item_id,
-                               e.payload,
-                               e.dedup_key);
+        auto rows = sql::WithInboxParams(e, [&](const auto&... params) { return writer.Run(kInsertInbox, params...); });
         if (!rows) {
             if (writer.InTransaction()) {
                 (void)writer.Exec("ROLLBACK");

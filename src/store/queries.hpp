@@ -50,6 +50,19 @@ inline constexpr std::string_view kInsertInbox =
     "INSERT INTO inbox (member_id, received_at, kind, event_name, entity_type_id, item_id, payload, dedup_key, "
     "available_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?2) ON CONFLICT (dedup_key) DO NOTHING RETURNING id";
 
+// Calls bind(...) with kInsertInbox's parameters for `e`, in order.
+template <class Bind>
+auto WithInboxParams(const InboxEvent& e, Bind bind) {
+    return bind(e.member_id,
+                e.received_at,
+                ToString(e.kind),
+                e.event_name,
+                e.entity_type_id,
+                e.item_id,
+                e.payload,
+                e.dedup_key);
+}
+
 inline constexpr std::string_view kInboxClaimColumns =
     "id, member_id, received_at, kind, event_name, entity_type_id, item_id, payload, dedup_key, attempts, "
     "claimed_until";

@@ -105,14 +105,7 @@ std::vector<Result<AppendOutcome>> AppendBatch(Connection& writer, std::vector<I
             results.emplace_back(st.error());
             continue;
         }
-        st->Bind(e.member_id,
-                 e.received_at,
-                 ToString(e.kind),
-                 e.event_name,
-                 e.entity_type_id,
-                 e.item_id,
-                 e.payload,
-                 e.dedup_key);
+        sql::WithInboxParams(e, [&](const auto&... params) { st->Bind(params...); });
         auto row = st->Step();
         if (!row) {
             // A constraint failure undoes only its own statement; an I/O error can make SQLite roll the whole

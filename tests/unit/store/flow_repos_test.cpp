@@ -158,21 +158,14 @@ protected:
         ASSERT_THAT(store_->Tickets().Commit(c, kT0), IsOk());
     }
 
-    ClaimedEvent ClaimOneEvent(TimeMs now) {
-        auto claimed = store_->Inbox().Claim(1, now, kLease);
-        EXPECT_THAT(claimed, IsOk());
-        if (!claimed || claimed->size() != 1) {
-            ADD_FAILURE() << "expected one inbox row";
-            return {};
-        }
-        return claimed->front();
-    }
+    ClaimedEvent ClaimOneEvent(TimeMs now) { return TakeOne(store_->Inbox().Claim(1, now, kLease), "inbox row"); }
+    DueTimer ClaimOneTimer(TimeMs now) { return TakeOne(store_->Timers().Claim(1, now, kLease), "timer"); }
 
-    DueTimer ClaimOneTimer(TimeMs now) {
-        auto claimed = store_->Timers().Claim(1, now, kLease);
+    template <class T>
+    static T TakeOne(const Result<std::vector<T>>& claimed, const char* what) {
         EXPECT_THAT(claimed, IsOk());
         if (!claimed || claimed->size() != 1) {
-            ADD_FAILURE() << "expected one timer";
+            ADD_FAILURE() << "expected one " << what;
             return {};
         }
         return claimed->front();
