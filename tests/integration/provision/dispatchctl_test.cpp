@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "core/clock.hpp"
@@ -15,6 +16,7 @@
 #include "core/time_format.hpp"
 #include "emu_portal.hpp"
 #include "provision/layout.hpp"
+#include "store/pg.hpp"
 #include "store/store.hpp"
 #include "support/test_support.hpp"
 
@@ -75,6 +77,11 @@ Ran RunProcess(const std::vector<std::string>& argv, const std::vector<std::stri
     return ran;
 }
 
+std::string PgDsn() {
+    const char* dsn = std::getenv("DISPATCH_TEST_PG_DSN");
+    return dsn != nullptr ? dsn : "";
+}
+
 class DispatchctlTest : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -87,6 +94,17 @@ protected:
         if (HasFailure()) {
             std::cerr << "--- last stdout ---\n" << last_.out << "\n--- last stderr ---\n" << last_.err << "\n";
         }
+        if (!schema_.empty()) {
+            if (auto admin = store::pg::Connection::Open(PgDsn(), "")) {
+                (void)(*admin)->Exec("DROP SCHEMA IF EXISTS \"" + schema_ + "\" CASCADE");
+            }
+        }
+    }
+
+    // PostgreSQL instead of SQLite: a schema of this test's own, which dispatchctl reaches through its DSN.
+    void UsePostgres() {
+        std::random_device rd;
+        schema_ = "ctl_" + std::to_string(rd()) + "_" + std::to_string(rd() % 100000);
     }
 
     Ran Ctl(std::vector<std::string> args, std::vector<std::string> env = {}) {
@@ -95,6 +113,9 @@ protected:
         args.push_back(dispatch::testing::SourcePath("workplace/helpdesk.json"));
         env.push_back("DISPATCH_TEST_CLIENT_SECRET=" + emu_.ClientSecret());
         env.push_back("DISPATCH_TEST_HOOK_KEY=hook-key");
+        if (!schema_.empty()) {
+            env.push_back("DISPATCH_TEST_DSN=" + PgDsn() + " options='-csearch_path=" + schema_ + "'");
+        }
         last_ = RunProcess(args, env, dir_.Path().string());
         return last_;
     }
@@ -108,7 +129,9 @@ protected:
                        {"tls",
                         bj::object{{"cert", dispatch::testing::BinaryPath("certs/server.pem")},
                                    {"key", dispatch::testing::BinaryPath("certs/server.key")}}},
-                       {"database", bj::object{{"sqlite", bj::object{{"path", db_path_}}}}},
+                       {"database",
+                        schema_.empty() ? bj::object{{"sqlite", bj::object{{"path", db_path_}}}}
+                                        : bj::object{{"postgres", bj::object{{"dsn_env", "DISPATCH_TEST_DSN"}}}}},
                        {"hook_key_env", "DISPATCH_TEST_HOOK_KEY"},
                        {"b24",
                         bj::object{{"oauth",
@@ -122,7 +145,11 @@ protected:
     std::unique_ptr<store::Store> OpenStore() {
         store::SqliteOptions options;
         options.path = db_path_;
-        auto opened = store::OpenSqliteStore(options, clock_);
+        store::PostgresOptions pg;
+        pg.dsn = PgDsn();
+        pg.schema = schema_;
+        pg.pool_size = 1;
+        auto opened = schema_.empty() ? store::OpenSqliteStore(options, clock_) : store::OpenPostgresStore(pg, clock_);
         EXPECT_TRUE(opened) << (opened ? "" : opened.error().detail);
         return opened ? std::move(*opened) : nullptr;
     }
@@ -167,7 +194,26 @@ protected:
     std::string db_path_;
     ManualClock clock_{FromCivilUtc(2026, 1, 12, 7, 0, 0)};
     Ran last_;
+    std::string schema_;
 };
+
+// The runs that keep the layout in dispatchd's store, on both backends.
+class DispatchctlStoreTest : public DispatchctlTest, public ::testing::WithParamInterface<std::string> {
+protected:
+    void SetUp() override {
+        if (GetParam() == "postgres") {
+            if (PgDsn().empty()) {
+                GTEST_SKIP() << "DISPATCH_TEST_PG_DSN is not set (scripts/pg-test-server.sh start prints one)";
+            }
+            UsePostgres();
+        }
+        DispatchctlTest::SetUp();
+        // The database as dispatchd leaves it after its first start: migrated (and the PostgreSQL schema made).
+        ASSERT_NE(OpenStore(), nullptr);
+    }
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, DispatchctlStoreTest, ::testing::Values("sqlite", "postgres"));
 
 TEST_F(DispatchctlTest, WebhookPlanExitCodesAroundAnApply) {
     const auto before = Ctl({"provision", "plan", "--portal", emu_.WebhookUrl(), "--ca", Ca(), "--exit-code"});
@@ -187,12 +233,8 @@ TEST_F(DispatchctlTest, WebhookPlanExitCodesAroundAnApply) {
     EXPECT_THAT(after.out, Not(HasSubstr("progress: write")));
 }
 
-TEST_F(DispatchctlTest, ConfigModeUsesTheStoredTokensBindsEventsAndStoresTheLayout) {
+TEST_P(DispatchctlStoreTest, ConfigModeUsesTheStoredTokensBindsEventsAndStoresTheLayout) {
     const auto config = WriteConfig();
-    {
-        auto db = OpenStore();  // migrations run here, as dispatchd would have run them
-        ASSERT_NE(db, nullptr);
-    }
     const auto member = Install();
 
     const auto apply = Ctl({"provision", "apply", "--portal", config});
@@ -239,7 +281,7 @@ TEST_F(DispatchctlTest, AFailedCallExitsOneNamingTheCallItsCodeAndWhatWasDone) {
     EXPECT_EQ(rerun.exit, 0);
 }
 
-TEST_F(DispatchctlTest, AWebhookWithAStoreKeepsTheLayoutAndPlanReportsDrift) {
+TEST_P(DispatchctlStoreTest, AWebhookWithAStoreKeepsTheLayoutAndPlanReportsDrift) {
     const auto config = WriteConfig();
     const std::string member = "webhook-portal";
 
