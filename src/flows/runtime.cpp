@@ -680,6 +680,9 @@ void Runtime::Wake() {
     {
         std::lock_guard lock(mu_);
         ++wakes_;
+        if (worker_.joinable()) {
+            pending_wake_ = true;
+        }
     }
     cv_.notify_all();
 }
@@ -693,7 +696,12 @@ void Runtime::Loop(bool outbox) {
                 return;
             }
             seen = wakes_;
+            ++busy_;
+            if (!outbox) {
+                pending_wake_ = false;
+            }
         }
+
         int work = 0;
         std::optional<TimeMs> next_due;
         if (outbox) {
@@ -710,6 +718,7 @@ void Runtime::Loop(bool outbox) {
                 next_due = **next;
             }
         }
+        --busy_;
         if (work > 0) {
             continue;
         }

@@ -87,6 +87,9 @@ public:
     void Stop();
     // A clock change, new inbox rows, a provisioned layout: look again now.
     void Wake();
+    // True while a loop is in a pass (work claimed but maybe not committed yet), or has been woken and not yet
+    // looked: "idle" for tests and the demo means not busy and nothing due.
+    bool Busy() const { return busy_.load() > 0 || pending_wake_.load(); }
 
     const Engine& GetEngine() const { return engine_; }
     const ClientFor& Clients() const { return clients_; }
@@ -122,6 +125,8 @@ private:
     std::mutex mu_;
     std::condition_variable cv_;
     std::uint64_t wakes_ = 0;
+    std::atomic<int> busy_{0};
+    std::atomic<bool> pending_wake_{false};
     bool stopping_ = false;
     std::thread worker_;
     std::thread sender_;

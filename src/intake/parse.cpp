@@ -1,6 +1,7 @@
 #include "intake/parse.hpp"
 
 #include <fmt/format.h>
+#include <openssl/sha.h>
 
 #include <algorithm>
 #include <cctype>
@@ -92,6 +93,20 @@ constexpr KnownEvent kKnown[] = {
 
 }  // namespace
 
+namespace {
+
+std::string BodyDigest(std::string_view body) {
+    unsigned char hash[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(body.data()), body.size(), hash);
+    std::string out;
+    for (int i = 0; i < 8; ++i) {
+        out += fmt::format("{:02x}", hash[i]);
+    }
+    return out;
+}
+
+}  // namespace
+
 Result<InboundEvent> ParseEvent(std::string_view content_type, std::string_view body) {
     auto decoded = Decode(content_type, body);
     if (!decoded) {
@@ -153,6 +168,7 @@ Result<InboundEvent> ParseEvent(std::string_view content_type, std::string_view 
         }
     }
     ev.sanitized = Sanitize(std::move(*decoded));
+    ev.digest = BodyDigest(body);
     return ev;
 }
 
@@ -260,8 +276,8 @@ Result<HookCall> ParseHookCall(std::string_view query, std::string_view content_
 }
 
 std::string DedupKey(const InboundEvent& ev) {
-    return fmt::format("{}|{}|{}|{}|{}|{}", ev.auth.member_id, ev.name, ev.entity_type_id, ev.item_id, ev.ts,
-                       ev.handler_id);
+    return fmt::format("{}|{}|{}|{}|{}|{}|{}", ev.auth.member_id, ev.name, ev.entity_type_id, ev.item_id, ev.ts,
+                       ev.handler_id, ev.digest);
 }
 
 bool TokensEqual(std::string_view expected, std::string_view given) noexcept {

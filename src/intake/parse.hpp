@@ -40,6 +40,11 @@ struct InboundEvent {
     std::int64_t item_id = 0;         // 0 for app events
     std::int64_t ts = 0;              // unix seconds: when the queue sent it (not when the item changed)
     std::string handler_id;
+    // A digest of the whole body as sent: `ts` has second precision, so two real changes of one item within a second
+    // differ only in the body (the emulator's per-delivery token) or not at all. Only a byte-identical replay is a
+    // duplicate; two identical bodies in one second are recognised as one, and the worker's fetch of the item (or the
+    // reconciliation sweep) still sees the later change.
+    std::string digest;
     EventAuth auth;
     // The body as JSON with every token removed: what the inbox stores (a database dump must not leak tokens).
     boost::json::object sanitized;

@@ -86,6 +86,16 @@ TEST(DedupKey, SameDeliveryTwiceGivesSameKeyAndAnotherItemDoesNot) {
     EXPECT_NE(DedupKey(*a), DedupKey(*c));
 }
 
+TEST(DedupKey, TwoChangesInOneSecondWithDifferentBodiesAreNotDuplicates) {
+    // ts has second precision: a person's move right after our own write-back arrives with the same ts. Only the
+    // body (here the delivery's token) tells them apart; merging them would lose the person's change.
+    const auto first = ParseEvent("", std::string(kUpdateBody) + "&auth[access_token]=one");
+    const auto second = ParseEvent("", std::string(kUpdateBody) + "&auth[access_token]=two");
+    ASSERT_TRUE(first && second);
+    EXPECT_EQ(first->ts, second->ts);
+    EXPECT_NE(DedupKey(*first), DedupKey(*second));
+}
+
 TEST(ParseRobotCall, ReadsTheDocumentedBody) {
     const auto call = ParseRobotCall(
         "", "workflow_id=wf1&code=sla_escalate&document_id[0]=crm"
