@@ -1,7 +1,6 @@
 // The emulator behind the real HTTPS server: transport parsing (paths, query, form and JSON bodies), the OAuth
 // endpoint, the bucket and event delivery to a real HTTPS handler (CONTRACT §13.1, §13.3).
 #include <boost/json.hpp>
-
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -62,7 +61,9 @@ protected:
         handler_.reset();
     }
 
-    std::pair<int, bj::value> Send(const std::string& method, const std::string& path, std::string body = {},
+    std::pair<int, bj::value> Send(const std::string& method,
+                                   const std::string& path,
+                                   std::string body = {},
                                    std::string_view type = {}) {
         auto res = client_.Send(method, base_ + path, std::move(body), {}, type);
         EXPECT_THAT(res, IsOk());
@@ -88,12 +89,15 @@ protected:
 };
 
 TEST_F(EmulatorHttpsTest, WebhookAcceptsFormBodyJsonBodyAndQuery) {
-    auto [s1, type] = Send("POST", Hook() + "crm.type.add.json",
-                           "fields%5Btitle%5D=Desk&fields%5BisCategoriesEnabled%5D=Y", "application/x-www-form-urlencoded");
+    auto [s1, type] = Send("POST",
+                           Hook() + "crm.type.add.json",
+                           "fields%5Btitle%5D=Desk&fields%5BisCategoriesEnabled%5D=Y",
+                           "application/x-www-form-urlencoded");
     ASSERT_EQ(s1, 200) << json::Dump(type);
     const auto e = type.at("result").at("type").at("entityTypeId").as_int64();
 
-    auto [s2, added] = Send("POST", Hook() + "crm.item.add",
+    auto [s2, added] = Send("POST",
+                            Hook() + "crm.item.add",
                             json::Dump(bj::object{{"entityTypeId", e}, {"fields", bj::object{{"title", "A"}}}}),
                             "application/json");
     auto [s3, got] = Send("GET", Hook() + "crm.item.get?entityTypeId=" + std::to_string(e) + "&id=1");
@@ -109,9 +113,10 @@ TEST_F(EmulatorHttpsTest, WebhookAcceptsFormBodyJsonBodyAndQuery) {
 TEST_F(EmulatorHttpsTest, OAuthCodeExchangeThenRestWithAuthParameter) {
     auto [s1, code] = Send("POST", "/_emu/oauth/code", R"({"user_id":2})", "application/json");
     ASSERT_EQ(s1, 200);
-    auto [s2, tokens] = Send("GET", "/oauth/token/?grant_type=authorization_code&client_id=" + emu_->ClientId() +
-                                        "&client_secret=" + emu_->ClientSecret() + "&code=" +
-                                        std::string(code.at("code").as_string()));
+    auto [s2, tokens] =
+        Send("GET",
+             "/oauth/token/?grant_type=authorization_code&client_id=" + emu_->ClientId() +
+                 "&client_secret=" + emu_->ClientSecret() + "&code=" + std::string(code.at("code").as_string()));
     ASSERT_EQ(s2, 200) << json::Dump(tokens);
 
     auto [s3, me] = Send("GET", "/rest/user.current.json?auth=" + std::string(tokens.at("access_token").as_string()));
@@ -137,22 +142,26 @@ TEST_F(EmulatorHttpsTest, BurstOfSixtyGetsDocumented503s) {
 
 TEST_F(EmulatorHttpsTest, ItemEventIsPostedAsFormToTheBoundHandler) {
     auto [s1, code] = Send("POST", "/_emu/oauth/code", R"({"user_id":1})", "application/json");
-    auto [s2, tokens] = Send("POST", "/oauth/token/",
-                             "grant_type=authorization_code&client_id=" + emu_->ClientId() +
-                                 "&client_secret=" + emu_->ClientSecret() + "&code=" +
-                                 std::string(code.at("code").as_string()),
-                             "application/x-www-form-urlencoded");
+    auto [s2, tokens] =
+        Send("POST",
+             "/oauth/token/",
+             "grant_type=authorization_code&client_id=" + emu_->ClientId() + "&client_secret=" + emu_->ClientSecret() +
+                 "&code=" + std::string(code.at("code").as_string()),
+             "application/x-www-form-urlencoded");
     ASSERT_EQ(s2, 200);
     const auto auth = std::string(tokens.at("access_token").as_string());
     auto [s3, type] = Send("POST", Hook() + "crm.type.add", R"({"fields":{"title":"Desk"}})", "application/json");
     const auto e = type.at("result").at("type").at("entityTypeId").as_int64();
     const auto handler = "https://127.0.0.1:" + std::to_string(handler_->Port()) + "/events";
-    auto [s4, bound] = Send("POST", "/rest/event.bind",
-                            json::Dump(bj::object{{"auth", auth}, {"event", "onCrmDynamicItemAdd"}, {"handler", handler}}),
-                            "application/json");
+    auto [s4, bound] =
+        Send("POST",
+             "/rest/event.bind",
+             json::Dump(bj::object{{"auth", auth}, {"event", "onCrmDynamicItemAdd"}, {"handler", handler}}),
+             "application/json");
     ASSERT_EQ(s4, 200) << json::Dump(bound);
 
-    Send("POST", "/_emu/act",
+    Send("POST",
+         "/_emu/act",
          json::Dump(bj::object{{"user_id", 12},
                                {"method", "crm.item.add"},
                                {"params", bj::object{{"entityTypeId", e}, {"fields", bj::object{}}}}}),
@@ -163,7 +172,8 @@ TEST_F(EmulatorHttpsTest, ItemEventIsPostedAsFormToTheBoundHandler) {
             std::lock_guard lock(mu_);
             return !received_.empty();
         },
-        std::chrono::seconds(10), "the event POST"));
+        std::chrono::seconds(10),
+        "the event POST"));
     std::lock_guard lock(mu_);
     ASSERT_EQ(received_.size(), 1u);
     EXPECT_EQ(received_[0].Header("content-type"), "application/x-www-form-urlencoded");
