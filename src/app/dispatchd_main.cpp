@@ -6,6 +6,7 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -256,7 +257,15 @@ int main(int argc, char** argv) {
 
     http::Router router(&registry);
     http::AddStandardRoutes(router, registry);
-    intake::Endpoints endpoints(*db, clock, registry, IntakeOptions(*config, checker));
+    // The flows start after the intake is routed; until then a stored event just waits for the worker's first look.
+    std::atomic<flows::Runtime*> wake_flows{nullptr};
+    intake::EndpointOptions intake_options = IntakeOptions(*config, checker);
+    intake_options.on_stored = [&wake_flows] {
+        if (auto* runtime = wake_flows.load()) {
+            runtime->Wake();
+        }
+    };
+    intake::Endpoints endpoints(*db, clock, registry, std::move(intake_options));
     endpoints.Register(router);
     std::unique_ptr<app::FlowsService> flows;
     if (config->flows.enabled) {
@@ -283,6 +292,7 @@ int main(int argc, char** argv) {
     }
     if (flows) {
         flows->Start();
+        wake_flows = &flows->Runtime();
     }
     const std::string host = config->listen.substr(0, config->listen.rfind(':'));
     // One JSON line on stdout: scripts and tests that asked for port 0 learn where we listen.
@@ -302,6 +312,7 @@ int main(int argc, char** argv) {
     server.Stop();   // no new requests; in-flight ones answered (a respond after this is dropped)
     checker.Stop();  // queued install checks finish; they call into `endpoints`, which is still alive
     if (flows) {
+        wake_flows = nullptr;
         flows->Stop();  // the unit of work in hand commits or is redone after restart; nothing half-written
     }
     clients.CloseIdle();

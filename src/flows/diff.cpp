@@ -38,7 +38,7 @@ bj::object ToJson(const Remembered& r) {
                       {"assignee", r.assignee},              {"priority", sla::Name(r.priority)},
                       {"template", r.template_name},         {"requester", r.requester},
                       {"funnel", r.funnel},                  {"category_id", r.category_id},
-                      {"service_fields", r.service_fields}};
+                      {"service_fields", r.service_fields},  {"written", r.written}};
 }
 
 bj::value ParseOr(std::string_view text) {
@@ -62,6 +62,9 @@ Remembered RememberedFromJson(const bj::value& json) {
     r.category_id = json::IntAt(json, "category_id").value_or(0);
     if (const auto* f = json::Find(json, "service_fields"); f != nullptr && f->is_object()) {
         r.service_fields = f->as_object();
+    }
+    if (const auto* w = json::Find(json, "written"); w != nullptr && w->is_object()) {
+        r.written = w->as_object();
     }
     return r;
 }

@@ -30,7 +30,11 @@ struct Remembered {
     std::int64_t requester = 0;  // createdBy
     std::string funnel;          // spec code of the item's funnel
     std::int64_t category_id = 0;
-    bj::object service_fields;  // what the item holds (or we last wrote) of our SLA fields
+    bj::object service_fields;  // what the item held of our SLA fields when last fetched
+    // What we last queued for those fields. Write-back compares against this, not against the fetched item: an
+    // event that arrives before our queued write has left would otherwise make us queue the same values again.
+    // (A person editing an SLA field by hand is corrected the next time its value changes.)
+    bj::object written;
 };
 bj::object ToJson(const Remembered& remembered);
 // The stored JSON text, or an empty object when it does not parse (a snapshot is advice, never a blocker).

@@ -105,7 +105,10 @@ Result<Planned> Engine::Plan(const store::TicketKey& key, const store::TicketSta
         commit.snapshot.last_history_id = diff.last_history_id;
         commit.snapshot.fetched_at = now;
         if (view) {
+            bj::object written = std::move(item.written);
             item = Remember(*view);
+            // First sight of an item that already carries SLA values (a re-provisioned service): take them as ours.
+            item.written = previous != nullptr ? std::move(written) : item.service_fields;
             commit.snapshot.stage_id = view->stage_id;
             commit.snapshot.category_id = view->category_id;
             commit.snapshot.assigned_by_id = view->assigned_by_id;
@@ -150,11 +153,11 @@ Result<Planned> Engine::Plan(const store::TicketKey& key, const store::TicketSta
             }
         }
         const bj::object wanted = WriteBackFields(*fold, ids, WarnedOpenClock(ledger, *fold));
-        const bj::object changed = ChangedFields(wanted, item.service_fields);
+        const bj::object changed = ChangedFields(wanted, item.written);
         if (!changed.empty()) {
             commit.actions.push_back(WriteBackAction(changed, commit.expected_version + 1, context));
             for (const auto& [name, value] : changed) {
-                item.service_fields[name] = value;
+                item.written[name] = value;
             }
         }
     }

@@ -129,7 +129,8 @@ void Endpoints::Append(store::InboxEvent&& event, http::Respond respond, const c
     auto& stored = metrics_.GetCounter(
         "dispatch_intake_accepted_total", "Inbound calls made durable, by route", {{"route", what}});
     store_.Inbox().Append(
-        std::move(event), [respond = std::move(respond), &stored, what](Result<store::AppendOutcome> outcome) {
+        std::move(event),
+        [respond = std::move(respond), &stored, what, wake = options_.on_stored](Result<store::AppendOutcome> outcome) {
             if (!outcome) {
                 // Bitrix24 will not retry; a 503 at least shows up in its queue log and in our alert.
                 DISPATCH_LOG_ERROR(
@@ -139,6 +140,9 @@ void Endpoints::Append(store::InboxEvent&& event, http::Respond respond, const c
             }
             stored.Inc();
             respond(Ok());
+            if (wake && *outcome == store::AppendOutcome::kStored) {
+                wake();
+            }
         });
 }
 

@@ -31,6 +31,9 @@ struct EndpointOptions {
     InstallVerifier verify_install;
     // Called once a portal's install is stored (tokens durable), on whatever thread stored it; must not block.
     std::function<void(const std::string& member_id)> on_installed;
+    // Called after a new inbox row is durable (not for duplicates), on the store's writer thread: it must be quick
+    // and must not block (dispatchd wakes the flows' worker, so an event is processed without waiting for a poll).
+    std::function<void()> on_stored;
 };
 
 // HMAC-SHA256(hook_key, member_id) as lower-case hex: the secret an admin pastes into the "Webhook" robot URL.

@@ -323,6 +323,23 @@ TEST_F(FlowsEngine, OurOwnWriteBackComingBackChangesNothing) {
     EXPECT_TRUE(again.commit.actions.empty());
 }
 
+TEST_F(FlowsEngine, AnEventBeforeOurWriteLeftQueuesNoSecondWrite) {
+    Fetched first;
+    first.item = Item("NEW", kRequester, "2026-03-02T10:00:00+03:00", "2026-03-02T10:00:00+03:00", "1C");
+    first.history = {History(1, 1, "NEW", "2026-03-02T10:00:00+03:00")};
+    const Planned p1 = Plan(&first, At("2026-03-02T07:00:05Z"));
+    ASSERT_NE(Find(p1, "crm.item.update", "/fields/v1"), nullptr);
+    // Store the commit but leave Bitrix24 as it was: the outbox has not sent the write yet.
+    const bj::object before = service_fields_;
+    Apply(p1);
+    service_fields_ = before;
+
+    // A second event for the same change (another binding, or the ADD and its _{entityTypeId} twin).
+    const Planned p2 = Plan(&first, At("2026-03-02T07:00:06Z"));
+    EXPECT_EQ(Find(p2, "crm.item.update", "/fields/"), nullptr);
+    EXPECT_TRUE(p2.commit.append.empty());
+}
+
 TEST_F(FlowsEngine, StageHistoryGivesTrueInstantsAndReturnsAreCounted) {
     Fetched f;
     f.item = Item("NEW", kRequester, "2026-03-02T10:00:00+03:00", "2026-03-02T10:00:00+03:00", "HARDWARE");
