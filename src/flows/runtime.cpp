@@ -564,7 +564,9 @@ Result<PassStats> Runtime::Reconcile(std::string_view member_id) {
         const TimeMs updated = parsed_time ? *parsed_time : 0;
         newest = std::max(newest, updated);
         auto it = known.find(id);
-        if (id <= 0 || (it != known.end() && it->second->item_updated_at >= updated)) {
+        // updatedTime has second precision: a change in the same second as our last fetch looks equal, so only a
+        // strictly later fetch proves we saw it.
+        if (id <= 0 || (it != known.end() && it->second->item_updated_at > updated)) {
             continue;
         }
         if (auto ok = queue(id, "RECONCILE", fmt::format("{}|reconcile|{}|{}|{}", member_id, ids->entity_type_id,

@@ -55,6 +55,13 @@ protected:
     }
 
     void StartAll(double drop_events) {
+        if (emu_.Running() || service_proc_.Running()) {
+            service_proc_.Stop(SIGTERM, std::chrono::seconds(10));
+            emu_.Stop(SIGTERM, std::chrono::seconds(10));
+            ++run_;
+            enums_.clear();
+            categories_.clear();
+        }
         std::string error;
         ASSERT_TRUE(emu_.Start({B24EMU_BIN, "--listen", "127.0.0.1:0", "--cert", BinaryPath("certs/server.pem"),
                                 "--key", BinaryPath("certs/server.key"), "--clock", "manual", "--start", kStart,
@@ -76,7 +83,7 @@ protected:
         bj::object config{
             {"listen", "127.0.0.1:0"},
             {"tls", bj::object{{"cert", BinaryPath("certs/server.pem")}, {"key", BinaryPath("certs/server.key")}}},
-            {"database", bj::object{{"sqlite", bj::object{{"path", dir_.File("dispatch.db")}}}}},
+            {"database", bj::object{{"sqlite", bj::object{{"path", dir_.File(fmt::format("dispatch{}.db", run_))}}}}},
             {"hook_key_env", "DISPATCH_HOOK_KEY"},
             {"b24", bj::object{{"oauth", bj::object{{"client_id", client_id},
                                                     {"client_secret_env", "DISPATCH_CLIENT_SECRET"},
@@ -277,6 +284,7 @@ protected:
         return n;
     }
 
+    int run_ = 0;  // a second StartAll in one test gets a fresh database
     TempDir dir_;
     ChildProcess emu_;
     ChildProcess service_proc_;
