@@ -249,6 +249,28 @@ HttpReply AdminApi::Handle(std::string_view method, std::string_view path, const
         portal_.State().placements.push_back(std::move(pl));
         return Json(200, bj::object{{"placed", true}});
     }
+    if (path == "triggers/place") {
+        std::lock_guard lock(portal_.Mutex());
+        const auto code = json::StringAt(bv, "code").value_or("");
+        const auto stage = json::StringAt(bv, "stageId").value_or("");
+        if (portal_.StageByStatusId(stage) == nullptr) {
+            return Bad("unknown stage");
+        }
+        // Any code: "incoming webhook" triggers are made in the UI and never registered through REST.
+        portal_.State().trigger_placements.push_back(TriggerPlacement{code, stage});
+        return Json(200, bj::object{{"placed", true}});
+    }
+    if (path == "app") {
+        std::lock_guard lock(portal_.Mutex());
+        auto& app = portal_.State().app;
+        if (auto scope = json::StringAt(bv, "scope")) {
+            app.scope = *scope;
+        }
+        if (const auto* v = body.if_contains("installed")) {
+            app.installed = json::ToBool(*v).value_or(app.installed);
+        }
+        return Json(200, bj::object{{"scope", app.scope}, {"installed", app.installed}});
+    }
     if (path == "events/flush") {
         return Json(200, bj::object{{"attempted", static_cast<std::int64_t>(events_.DeliverDue())}});
     }

@@ -13,12 +13,21 @@
 //   POST assign                {"user_id", "entityTypeId", "id", "assignedById"}         (crm.item.update)
 //   POST comment               {"user_id", "entityTypeId", "id", "text"}                 (crm.timeline.comment.add)
 //   POST faults                {"drop_events": 0..1, "event_delay_ms": n, "expire_tokens": true, "clear": true,
-//                               "fail": {"method", "times", "status", "error", "error_description"}}
+//                               "fail": {"method", "times", "status", "error", "error_description",
+//                                        "reset_in_ms"?, "operating_reset_at"?}}
+//                              drop_events drops that share of outgoing deliveries, chosen by a generator seeded
+//                              with --seed (same calls, same losses); an OPERATION_TIME_LIMIT fail answers with a
+//                              time block whose operating_reset_at is now + reset_in_ms (default 10 min)
 //   POST limits                {"enabled": bool, "plan": "standard"|"enterprise", "reset": true}
 //   POST oauth/code            {"user_id"} → {"code"}: what the user's browser would bring to redirect_uri
 //   POST app/install           {"user_id"?, "handler"?}: POSTs the install callback (ONAPPINSTALL) to the handler
 //   POST robots/place          {"code", "stageId", "properties"?}: the robot runs when an item enters that stage
+//   POST triggers/place        {"code", "stageId"}: firing trigger `code` for an item moves it to that stage
+//   POST app                   {"scope"?: "crm,user,...", "installed"?: bool}: the local app's granted scopes and
+//                              installation flag (insufficient_scope, app.info INSTALLED)
 //   POST events/flush          delivers what is due now on the calling thread → {"attempted"}
+//   GET  notifications         im.notify.* sent so far: {id, kind, from_user, to_user, message, tag, created[_ms]}
+//   GET  comments              crm.timeline.comment.add so far: {id, entity_type, entity_id, comment, author_id, ...}
 
 #include <boost/json.hpp>
 #include <string_view>

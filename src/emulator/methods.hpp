@@ -15,13 +15,17 @@ namespace dispatch::emulator {
 
 using MethodMap = std::map<std::string, MethodInfo, std::less<>>;
 
-void RegisterTypeMethods(MethodMap& m);       // crm.type.*, crm.automatedsolution.*
-void RegisterCategoryMethods(MethodMap& m);   // crm.category.*, crm.status.*
-void RegisterUserFieldMethods(MethodMap& m);  // userfieldconfig.*
-void RegisterItemMethods(MethodMap& m);       // crm.item.*, crm.stagehistory.list
-void RegisterDirectoryMethods(MethodMap& m);  // user.*, department.get, im.notify.*, crm.timeline.comment.add
-void RegisterAppMethods(MethodMap& m);        // event.*, bizproc.*, app.info
-void RegisterBatchMethod(MethodMap& m);       // batch
+void RegisterTypeMethods(MethodMap& m);        // crm.type.*, crm.automatedsolution.*
+void RegisterCategoryMethods(MethodMap& m);    // crm.category.*, crm.status.*
+void RegisterUserFieldMethods(MethodMap& m);   // userfieldconfig.*
+void RegisterItemMethods(MethodMap& m);        // crm.item.*, crm.stagehistory.list
+void RegisterDirectoryMethods(MethodMap& m);   // user.*, department.get, im.notify.*, crm.timeline.comment.add
+void RegisterAppMethods(MethodMap& m);         // event.*, bizproc.*, app.info
+void RegisterBatchMethod(MethodMap& m);        // batch
+void RegisterAutomationMethods(MethodMap& m);  // crm.automation.trigger*
+
+// crm.item.update's handler, for other families that change items the way the portal's automation does.
+MethodReply UpdateItem(CallContext& ctx, const boost::json::object& params);
 
 // Parameter lookup: exact name first, then case-insensitive (the portal accepts `ID`/`id`, `fields`/`FIELDS`).
 const boost::json::value* Param(const boost::json::object& params, std::string_view name);

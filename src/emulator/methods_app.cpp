@@ -290,6 +290,11 @@ MethodReply AppInfo(CallContext& ctx, const bj::object&) {
                                 {"LICENSE_FAMILY", enterprise ? "ent" : "basic"}});
 }
 
+MethodReply OfflineEvents(CallContext&, const bj::object&) {
+    // README: offline events are not emulated; the methods answer as they do for a caller without the right.
+    return Err(403, "ACCESS_DENIED", "Offline events are not available");
+}
+
 }  // namespace
 
 void RegisterAppMethods(MethodMap& m) {
@@ -303,6 +308,10 @@ void RegisterAppMethods(MethodMap& m) {
     m["bizproc.event.send"] = {"bizproc", false, EventSend};
     m["bizproc.activity.log"] = {"bizproc", false, ActivityLog};
     m["app.info"] = {"basic", false, AppInfo};
+    for (const char* offline :
+         {"event.offline.get", "event.offline.list", "event.offline.clear", "event.offline.error"}) {
+        m[offline] = {"basic", true, OfflineEvents};
+    }
 }
 
 }  // namespace dispatch::emulator

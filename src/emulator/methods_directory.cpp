@@ -212,6 +212,11 @@ MethodReply NotifyAdd(CallContext& ctx, const bj::object& p, const char* kind) {
         if (text.size() > 60000) {
             return Err(400, "ATTACH_OVERSIZE", "You have exceeded the maximum allowable size of attachments");
         }
+        // im-notify-system-add.md: an object, or a JSON string of one; anything else is ATTACH_ERROR.
+        const auto parsed = attach->is_string() ? json::Parse(text) : Result<bj::value>(*attach);
+        if (!parsed || !(parsed->is_object() || parsed->is_array())) {
+            return Err(400, "ATTACH_ERROR", "Incorrect attachment parameters");
+        }
     }
     auto& notes = ctx.portal.State().notifications;
     const auto tag = StringParam(p, "TAG").value_or("");

@@ -514,6 +514,8 @@ MethodReply StageHistoryList(CallContext& ctx, const bj::object& p) {
 
 }  // namespace
 
+MethodReply UpdateItem(CallContext& ctx, const bj::object& params) { return ItemUpdate(ctx, params); }
+
 void RegisterItemMethods(MethodMap& m) {
     m["crm.item.add"] = {"crm", false, ItemAdd};
     m["crm.item.update"] = {"crm", false, ItemUpdate};

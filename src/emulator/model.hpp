@@ -197,6 +197,19 @@ struct RobotPlacement {
     boost::json::object properties;  // values passed as properties[...]
 };
 
+// An app trigger (crm.automation.trigger.add, CONTRACT §11.4).
+struct Trigger {
+    std::string code;
+    std::string name;
+};
+
+// A trigger placed on a stage (the automation designer's job; here /_emu/triggers/place): when it fires for an item
+// in that stage's funnel, the item moves to the stage.
+struct TriggerPlacement {
+    std::string code;
+    std::string stage_id;
+};
+
 // One robot run waiting for bizproc.event.send.
 struct RobotRun {
     std::string event_token;
@@ -233,6 +246,8 @@ struct PortalState {
     std::map<std::string, Robot> robots;
     std::vector<RobotPlacement> placements;
     std::map<std::string, RobotRun> robot_runs;
+    std::map<std::string, Trigger> triggers;
+    std::vector<TriggerPlacement> trigger_placements;
     std::int64_t seq = 0;  // shared counter for row ids of types, funnels, stages, fields, enums, history, ...
 };
 

@@ -228,6 +228,16 @@ bj::value StateToJson(const PortalState& st) {
                                {"log_message", r.log_message}});
     }
     o["robot_runs"] = std::move(a);
+    a = {};
+    for (const auto& [code, t] : st.triggers) {
+        a.push_back(bj::object{{"code", t.code}, {"name", t.name}});
+    }
+    o["triggers"] = std::move(a);
+    a = {};
+    for (const auto& p : st.trigger_placements) {
+        a.push_back(bj::object{{"code", p.code}, {"stage_id", p.stage_id}});
+    }
+    o["trigger_placements"] = std::move(a);
     return o;
 }
 
@@ -398,6 +408,12 @@ Result<PortalState> StateFromJson(const bj::value& v) {
                    V(x, "return_values"),
                    S(x, "log_message")};
         st.robot_runs[r.event_token] = std::move(r);
+    }
+    for (const auto& x : Arr(v, "triggers")) {
+        st.triggers[S(x, "code")] = Trigger{S(x, "code"), S(x, "name")};
+    }
+    for (const auto& x : Arr(v, "trigger_placements")) {
+        st.trigger_placements.push_back(TriggerPlacement{S(x, "code"), S(x, "stage_id")});
     }
     return st;
 }

@@ -103,6 +103,7 @@ RestApi::RestApi(Portal& portal, EventDispatcher* events) : portal_(portal), eve
     RegisterDirectoryMethods(methods_);
     RegisterAppMethods(methods_);
     RegisterBatchMethod(methods_);
+    RegisterAutomationMethods(methods_);
     ApplyPlanLimits();
 }
 

@@ -785,5 +785,31 @@ TEST_F(B24emuProcess, StateFileSurvivesARestart) {
     EXPECT_EQ(item.Result().at("item").at("title").as_string(), "Kept");
 }
 
+// --- --plan enterprise with limits on (CONTRACT §3, §14.25): the 250/5 bucket and the plan signal ---
+
+TEST_F(B24emuProcess, EnterprisePlanHasTheLargerBucketAndSaysSo) {
+    StopEmulator();
+    StartEmulator({"--plan", "enterprise", "--limits", "on"});
+    const auto token = std::string(Tokens(1).at("access_token").as_string());
+
+    int ok = 0;
+    int limited = 0;
+    for (int i = 0; i < 260; ++i) {
+        auto r = Call("user.current");
+        if (r.status == 200) {
+            ++ok;
+        } else if (r.status == 503 && r.Error() == "QUERY_LIMIT_EXCEEDED") {
+            ++limited;
+        }
+    }
+    Admin("clock", bj::object{{"advance_ms", 1000}});  // the bucket drains on the emulator clock: 5 a second
+    auto info = App("app.info", {}, token);
+
+    EXPECT_EQ(ok, 250);
+    EXPECT_EQ(limited, 10);
+    EXPECT_EQ(info.status, 200) << json::Dump(info.body);
+    EXPECT_EQ(info.Result().at("LICENSE_FAMILY").as_string(), "ent");
+}
+
 }  // namespace
 }  // namespace dispatch
