@@ -415,7 +415,7 @@ Result<PassStats> Runtime::FireTimers() {
             continue;
         }
         ++stats.failed;
-        const TimeMs retry_at = clock_.Now() + store::Backoff(options_.retry, t.attempt);
+        const TimeMs retry_at = clock_.Now() + store::Backoff(options_.retry, t.tries);
         (void)store_.Timers().Fail(fence, done.error().detail, retry_at, options_.retry.max_attempts);
         DISPATCH_LOG_WARN(kLog, "timer failed", "kind={} subject={} attempt={} error=\"{}\"", t.timer.kind,
                           t.timer.subject, t.attempt, done.error().detail);
