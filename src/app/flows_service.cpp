@@ -41,8 +41,10 @@ Result<sla::SlaConfig> LoadSlaPolicy(const std::string& path) {
     return sla::ParseSlaConfig(*doc);
 }
 
-Result<std::unique_ptr<FlowsService>> FlowsService::Create(const std::string& sla_path, store::Store& store,
-                                                           const Clock& clock, flows::ClientFor clients,
+Result<std::unique_ptr<FlowsService>> FlowsService::Create(const std::string& sla_path,
+                                                           store::Store& store,
+                                                           const Clock& clock,
+                                                           flows::ClientFor clients,
                                                            flows::RuntimeOptions options) {
     std::unique_ptr<FlowsService> service(new FlowsService(clock));
     auto config = LoadSlaPolicy(sla_path);
@@ -71,9 +73,13 @@ Result<std::unique_ptr<FlowsService>> FlowsService::Create(const std::string& sl
         }
         return {};
     });
-    DISPATCH_LOG_INFO(kLog, "flows ready", "policy={} version={} calendars={} templates={}",
-                      service->config_.policy.id, service->config_.policy.version,
-                      service->calendars_.All().size(), service->config_.policy.templates.size());
+    DISPATCH_LOG_INFO(kLog,
+                      "flows ready",
+                      "policy={} version={} calendars={} templates={}",
+                      service->config_.policy.id,
+                      service->config_.policy.version,
+                      service->calendars_.All().size(),
+                      service->config_.policy.templates.size());
     return service;
 }
 
@@ -92,7 +98,11 @@ void FlowsService::AddRoutes(http::Router& router, flows::ApiOptions options) {
     flows::Runtime* runtime = runtime_.get();
     web::Routes routes(
         [runtime](std::string_view member_id, TimeMs now) { return flows::FoldAll(*runtime, member_id, now); },
-        policy_, clock_, *zone, [this](std::function<void()> work) { Offload(std::move(work)); }, web_options);
+        policy_,
+        clock_,
+        *zone,
+        [this](std::function<void()> work) { Offload(std::move(work)); },
+        web_options);
     routes.Register(router);
 }
 

@@ -26,7 +26,8 @@ class FlowsService {
 public:
     // Loads and compiles the policy (calendars for the years around `clock`'s now). Does not start threads.
     [[nodiscard]] static Result<std::unique_ptr<FlowsService>> Create(const std::string& sla_path,
-                                                                      store::Store& store, const Clock& clock,
+                                                                      store::Store& store,
+                                                                      const Clock& clock,
                                                                       flows::ClientFor clients,
                                                                       flows::RuntimeOptions options);
     ~FlowsService();

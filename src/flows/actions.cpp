@@ -19,7 +19,8 @@ public:
         if (user <= 0) {
             return;
         }
-        Add(fmt::format("notify/{}/{}", tag, user), "im.notify.system.add",
+        Add(fmt::format("notify/{}/{}", tag, user),
+            "im.notify.system.add",
             bj::object{{"USER_ID", user}, {"MESSAGE", message}});
     }
     void NotifyAll(const std::vector<std::int64_t>& users, const std::string& message, std::string_view tag) {
@@ -28,17 +29,21 @@ public:
         }
     }
     void Comment(const std::string& text) {
-        Add("comment", "crm.timeline.comment.add",
-            bj::object{{"fields", bj::object{{"ENTITY_ID", c_.key->item_id},
-                                             {"ENTITY_TYPE", fmt::format("dynamic_{}", c_.key->entity_type_id)},
-                                             {"COMMENT", text}}}});
+        Add("comment",
+            "crm.timeline.comment.add",
+            bj::object{{"fields",
+                        bj::object{{"ENTITY_ID", c_.key->item_id},
+                                   {"ENTITY_TYPE", fmt::format("dynamic_{}", c_.key->entity_type_id)},
+                                   {"COMMENT", text}}}});
     }
     void Update(bj::object fields) {
         if (fields.empty()) {
             return;
         }
-        Add("update", "crm.item.update",
-            bj::object{{"entityTypeId", c_.key->entity_type_id}, {"id", c_.key->item_id}, {"fields", std::move(fields)}});
+        Add("update",
+            "crm.item.update",
+            bj::object{
+                {"entityTypeId", c_.key->entity_type_id}, {"id", c_.key->item_id}, {"fields", std::move(fields)}});
     }
     std::vector<store::OutboxAction> Take() { return std::move(out_); }
 
@@ -72,20 +77,28 @@ std::string Title(const ActionContext& c) { return fmt::format("Request #{}", c.
 
 std::string_view MetricText(sla::Metric m) {
     switch (m) {
-        case sla::Metric::kReaction: return "reaction";
-        case sla::Metric::kResolution: return "resolution";
-        case sla::Metric::kResolutionTotal: return "total resolution";
-        case sla::Metric::kLine2Ola: return "line-2 OLA";
+        case sla::Metric::kReaction:
+            return "reaction";
+        case sla::Metric::kResolution:
+            return "resolution";
+        case sla::Metric::kResolutionTotal:
+            return "total resolution";
+        case sla::Metric::kLine2Ola:
+            return "line-2 OLA";
     }
     return "SLA";
 }
 
 const sla::MetricClock* ClockOf(const sla::FoldResult& fold, sla::Metric metric) {
     switch (metric) {
-        case sla::Metric::kReaction: return &fold.reaction;
-        case sla::Metric::kResolution: return &fold.resolution;
-        case sla::Metric::kResolutionTotal: return &fold.resolution_total;
-        case sla::Metric::kLine2Ola: return fold.line2_ola ? &*fold.line2_ola : nullptr;
+        case sla::Metric::kReaction:
+            return &fold.reaction;
+        case sla::Metric::kResolution:
+            return &fold.resolution;
+        case sla::Metric::kResolutionTotal:
+            return &fold.resolution_total;
+        case sla::Metric::kLine2Ola:
+            return fold.line2_ola ? &*fold.line2_ola : nullptr;
     }
     return nullptr;
 }
@@ -120,7 +133,8 @@ std::int64_t PickUser(const std::vector<std::int64_t>& users, std::int64_t item_
     return users[static_cast<std::size_t>(item_id % static_cast<std::int64_t>(users.size()))];
 }
 
-std::vector<store::OutboxAction> ActionsFor(const sla::Decision& d, const sla::FoldResult& fold,
+std::vector<store::OutboxAction> ActionsFor(const sla::Decision& d,
+                                            const sla::FoldResult& fold,
                                             const ActionContext& c) {
     Builder b(d, c);
     const Remembered& item = *c.item;
@@ -137,15 +151,14 @@ std::vector<store::OutboxAction> ActionsFor(const sla::Decision& d, const sla::F
             }
             b.Update(bj::object{{"assignedById", user}});
             b.Notify(user,
-                     fmt::format("{} ({}) is assigned to you. Reaction due {}.", Title(c),
-                                 d.template_name, deadline),
+                     fmt::format("{} ({}) is assigned to you. Reaction due {}.", Title(c), d.template_name, deadline),
                      "route");
             break;
         }
         case sla::DecisionKind::kAutoClose: {
             bj::object fields;
-            MoveFields(fields, c, item.funnel.empty() ? std::string(kLine1Funnel) : item.funnel,
-                       sla::StageRole::kRejected);
+            MoveFields(
+                fields, c, item.funnel.empty() ? std::string(kLine1Funnel) : item.funnel, sla::StageRole::kRejected);
             b.Update(std::move(fields));
             b.Comment(d.comment);
             b.Notify(item.requester, fmt::format("{} was closed: {}", Title(c), d.comment), "auto_close");
@@ -173,7 +186,10 @@ std::vector<store::OutboxAction> ActionsFor(const sla::Decision& d, const sla::F
                         for (auto role : action.roles) {
                             b.NotifyAll(policy.Users(role),
                                         fmt::format("{}: the {} deadline {} was missed; escalation level {}.",
-                                                    Title(c), MetricText(d.metric), deadline, d.threshold),
+                                                    Title(c),
+                                                    MetricText(d.metric),
+                                                    deadline,
+                                                    d.threshold),
                                         "escalate");
                         }
                         break;
@@ -213,15 +229,21 @@ std::vector<store::OutboxAction> ActionsFor(const sla::Decision& d, const sla::F
                     case sla::ActionKind::kNotifyHead:
                         b.NotifyAll(policy.Users(sla::Role::kHeadOfIt),
                                     fmt::format("{}: the {} deadline {} was missed (escalation level {}).",
-                                                Title(c), MetricText(d.metric), deadline, d.threshold),
+                                                Title(c),
+                                                MetricText(d.metric),
+                                                deadline,
+                                                d.threshold),
                                     "head");
                         done += " Head of IT notified.";
                         break;
                 }
             }
             b.Update(std::move(fields));
-            b.Comment(fmt::format("SLA escalation level {}: the {} deadline {} was missed.{}", d.threshold,
-                                  MetricText(d.metric), deadline, done));
+            b.Comment(fmt::format("SLA escalation level {}: the {} deadline {} was missed.{}",
+                                  d.threshold,
+                                  MetricText(d.metric),
+                                  deadline,
+                                  done));
             break;
         }
         case sla::DecisionKind::kRemind: {
@@ -235,17 +257,18 @@ std::vector<store::OutboxAction> ActionsFor(const sla::Decision& d, const sla::F
             }();
             b.Notify(item.requester,
                      fmt::format("{} is waiting for your review. Without an answer it is accepted automatically on {}.",
-                                 Title(c), accept_at),
+                                 Title(c),
+                                 accept_at),
                      "remind");
             break;
         }
         case sla::DecisionKind::kAutoAccept: {
             bj::object fields;
-            MoveFields(fields, c, item.funnel.empty() ? std::string(kLine1Funnel) : item.funnel,
-                       sla::StageRole::kDone);
+            MoveFields(fields, c, item.funnel.empty() ? std::string(kLine1Funnel) : item.funnel, sla::StageRole::kDone);
             b.Update(std::move(fields));
             b.Comment(fmt::format("Accepted automatically: no answer within {} {} days of review.",
-                                  policy.acceptance.days, policy.acceptance.business_days ? "business" : "calendar"));
+                                  policy.acceptance.days,
+                                  policy.acceptance.business_days ? "business" : "calendar"));
             b.Notify(item.requester, fmt::format("{} was accepted automatically.", Title(c)), "auto_accept");
             break;
         }
@@ -258,8 +281,8 @@ store::OutboxAction WriteBackAction(const bj::object& fields, std::int64_t versi
     a.member_id = c.key->member_id;
     a.idempotency_key = fmt::format("{}/fields/v{}", c.key->Subject(), version);
     a.method = "crm.item.update";
-    a.params = json::Dump(
-        bj::object{{"entityTypeId", c.key->entity_type_id}, {"id", c.key->item_id}, {"fields", fields}});
+    a.params =
+        json::Dump(bj::object{{"entityTypeId", c.key->entity_type_id}, {"id", c.key->item_id}, {"fields", fields}});
     a.subject = c.key->Subject();
     a.next_try_at = c.now;
     a.created_at = c.now;

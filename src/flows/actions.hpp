@@ -23,7 +23,8 @@ struct ActionContext {
     const sla::Calendar* calendar = nullptr;  // dates in messages are local to it (UTC when nullptr)
 };
 
-std::vector<store::OutboxAction> ActionsFor(const sla::Decision& decision, const sla::FoldResult& fold,
+std::vector<store::OutboxAction> ActionsFor(const sla::Decision& decision,
+                                            const sla::FoldResult& fold,
                                             const ActionContext& context);
 
 // crm.item.update with `fields` (only changed ones), keyed by the snapshot version it follows.

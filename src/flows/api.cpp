@@ -3,10 +3,10 @@
 #include <fmt/format.h>
 
 #include "core/errc.hpp"
-#include "flows/kpi_export.hpp"
 #include "core/json.hpp"
 #include "core/log.hpp"
 #include "core/time_format.hpp"
+#include "flows/kpi_export.hpp"
 #include "sla/explain.hpp"
 #include "store/errc.hpp"
 
@@ -165,12 +165,30 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
                SameToken(std::string_view(header).substr(kBearer.size()), token);
     };
 
-    router.Add("GET", "/api/v1/portals/{member_id}/tickets/{id}/sla",
-               [&runtime, &clock, guard](http::Request&& request, http::Respond respond) {
-                   if (!guard(request)) {
-                       respond(Problem(401, "missing or wrong bearer token"));
-                       return;
-                   }
+    // Every route checks the token first; the admin ones that act on one portal also need ?member_id=.
+    auto guarded = [guard](auto handle) -> http::Handler {
+        return [guard, handle](http::Request&& request, http::Respond respond) {
+            if (!guard(request)) {
+                respond(Problem(401, "missing or wrong bearer token"));
+                return;
+            }
+            handle(std::move(request), std::move(respond));
+        };
+    };
+    auto for_portal = [guarded](auto handle) -> http::Handler {
+        return guarded([handle](http::Request&& request, http::Respond respond) {
+            const auto member = request.QueryParam("member_id");
+            if (!member || member->empty()) {
+                respond(Problem(400, "member_id is required"));
+                return;
+            }
+            handle(request, *member, std::move(respond));
+        });
+    };
+
+    router.Add("GET",
+               "/api/v1/portals/{member_id}/tickets/{id}/sla",
+               guarded([&runtime, &clock](http::Request&& request, http::Respond respond) {
                    const std::string member = request.Param("member_id");
                    auto item_id = json::ParseInt(request.Param("id"));
                    if (!item_id || *item_id <= 0) {
@@ -193,120 +211,104 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
                        return;
                    }
                    respond(http::Response::Json(200, json::Dump(*view)));
-               });
+               }));
 
-    router.Add("GET", "/_admin/flows", [&runtime, &clock, guard](http::Request&& request, http::Respond respond) {
-        if (!guard(request)) {
-            respond(Problem(401, "missing or wrong bearer token"));
-            return;
-        }
-        auto inbox = runtime.Store().Inbox().Depth();
-        auto outbox = runtime.Store().Outbox().Depth();
-        auto next_timer = runtime.Store().Timers().NextDue();
-        auto next_action = runtime.Store().Outbox().NextReady();
-        if (!inbox || !outbox || !next_timer || !next_action) {
-            respond(Problem(500, "store unavailable"));
-            return;
-        }
-        const TimeMs now = clock.Now();
-        bj::object out{{"now", FormatIso8601(now)},
-                       {"inbox", bj::object{{"pending", inbox->pending}, {"claimed", inbox->claimed},
-                                            {"dead", inbox->dead}}},
-                       {"outbox", bj::object{{"pending", outbox->pending}, {"leased", outbox->leased},
-                                             {"done", outbox->done}, {"dead", outbox->dead}}},
-                       {"next_timer", *next_timer ? Iso(**next_timer) : bj::value(nullptr)},
-                       {"next_action", *next_action ? Iso(**next_action) : bj::value(nullptr)}};
-        // Quiet: nothing left to do before the next timer (the demo and tests wait for this).
-        const bool action_due = *next_action && **next_action <= now;
-        const bool timer_due = *next_timer && **next_timer <= now;
-        out["idle"] = !runtime.Busy() && inbox->pending == 0 && inbox->claimed == 0 && outbox->leased == 0 &&
-                      !action_due && !timer_due;
-        respond(http::Response::Json(200, json::Dump(out)));
-    });
-
-    router.Add("POST", "/_admin/flows/reconcile", [&runtime, guard](http::Request&& request, http::Respond respond) {
-        if (!guard(request)) {
-            respond(Problem(401, "missing or wrong bearer token"));
-            return;
-        }
-        const auto member = request.QueryParam("member_id");
-        if (!member || member->empty()) {
-            respond(Problem(400, "member_id is required"));
-            return;
-        }
-        auto swept = runtime.Reconcile(*member);
-        if (!swept) {
-            respond(FromError(swept.error()));
-            return;
-        }
-        respond(http::Response::Json(200, json::Dump(bj::object{{"queued", swept->processed}})));
-    });
-
-    router.Add("POST", "/_admin/kpi/export", [&runtime, guard](http::Request&& request, http::Respond respond) {
-        if (!guard(request)) {
-            respond(Problem(401, "missing or wrong bearer token"));
-            return;
-        }
-        const auto member = request.QueryParam("member_id");
-        if (!member || member->empty()) {
-            respond(Problem(400, "member_id is required"));
-            return;
-        }
-        TimeMs from = runtime.Now() - 31 * kDayMs;
-        TimeMs to = runtime.Now() + kDayMs;
-        for (auto [name, target] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
-            if (auto text = request.QueryParam(name)) {
-                auto t = ParseIso8601(*text);
-                if (!t) {
-                    respond(Problem(400, std::string(name) + " is not an ISO 8601 instant"));
-                    return;
-                }
-                *target = *t;
+    router.Add(
+        "GET", "/_admin/flows", guarded([&runtime, &clock](http::Request&&, http::Respond respond) {
+            auto inbox = runtime.Store().Inbox().Depth();
+            auto outbox = runtime.Store().Outbox().Depth();
+            auto next_timer = runtime.Store().Timers().NextDue();
+            auto next_action = runtime.Store().Outbox().NextReady();
+            if (!inbox || !outbox || !next_timer || !next_action) {
+                respond(Problem(500, "store unavailable"));
+                return;
             }
-        }
-        auto exported = ExportKpis(runtime, *member, from, to);
-        if (!exported) {
-            respond(FromError(exported.error()));
-            return;
-        }
-        respond(http::Response::Json(200, json::Dump(bj::object{{"items", exported->items},
-                                                                {"created", exported->created},
-                                                                {"updated", exported->updated},
-                                                                {"unchanged", exported->unchanged}})));
-    });
+            const TimeMs now = clock.Now();
+            bj::object out{
+                {"now", FormatIso8601(now)},
+                {"inbox", bj::object{{"pending", inbox->pending}, {"claimed", inbox->claimed}, {"dead", inbox->dead}}},
+                {"outbox",
+                 bj::object{{"pending", outbox->pending},
+                            {"leased", outbox->leased},
+                            {"done", outbox->done},
+                            {"dead", outbox->dead}}},
+                {"next_timer", *next_timer ? Iso(**next_timer) : bj::value(nullptr)},
+                {"next_action", *next_action ? Iso(**next_action) : bj::value(nullptr)}};
+            // Quiet: nothing left to do before the next timer (the demo and tests wait for this).
+            const bool action_due = *next_action && **next_action <= now;
+            const bool timer_due = *next_timer && **next_timer <= now;
+            out["idle"] = !runtime.Busy() && inbox->pending == 0 && inbox->claimed == 0 && outbox->leased == 0 &&
+                          !action_due && !timer_due;
+            respond(http::Response::Json(200, json::Dump(out)));
+        }));
+
+    router.Add("POST",
+               "/_admin/flows/reconcile",
+               for_portal([&runtime](const http::Request&, const std::string& member, http::Respond respond) {
+                   auto swept = runtime.Reconcile(member);
+                   if (!swept) {
+                       respond(FromError(swept.error()));
+                       return;
+                   }
+                   respond(http::Response::Json(200, json::Dump(bj::object{{"queued", swept->processed}})));
+               }));
+
+    router.Add("POST",
+               "/_admin/kpi/export",
+               for_portal([&runtime](const http::Request& request, const std::string& member, http::Respond respond) {
+                   TimeMs from = runtime.Now() - 31 * kDayMs;
+                   TimeMs to = runtime.Now() + kDayMs;
+                   for (auto [name, target] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
+                       if (auto text = request.QueryParam(name)) {
+                           auto t = ParseIso8601(*text);
+                           if (!t) {
+                               respond(Problem(400, std::string(name) + " is not an ISO 8601 instant"));
+                               return;
+                           }
+                           *target = *t;
+                       }
+                   }
+                   auto exported = ExportKpis(runtime, member, from, to);
+                   if (!exported) {
+                       respond(FromError(exported.error()));
+                       return;
+                   }
+                   respond(http::Response::Json(200,
+                                                json::Dump(bj::object{{"items", exported->items},
+                                                                      {"created", exported->created},
+                                                                      {"updated", exported->updated},
+                                                                      {"unchanged", exported->unchanged}})));
+               }));
 
     if (options.manual_clock != nullptr) {
         ManualClock* manual = options.manual_clock;
-        router.Add("POST", "/_admin/clock", [&runtime, manual, guard](http::Request&& request, http::Respond respond) {
-            if (!guard(request)) {
-                respond(Problem(401, "missing or wrong bearer token"));
-                return;
-            }
-            auto body = json::Parse(request.body);
-            if (!body || !body->is_object()) {
-                respond(Problem(400, "body must be a JSON object with now or advance_ms"));
-                return;
-            }
-            if (auto now = json::StringAt(*body, "now")) {
-                auto t = ParseIso8601(*now);
-                if (!t) {
-                    respond(Problem(400, "now is not an ISO 8601 instant"));
+        router.Add(
+            "POST", "/_admin/clock", guarded([&runtime, manual](http::Request&& request, http::Respond respond) {
+                auto body = json::Parse(request.body);
+                if (!body || !body->is_object()) {
+                    respond(Problem(400, "body must be a JSON object with now or advance_ms"));
                     return;
                 }
-                if (*t < manual->Now()) {
-                    respond(Problem(400, "the clock never goes back"));
+                if (auto now = json::StringAt(*body, "now")) {
+                    auto t = ParseIso8601(*now);
+                    if (!t) {
+                        respond(Problem(400, "now is not an ISO 8601 instant"));
+                        return;
+                    }
+                    if (*t < manual->Now()) {
+                        respond(Problem(400, "the clock never goes back"));
+                        return;
+                    }
+                    manual->Set(*t);
+                } else if (auto by = json::IntAt(*body, "advance_ms"); by && *by >= 0) {
+                    manual->Advance(*by);
+                } else {
+                    respond(Problem(400, "give now (ISO 8601) or advance_ms (>= 0)"));
                     return;
                 }
-                manual->Set(*t);
-            } else if (auto by = json::IntAt(*body, "advance_ms"); by && *by >= 0) {
-                manual->Advance(*by);
-            } else {
-                respond(Problem(400, "give now (ISO 8601) or advance_ms (>= 0)"));
-                return;
-            }
-            runtime.Wake();
-            respond(http::Response::Json(200, json::Dump(bj::object{{"now", FormatIso8601(manual->Now())}})));
-        });
+                runtime.Wake();
+                respond(http::Response::Json(200, json::Dump(bj::object{{"now", FormatIso8601(manual->Now())}})));
+            }));
     }
 }
 

@@ -21,7 +21,7 @@
 namespace dispatch::flows {
 
 struct ApiOptions {
-    std::string api_token;             // empty: no token asked (loopback deployments, the demo)
+    std::string api_token;                // empty: no token asked (loopback deployments, the demo)
     ManualClock* manual_clock = nullptr;  // set: POST /_admin/clock is served
 };
 

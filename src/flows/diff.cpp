@@ -34,11 +34,16 @@ StagePlace PlaceOf(const provision::ProcessIds& ids, std::string_view status_id,
 }  // namespace
 
 bj::object ToJson(const Remembered& r) {
-    return bj::object{{"role", sla::Name(r.role)},           {"line", r.line},
-                      {"assignee", r.assignee},              {"priority", sla::Name(r.priority)},
-                      {"template", r.template_name},         {"requester", r.requester},
-                      {"funnel", r.funnel},                  {"category_id", r.category_id},
-                      {"service_fields", r.service_fields},  {"written", r.written}};
+    return bj::object{{"role", sla::Name(r.role)},
+                      {"line", r.line},
+                      {"assignee", r.assignee},
+                      {"priority", sla::Name(r.priority)},
+                      {"template", r.template_name},
+                      {"requester", r.requester},
+                      {"funnel", r.funnel},
+                      {"category_id", r.category_id},
+                      {"service_fields", r.service_fields},
+                      {"written", r.written}};
 }
 
 bj::value ParseOr(std::string_view text) {
@@ -99,8 +104,7 @@ DiffOutput Diff(const DiffInput& in) {
     const provision::ProcessIds& ids = *in.ids;
     std::vector<b24::StageHistoryRow> rows = in.history;
     std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-    rows.erase(std::remove_if(rows.begin(), rows.end(),
-                              [&](const auto& r) { return r.id <= out.last_history_id; }),
+    rows.erase(std::remove_if(rows.begin(), rows.end(), [&](const auto& r) { return r.id <= out.last_history_id; }),
                rows.end());
 
     auto row_time = [&](const b24::StageHistoryRow& row) {
@@ -123,8 +127,8 @@ DiffOutput Diff(const DiffInput& in) {
         } else {
             before_stage = rows.empty() ? item.stage_id : std::string();
         }
-        out.events.push_back(sla::Event::Created(item.created_time, own++, item.priority, item.template_name,
-                                                 first.role, first.line, item.assignee));
+        out.events.push_back(sla::Event::Created(
+            item.created_time, own++, item.priority, item.template_name, first.role, first.line, item.assignee));
         before.role = first.role;
         before.line = first.line;
         before.assignee = item.assignee;
@@ -189,8 +193,12 @@ store::LedgerRow ToRow(const sla::Event& e) {
             data["assignee"] = e.assignee;
             data["actor"] = e.actor;
             break;
-        case sla::EventKind::kPriorityChanged: data["priority"] = sla::Name(e.priority); break;
-        case sla::EventKind::kTemplateChanged: data["template"] = e.template_name; break;
+        case sla::EventKind::kPriorityChanged:
+            data["priority"] = sla::Name(e.priority);
+            break;
+        case sla::EventKind::kTemplateChanged:
+            data["template"] = e.template_name;
+            break;
         case sla::EventKind::kRouted:
             data["template"] = e.template_name;
             data["assignee"] = e.assignee;

@@ -47,8 +47,8 @@ struct DiffInput {
     const ItemView* item = nullptr;                   // nullptr: the item is gone (deleted)
     std::vector<b24::StageHistoryRow> history;        // rows after previous->last_history_id, by id
     const provision::ProcessIds* ids = nullptr;
-    TimeMs now = 0;                                   // the instant a deletion is recorded at
-    std::int64_t next_own_seq = kOwnSeqBase;          // first free own sequence number
+    TimeMs now = 0;                           // the instant a deletion is recorded at
+    std::int64_t next_own_seq = kOwnSeqBase;  // first free own sequence number
 };
 
 struct DiffOutput {

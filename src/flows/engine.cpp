@@ -33,7 +33,8 @@ bool WarnedOpenClock(const sla::Ledger& ledger, const sla::FoldResult& fold) {
     return false;
 }
 
-Result<sla::FoldResult> Engine::FoldRows(std::int64_t item_id, const std::vector<store::LedgerRow>& rows,
+Result<sla::FoldResult> Engine::FoldRows(std::int64_t item_id,
+                                         const std::vector<store::LedgerRow>& rows,
                                          TimeMs now) const {
     auto ledger = LedgerFromRows(item_id, rows);
     if (!ledger) {
@@ -42,8 +43,11 @@ Result<sla::FoldResult> Engine::FoldRows(std::int64_t item_id, const std::vector
     return sla::Fold(policy_, calendars_, *ledger, now);
 }
 
-Result<Planned> Engine::Plan(const store::TicketKey& key, const store::TicketState& state, const Fetched* fetched,
-                             const provision::ProcessIds& ids, TimeMs now) const {
+Result<Planned> Engine::Plan(const store::TicketKey& key,
+                             const store::TicketState& state,
+                             const Fetched* fetched,
+                             const provision::ProcessIds& ids,
+                             TimeMs now) const {
     Planned planned;
     auto& commit = planned.commit;
     const store::TicketSnapshot* previous = state.snapshot ? &*state.snapshot : nullptr;
@@ -61,15 +65,17 @@ Result<Planned> Engine::Plan(const store::TicketKey& key, const store::TicketSta
     sla::Ledger ledger = std::move(*ledger_or);
     std::int64_t own_seq = kOwnSeqBase + static_cast<std::int64_t>(state.ledger.size()) * 16;
 
-    Remembered item = previous != nullptr
-                          ? RememberedFromJson(ParseOr(previous->fields))
-                          : Remembered{};
+    Remembered item = previous != nullptr ? RememberedFromJson(ParseOr(previous->fields)) : Remembered{};
 
     auto append = [&](sla::Event event) {
         store::LedgerRow row = ToRow(event);
         if (auto ok = ledger.Append(std::move(event)); !ok) {
             // A replayed history row or an event before creation: the ledger already says what it should.
-            DISPATCH_LOG_DEBUG(kLog, "ledger event skipped", "ticket={} kind={} reason=\"{}\"", key.Subject(), row.kind,
+            DISPATCH_LOG_DEBUG(kLog,
+                               "ledger event skipped",
+                               "ticket={} kind={} reason=\"{}\"",
+                               key.Subject(),
+                               row.kind,
                                ok.error().detail);
             return false;
         }
@@ -163,8 +169,8 @@ Result<Planned> Engine::Plan(const store::TicketKey& key, const store::TicketSta
     }
 
     commit.snapshot.fields = json::Dump(ToJson(item));
-    commit.snapshot.closed = fold->deleted || fold->cancelled ||
-                             (fold->stage == sla::StageRole::kDone && fold->timers.empty());
+    commit.snapshot.closed =
+        fold->deleted || fold->cancelled || (fold->stage == sla::StageRole::kDone && fold->timers.empty());
     if (fold->next_timer && !fold->deleted) {
         store::TimerArm arm;
         arm.member_id = key.member_id;

@@ -24,7 +24,7 @@ namespace dispatch::flows {
 inline constexpr std::string_view kSlaTimer = "sla";
 
 struct Fetched {
-    std::optional<bj::object> item;           // nullopt: Bitrix24 no longer has the item
+    std::optional<bj::object> item;             // nullopt: Bitrix24 no longer has the item
     std::vector<b24::StageHistoryRow> history;  // rows after the snapshot's last_history_id
 };
 
@@ -40,11 +40,15 @@ public:
     Engine(const sla::Policy& policy, const sla::CalendarSet& calendars) : policy_(policy), calendars_(calendars) {}
 
     // `fetched` nullptr: a timer fired, fold the stored ledger at `now`.
-    [[nodiscard]] Result<Planned> Plan(const store::TicketKey& key, const store::TicketState& state,
-                                       const Fetched* fetched, const provision::ProcessIds& ids, TimeMs now) const;
+    [[nodiscard]] Result<Planned> Plan(const store::TicketKey& key,
+                                       const store::TicketState& state,
+                                       const Fetched* fetched,
+                                       const provision::ProcessIds& ids,
+                                       TimeMs now) const;
 
     // The ticket's clocks at `now` from its stored rows (the API and statistics).
-    [[nodiscard]] Result<sla::FoldResult> FoldRows(std::int64_t item_id, const std::vector<store::LedgerRow>& rows,
+    [[nodiscard]] Result<sla::FoldResult> FoldRows(std::int64_t item_id,
+                                                   const std::vector<store::LedgerRow>& rows,
                                                    TimeMs now) const;
 
     const sla::Policy& Policy() const { return policy_; }

@@ -53,9 +53,7 @@ std::int64_t EnumValue(const bj::object& item, const std::string& name) {
     return json::ToInt(*v).value_or(0);
 }
 
-std::string Iso(TimeMs t) {
-    return FormatIso8601(t / 1000 * 1000);
-}
+std::string Iso(TimeMs t) { return FormatIso8601(t / 1000 * 1000); }
 
 // Normalises a value for comparison with what we would write: the text Bitrix24 keeps.
 std::string Canonical(const bj::value& v) {
@@ -97,13 +95,20 @@ std::string Canonical(const bj::value& v) {
 
 sla::StageRole ToSla(provision::StageRole role) {
     switch (role) {
-        case provision::StageRole::kNew: return sla::StageRole::kNew;
-        case provision::StageRole::kQueued: return sla::StageRole::kQueued;
-        case provision::StageRole::kInProgress: return sla::StageRole::kInProgress;
-        case provision::StageRole::kWaiting: return sla::StageRole::kWaiting;
-        case provision::StageRole::kReview: return sla::StageRole::kReview;
-        case provision::StageRole::kDone: return sla::StageRole::kDone;
-        case provision::StageRole::kRejected: return sla::StageRole::kRejected;
+        case provision::StageRole::kNew:
+            return sla::StageRole::kNew;
+        case provision::StageRole::kQueued:
+            return sla::StageRole::kQueued;
+        case provision::StageRole::kInProgress:
+            return sla::StageRole::kInProgress;
+        case provision::StageRole::kWaiting:
+            return sla::StageRole::kWaiting;
+        case provision::StageRole::kReview:
+            return sla::StageRole::kReview;
+        case provision::StageRole::kDone:
+            return sla::StageRole::kDone;
+        case provision::StageRole::kRejected:
+            return sla::StageRole::kRejected;
     }
     return sla::StageRole::kNew;
 }
@@ -156,16 +161,16 @@ Result<ItemView> ReadItem(const bj::object& item, const provision::ProcessIds& i
         view.line = LineOfFunnel(funnel->code);
     }
 
-    const std::string priority_xml =
-        ids.EnumXmlId(provision::field_codes::kPriority, EnumValue(item, ItemFieldName(ids, provision::field_codes::kPriority)));
+    const std::string priority_xml = ids.EnumXmlId(
+        provision::field_codes::kPriority, EnumValue(item, ItemFieldName(ids, provision::field_codes::kPriority)));
     std::string lower;
     for (char c : priority_xml) {
         lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
     }
     view.priority = sla::ParsePriority(lower).value_or(sla::Priority::kNormal);
 
-    const std::string template_xml =
-        ids.EnumXmlId(provision::field_codes::kTemplate, EnumValue(item, ItemFieldName(ids, provision::field_codes::kTemplate)));
+    const std::string template_xml = ids.EnumXmlId(
+        provision::field_codes::kTemplate, EnumValue(item, ItemFieldName(ids, provision::field_codes::kTemplate)));
     if (!template_xml.empty()) {
         view.template_name = template_xml;
         for (const auto& name : policy.templates) {

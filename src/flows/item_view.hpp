@@ -29,27 +29,28 @@ struct ItemView {
     std::int64_t entity_type_id = 0;
     std::string stage_id;
     std::int64_t category_id = 0;
-    std::string funnel;                       // spec code of the funnel; empty when unknown
-    bool known_stage = false;                 // false: a stage made by hand, not in the layout
+    std::string funnel;        // spec code of the funnel; empty when unknown
+    bool known_stage = false;  // false: a stage made by hand, not in the layout
     sla::StageRole role = sla::StageRole::kNew;
-    int line = 1;                             // 1, 2; 0 for another funnel
-    std::int64_t created_by = 0;              // the requester
+    int line = 1;                 // 1, 2; 0 for another funnel
+    std::int64_t created_by = 0;  // the requester
     // 0 when nobody or only the requester holds it: Bitrix24 makes the creator the assignee by default, and a
     // request assigned to its own author has not been taken by anyone.
     std::int64_t assignee = 0;
-    std::int64_t assigned_by_id = 0;          // as Bitrix24 has it
+    std::int64_t assigned_by_id = 0;  // as Bitrix24 has it
     TimeMs created_time = 0;
     TimeMs updated_time = 0;
     sla::Priority priority = sla::Priority::kNormal;
-    std::string template_name;                // the policy's spelling ("Hardware"); empty: none chosen
-    bj::object service_fields;                // our write-back fields as the item holds them: ufCamel → value
+    std::string template_name;  // the policy's spelling ("Hardware"); empty: none chosen
+    bj::object service_fields;  // our write-back fields as the item holds them: ufCamel → value
 };
 
 sla::StageRole ToSla(provision::StageRole role);
 int LineOfFunnel(std::string_view funnel_code);
 
 // kInvalid when the item lacks id, stageId or createdTime.
-[[nodiscard]] Result<ItemView> ReadItem(const bj::object& item, const provision::ProcessIds& ids,
+[[nodiscard]] Result<ItemView> ReadItem(const bj::object& item,
+                                        const provision::ProcessIds& ids,
                                         const sla::Policy& policy);
 
 // The item field name ("ufCrm21SlaState") of a spec field code; empty when the layout lacks it.

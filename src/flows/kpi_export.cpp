@@ -137,8 +137,14 @@ Result<KpiExportResult> ExportKpis(Runtime& runtime, std::string_view member_id,
         }
         runtime.Wake();
     }
-    DISPATCH_LOG_INFO(kLog, "kpis exported", "member={} items={} created={} updated={} unchanged={}", member_id,
-                      result.items, result.created, result.updated, result.unchanged);
+    DISPATCH_LOG_INFO(kLog,
+                      "kpis exported",
+                      "member={} items={} created={} updated={} unchanged={}",
+                      member_id,
+                      result.items,
+                      result.created,
+                      result.updated,
+                      result.unchanged);
     return result;
 }
 

@@ -16,9 +16,9 @@ inline constexpr std::string_view kKpiProcess = "helpdesk_kpi";
 inline constexpr std::string_view kKpiTimer = "kpi";
 
 struct KpiExportResult {
-    int items = 0;       // KPI items computed
-    int created = 0;     // crm.item.add queued
-    int updated = 0;     // crm.item.update queued (changed fields only)
+    int items = 0;    // KPI items computed
+    int created = 0;  // crm.item.add queued
+    int updated = 0;  // crm.item.update queued (changed fields only)
     int unchanged = 0;
 };
 

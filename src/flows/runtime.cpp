@@ -84,8 +84,8 @@ std::optional<store::TicketKey> ParseSubject(std::string_view subject) {
     return key;
 }
 
-Runtime::Runtime(store::Store& store, const Engine& engine, const Clock& clock, ClientFor clients,
-                 RuntimeOptions options)
+Runtime::Runtime(
+    store::Store& store, const Engine& engine, const Clock& clock, ClientFor clients, RuntimeOptions options)
     : store_(store), engine_(engine), clock_(clock), clients_(std::move(clients)), options_(std::move(options)) {
     if (options_.reconcile_every > 0) {
         AddPortalJob(std::string(kReconcileTimer), options_.reconcile_every, [this](std::string_view member_id) {
@@ -167,13 +167,23 @@ const provision::ProcessIds* Runtime::Tickets(const provision::Layout& layout) c
 void Runtime::FailRow(const store::ClaimedEvent& row, const Error& error, PassStats& stats) {
     ++stats.failed;
     auto outcome = store_.Inbox().Fail(row.id, row.attempt, error.detail, clock_.Now(), options_.retry);
-    DISPATCH_LOG_WARN(kLog, "inbox row failed", "id={} member={} item={} attempt={} dead={} error=\"{}\"", row.id,
-                      row.event.member_id, row.event.item_id, row.attempt, outcome && outcome->dead, error.detail);
+    DISPATCH_LOG_WARN(kLog,
+                      "inbox row failed",
+                      "id={} member={} item={} attempt={} dead={} error=\"{}\"",
+                      row.id,
+                      row.event.member_id,
+                      row.event.item_id,
+                      row.attempt,
+                      outcome && outcome->dead,
+                      error.detail);
 }
 
-Result<void> Runtime::CommitTicket(const store::TicketKey& key, const Fetched* fetched,
-                                   const provision::ProcessIds& ids, std::optional<store::Fence> inbox,
-                                   std::optional<store::Fence> timer, std::vector<store::OutboxAction> extra) {
+Result<void> Runtime::CommitTicket(const store::TicketKey& key,
+                                   const Fetched* fetched,
+                                   const provision::ProcessIds& ids,
+                                   std::optional<store::Fence> inbox,
+                                   std::optional<store::Fence> timer,
+                                   std::vector<store::OutboxAction> extra) {
     for (int attempt = 1;; ++attempt) {
         auto state = store_.Tickets().Load(key);
         if (!state) {
@@ -202,8 +212,14 @@ Result<void> Runtime::CommitTicket(const store::TicketKey& key, const Fetched* f
         const bool has_actions = !commit.actions.empty();
         auto done = store_.Tickets().Commit(commit, now);
         if (done) {
-            DISPATCH_LOG_DEBUG(kLog, "ticket committed", "ticket={} events={} decisions={} actions={} version={}",
-                               key.Subject(), planned->new_events, planned->decisions, commit.actions.size(), *done);
+            DISPATCH_LOG_DEBUG(kLog,
+                               "ticket committed",
+                               "ticket={} events={} decisions={} actions={} version={}",
+                               key.Subject(),
+                               planned->new_events,
+                               planned->decisions,
+                               commit.actions.size(),
+                               *done);
             if (has_actions) {
                 Wake();
             }
@@ -215,7 +231,8 @@ Result<void> Runtime::CommitTicket(const store::TicketKey& key, const Fetched* f
     }
 }
 
-Result<void> Runtime::HandleTicketRows(const std::string& member_id, std::vector<store::ClaimedEvent>& rows,
+Result<void> Runtime::HandleTicketRows(const std::string& member_id,
+                                       std::vector<store::ClaimedEvent>& rows,
                                        PassStats& stats) {
     const TimeMs now = clock_.Now();
     std::vector<store::ClaimedEvent*> tickets;
@@ -282,7 +299,8 @@ Result<void> Runtime::HandleTicketRows(const std::string& member_id, std::vector
             return state.error();
         }
         after.push_back(state->snapshot ? state->snapshot->last_history_id : 0);
-        (void)batch.Add(fmt::format("i{}", i), "crm.item.get",
+        (void)batch.Add(fmt::format("i{}", i),
+                        "crm.item.get",
                         bj::object{{"entityTypeId", key.entity_type_id}, {"id", key.item_id}});
         (void)batch.Add(fmt::format("h{}", i), "crm.stagehistory.list", HistoryParams(key, after.back()));
         keys.push_back(std::move(key));
@@ -339,16 +357,16 @@ Result<void> Runtime::HandleTicketRows(const std::string& member_id, std::vector
                 a.member_id = member_id;
                 a.idempotency_key = fmt::format("{}/robot/{}", keys[i].Subject(), row.id);
                 a.method = "bizproc.event.send";
-                a.params = json::Dump(bj::object{{"EVENT_TOKEN", token},
-                                                 {"LOG_MESSAGE", "dispatch: SLA recalculated"}});
+                a.params =
+                    json::Dump(bj::object{{"EVENT_TOKEN", token}, {"LOG_MESSAGE", "dispatch: SLA recalculated"}});
                 a.subject = keys[i].Subject();
                 a.next_try_at = now;
                 a.created_at = now;
                 extra.push_back(std::move(a));
             }
         }
-        auto done = CommitTicket(keys[i], &fetched, *ids, store::Fence{row.id, row.attempt}, std::nullopt,
-                                 std::move(extra));
+        auto done =
+            CommitTicket(keys[i], &fetched, *ids, store::Fence{row.id, row.attempt}, std::nullopt, std::move(extra));
         if (!done) {
             if (IsStore(done.error(), store::Errc::kLeaseLost)) {
                 continue;  // someone else holds the row now; their commit counts
@@ -417,8 +435,13 @@ Result<PassStats> Runtime::FireTimers() {
         ++stats.failed;
         const TimeMs retry_at = clock_.Now() + store::Backoff(options_.retry, t.tries);
         (void)store_.Timers().Fail(fence, done.error().detail, retry_at, options_.retry.max_attempts);
-        DISPATCH_LOG_WARN(kLog, "timer failed", "kind={} subject={} attempt={} error=\"{}\"", t.timer.kind,
-                          t.timer.subject, t.attempt, done.error().detail);
+        DISPATCH_LOG_WARN(kLog,
+                          "timer failed",
+                          "kind={} subject={} attempt={} error=\"{}\"",
+                          t.timer.kind,
+                          t.timer.subject,
+                          t.attempt,
+                          done.error().detail);
     }
     return stats;
 }
@@ -442,8 +465,8 @@ Result<PassStats> Runtime::SendOutbox() {
             }
             (void)store_.Outbox().Fail(store::Fence{c.id, c.attempt}, error.detail, retry);
         }
-        DISPATCH_LOG_WARN(kLog, "outbox batch failed", "member={} actions={} error=\"{}\"", member, claimed->size(),
-                          error.detail);
+        DISPATCH_LOG_WARN(
+            kLog, "outbox batch failed", "member={} actions={} error=\"{}\"", member, claimed->size(), error.detail);
         return stats;
     };
     auto client = clients_(member);
@@ -488,8 +511,14 @@ Result<PassStats> Runtime::SendOutbox() {
             retry = now + store::Backoff(options_.retry, c.attempt);
         }
         (void)store_.Outbox().Fail(fence, result.error().detail, retry);
-        DISPATCH_LOG_WARN(kLog, "action failed", "member={} key={} method={} attempt={} dead={} error=\"{}\"",
-                          member, c.action.idempotency_key, c.action.method, c.attempt, !retry,
+        DISPATCH_LOG_WARN(kLog,
+                          "action failed",
+                          "member={} key={} method={} attempt={} dead={} error=\"{}\"",
+                          member,
+                          c.action.idempotency_key,
+                          c.action.method,
+                          c.attempt,
+                          !retry,
                           result.error().detail);
     }
     return stats;
@@ -569,8 +598,8 @@ Result<PassStats> Runtime::Reconcile(std::string_view member_id) {
         if (id <= 0 || (it != known.end() && it->second->item_updated_at > updated)) {
             continue;
         }
-        if (auto ok = queue(id, "RECONCILE", fmt::format("{}|reconcile|{}|{}|{}", member_id, ids->entity_type_id,
-                                                         id, updated));
+        if (auto ok = queue(
+                id, "RECONCILE", fmt::format("{}|reconcile|{}|{}|{}", member_id, ids->entity_type_id, id, updated));
             !ok) {
             return ok.error();
         }
@@ -602,7 +631,8 @@ Result<PassStats> Runtime::Reconcile(std::string_view member_id) {
         for (const auto& v : chunk) {
             const auto id = v.as_int64();
             if (!seen.count(id)) {
-                if (auto ok = queue(id, "RECONCILE_DELETED",
+                if (auto ok = queue(id,
+                                    "RECONCILE_DELETED",
                                     fmt::format("{}|reconcile-deleted|{}|{}", member_id, ids->entity_type_id, id));
                     !ok) {
                     return ok.error();
@@ -737,8 +767,8 @@ void Runtime::Loop(bool outbox) {
             wait = options_.idle_recheck;
         }
         if (wait) {
-            cv_.wait_for(lock, std::max(*wait, std::chrono::milliseconds(1)),
-                         [&] { return stopping_ || wakes_ != seen; });
+            cv_.wait_for(
+                lock, std::max(*wait, std::chrono::milliseconds(1)), [&] { return stopping_ || wakes_ != seen; });
         } else {
             cv_.wait(lock, [&] { return stopping_ || wakes_ != seen; });
         }

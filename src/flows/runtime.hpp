@@ -32,14 +32,14 @@ using ClientFor = std::function<Result<b24::Client*>(std::string_view member_id)
 
 struct RuntimeOptions {
     std::string process_code = "it_request";  // the smart process whose items are tickets
-    int inbox_batch = 25;                      // rows per claim: 2 calls each fit one batch of 50
+    int inbox_batch = 25;                     // rows per claim: 2 calls each fit one batch of 50
     TimeMs inbox_lease = 2 * kMinuteMs;
     int timer_batch = 100;
     TimeMs timer_lease = 2 * kMinuteMs;
     int outbox_batch = 50;
     TimeMs outbox_lease = 2 * kMinuteMs;
     TimeMs reconcile_every = 15 * kMinuteMs;  // 0: no periodic sweep
-    store::RetryPolicy retry;                  // inbox rows, outbox actions and timers that fail
+    store::RetryPolicy retry;                 // inbox rows, outbox actions and timers that fail
     // How long to really wait for `delay` of the service clock (warped and manual clocks differ from wall time).
     // Empty: wall time. A nullopt answer waits until Wake().
     std::function<std::optional<std::chrono::milliseconds>(TimeMs delay)> real_delay;
@@ -53,8 +53,8 @@ struct PassStats {
 
 class Runtime {
 public:
-    Runtime(store::Store& store, const Engine& engine, const Clock& clock, ClientFor clients,
-            RuntimeOptions options = {});
+    Runtime(
+        store::Store& store, const Engine& engine, const Clock& clock, ClientFor clients, RuntimeOptions options = {});
     ~Runtime();
     Runtime(const Runtime&) = delete;
     Runtime& operator=(const Runtime&) = delete;
@@ -98,11 +98,15 @@ public:
 
 private:
     struct Work;
-    Result<void> HandleTicketRows(const std::string& member_id, std::vector<store::ClaimedEvent>& rows,
+    Result<void> HandleTicketRows(const std::string& member_id,
+                                  std::vector<store::ClaimedEvent>& rows,
                                   PassStats& stats);
-    Result<void> CommitTicket(const store::TicketKey& key, const Fetched* fetched,
-                              const provision::ProcessIds& ids, std::optional<store::Fence> inbox,
-                              std::optional<store::Fence> timer, std::vector<store::OutboxAction> extra);
+    Result<void> CommitTicket(const store::TicketKey& key,
+                              const Fetched* fetched,
+                              const provision::ProcessIds& ids,
+                              std::optional<store::Fence> inbox,
+                              std::optional<store::Fence> timer,
+                              std::vector<store::OutboxAction> extra);
     void FailRow(const store::ClaimedEvent& row, const Error& error, PassStats& stats);
     void Loop(bool outbox);
     std::optional<std::chrono::milliseconds> RealDelay(TimeMs delay) const;

@@ -26,9 +26,9 @@ namespace {
 namespace bj = boost::json;
 using testing::BinaryPath;
 using testing::ChildProcess;
+using ::testing::HasSubstr;
 using testing::SourcePath;
 using testing::TempDir;
-using ::testing::HasSubstr;
 
 constexpr std::int64_t kRequester = 101;
 constexpr const char* kStart = "2026-03-02T06:00:00Z";  // Monday 09:00 Moscow
@@ -49,8 +49,8 @@ protected:
             std::string log = Slurp(dir_.File("dispatchd.log"));
             std::cerr << "---- dispatchd.log (tail) ----\n" << log.substr(log.size() > 6000 ? log.size() - 6000 : 0);
             std::string events = json::Dump(Get(admin_ + "events"));
-            std::cerr << "---- b24emu events (tail) ----\n" << events.substr(events.size() > 4000 ? events.size() - 4000 : 0)
-                      << "\n";
+            std::cerr << "---- b24emu events (tail) ----\n"
+                      << events.substr(events.size() > 4000 ? events.size() - 4000 : 0) << "\n";
         }
     }
 
@@ -63,10 +63,27 @@ protected:
             categories_.clear();
         }
         std::string error;
-        ASSERT_TRUE(emu_.Start({B24EMU_BIN, "--listen", "127.0.0.1:0", "--cert", BinaryPath("certs/server.pem"),
-                                "--key", BinaryPath("certs/server.key"), "--clock", "manual", "--start", kStart,
-                                "--limits", "off", "--seed", "7", "--handler-ca", BinaryPath("certs/ca.pem")},
-                               {}, dir_.File("b24emu.log"), std::chrono::seconds(20), error))
+        ASSERT_TRUE(emu_.Start({B24EMU_BIN,
+                                "--listen",
+                                "127.0.0.1:0",
+                                "--cert",
+                                BinaryPath("certs/server.pem"),
+                                "--key",
+                                BinaryPath("certs/server.key"),
+                                "--clock",
+                                "manual",
+                                "--start",
+                                kStart,
+                                "--limits",
+                                "off",
+                                "--seed",
+                                "7",
+                                "--handler-ca",
+                                BinaryPath("certs/ca.pem")},
+                               {},
+                               dir_.File("b24emu.log"),
+                               std::chrono::seconds(20),
+                               error))
             << error;
         auto line = json::Parse(emu_.FirstLine()).value();
         admin_ = json::StringAt(line, "admin_url").value();
@@ -85,13 +102,15 @@ protected:
             {"tls", bj::object{{"cert", BinaryPath("certs/server.pem")}, {"key", BinaryPath("certs/server.key")}}},
             {"database", bj::object{{"sqlite", bj::object{{"path", dir_.File(fmt::format("dispatch{}.db", run_))}}}}},
             {"hook_key_env", "DISPATCH_HOOK_KEY"},
-            {"b24", bj::object{{"oauth", bj::object{{"client_id", client_id},
-                                                    {"client_secret_env", "DISPATCH_CLIENT_SECRET"},
-                                                    {"oauth_server", base_}}},
-                               {"ca_file", BinaryPath("certs/ca.pem")},
-                               {"verify_install", false}}},
-            {"workplace", bj::object{{"spec", SourcePath("workplace/helpdesk.json")},
-                                     {"sla", SourcePath("workplace/sla.json")}}},
+            {"b24",
+             bj::object{{"oauth",
+                         bj::object{{"client_id", client_id},
+                                    {"client_secret_env", "DISPATCH_CLIENT_SECRET"},
+                                    {"oauth_server", base_}}},
+                        {"ca_file", BinaryPath("certs/ca.pem")},
+                        {"verify_install", false}}},
+            {"workplace",
+             bj::object{{"spec", SourcePath("workplace/helpdesk.json")}, {"sla", SourcePath("workplace/sla.json")}}},
             {"clock", bj::object{{"mode", "manual"}, {"start", kStart}}}};
         {
             std::ofstream out(dir_.File("config.json"));
@@ -121,8 +140,11 @@ protected:
             out << json::Dump(config);
         }
         std::string error;
-        ASSERT_TRUE(service_proc_.Start({DISPATCHD_BIN, "--config", dir_.File("config.json")}, env_,
-                                        dir_.File("dispatchd.log"), std::chrono::seconds(20), error))
+        ASSERT_TRUE(service_proc_.Start({DISPATCHD_BIN, "--config", dir_.File("config.json")},
+                                        env_,
+                                        dir_.File("dispatchd.log"),
+                                        std::chrono::seconds(20),
+                                        error))
             << error;
         auto line = json::Parse(service_proc_.FirstLine()).value();
         service_ = "https://" + json::StringAt(line, "listen").value();
@@ -135,10 +157,10 @@ protected:
 
     void ProvisionApply() {
         const std::string cmd = std::string(DISPATCHCTL_BIN) + " provision apply --portal " + dir_.File("config.json") +
-                                " --member " + member_ + " --spec " + SourcePath("workplace/helpdesk.json") + " --schema " +
-                                SourcePath("schemas/workplace.schema.json") + " --public-url " + service_ + " --ca " +
-                                BinaryPath("certs/ca.pem") +
-                                " >" + dir_.File("provision.out") + " 2>&1";
+                                " --member " + member_ + " --spec " + SourcePath("workplace/helpdesk.json") +
+                                " --schema " + SourcePath("schemas/workplace.schema.json") + " --public-url " +
+                                service_ + " --ca " + BinaryPath("certs/ca.pem") + " >" + dir_.File("provision.out") +
+                                " 2>&1";
         const std::string env = "DISPATCH_HOOK_KEY=" + env_[0].substr(env_[0].find('=') + 1) +
                                 " DISPATCH_CLIENT_SECRET=" + env_[1].substr(env_[1].find('=') + 1) + " ";
         ASSERT_EQ(std::system((env + cmd).c_str()), 0) << Slurp(dir_.File("provision.out"));
@@ -154,8 +176,10 @@ protected:
             }
         }
         ASSERT_GT(etid_, 0) << "provisioning created no it_request type";
-        auto fields = Act(1, "userfieldconfig.list",
-                          bj::object{{"moduleId", "crm"}, {"filter", bj::object{{"entityId", fmt::format("CRM_{}", type_id_)}}}});
+        auto fields =
+            Act(1,
+                "userfieldconfig.list",
+                bj::object{{"moduleId", "crm"}, {"filter", bj::object{{"entityId", fmt::format("CRM_{}", type_id_)}}}});
         for (const auto& f : fields.at("fields").as_array()) {
             const std::string name = json::StringAt(f, "fieldName").value_or("");
             const bj::value* items = json::Find(f, "enum");
@@ -223,7 +247,9 @@ protected:
         return result != nullptr ? *result : answer;
     }
 
-    std::int64_t File(const std::string& title, const std::string& template_xml, const std::string& priority_xml,
+    std::int64_t File(const std::string& title,
+                      const std::string& template_xml,
+                      const std::string& priority_xml,
                       std::int64_t requester = kRequester) {
         bj::object fields{{"title", title}};
         if (!template_xml.empty()) {
@@ -241,18 +267,23 @@ protected:
         const std::int64_t category = json::IntAt(item, "categoryId").value();
         const std::string stage = fmt::format("DT{}_{}:{}", etid_, category, stage_code);
         (void)funnel;
-        Act(user, "crm.item.update",
-            bj::object{{"entityTypeId", etid_}, {"id", id}, {"fields", bj::object{{"stageId", stage}, {"categoryId", category}}}});
+        Act(user,
+            "crm.item.update",
+            bj::object{{"entityTypeId", etid_},
+                       {"id", id},
+                       {"fields", bj::object{{"stageId", stage}, {"categoryId", category}}}});
     }
     void Assign(std::int64_t user, std::int64_t id, std::int64_t to) {
-        Act(user, "crm.item.update", bj::object{{"entityTypeId", etid_}, {"id", id}, {"fields", bj::object{{"assignedById", to}}}});
+        Act(user,
+            "crm.item.update",
+            bj::object{{"entityTypeId", etid_}, {"id", id}, {"fields", bj::object{{"assignedById", to}}}});
     }
 
     // Both clocks to `iso`, then wait until the portal has delivered its events and the service is idle.
     void AdvanceTo(TimeMs t) {
         ASSERT_EQ(Admin("clock", bj::object{{"set_ms", t}}).at("status").as_int64(), 200);
-        auto r = client_.Post(service_ + "/_admin/clock", json::Dump(bj::object{{"now", FormatIso8601(t)}}),
-                              "application/json");
+        auto r = client_.Post(
+            service_ + "/_admin/clock", json::Dump(bj::object{{"now", FormatIso8601(t)}}), "application/json");
         ASSERT_TRUE(r);
         ASSERT_EQ(r->status, 200) << r->body;
         Settle();
@@ -347,7 +378,8 @@ TEST_F(Flows, UrgentRequestUntouchedEscalatesToLine2ThenToTheHead) {
     AdvanceTo(At("2026-03-02T06:25:00Z"));  // 20 minutes of reaction passed at 06:20Z
 
     auto item = Item(id);
-    EXPECT_EQ(json::IntAt(item, "categoryId"), categories_.count("line2") ? categories_["line2"] : json::IntAt(item, "categoryId"));
+    EXPECT_EQ(json::IntAt(item, "categoryId"),
+              categories_.count("line2") ? categories_["line2"] : json::IntAt(item, "categoryId"));
     EXPECT_EQ(json::IntAt(item, "assignedById"), 21);  // the line-2 dispatcher
     EXPECT_EQ(json::IntAt(item, Camel("SLA_ESCALATION_LEVEL")), 1);
     EXPECT_EQ(json::IntAt(item, Camel("SLA_LINE")), Enum("SLA_LINE", "LINE2"));
@@ -384,7 +416,8 @@ TEST_F(Flows, ReviewIgnoredIsAutoAcceptedAfterThreeBusinessDaysAndReturnsAreCoun
     EXPECT_THAT(json::Dump(Get(admin_ + "notifications")), HasSubstr("waiting for your review")) << json::Dump(Sla(id));
     AdvanceTo(At("2026-03-05T09:00:00Z"));
     auto item = Item(id);
-    EXPECT_THAT(json::StringAt(item, "stageId").value_or(""), HasSubstr(":SUCCESS")) << json::Dump(Sla(id).at("next_timer"));
+    EXPECT_THAT(json::StringAt(item, "stageId").value_or(""), HasSubstr(":SUCCESS"))
+        << json::Dump(Sla(id).at("next_timer"));
     EXPECT_EQ(json::StringAt(item, Camel("SLA_AUTO_ACCEPTED")).value_or(""), "Y");
 }
 
@@ -410,7 +443,9 @@ TEST_F(Flows, KilledServiceFiresLateTimersAtTheirTrueInstantsAndSendsNothingTwic
     EXPECT_EQ(json::IntAt(Item(id), "assignedById"), 21);
     // One escalation comment, however often the work was redone.
     auto comments = Get(admin_ + "comments");
-    EXPECT_EQ(Count(comments, [](const bj::value& c) { return json::Dump(c).find("escalation level 1") != std::string::npos; }), 1)
+    EXPECT_EQ(Count(comments,
+                    [](const bj::value& c) { return json::Dump(c).find("escalation level 1") != std::string::npos; }),
+              1)
         << json::Dump(comments);
 }
 

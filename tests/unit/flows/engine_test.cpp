@@ -18,7 +18,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-
 constexpr std::int64_t kEtid = 1038;
 constexpr std::int64_t kRequester = 100;
 
@@ -29,11 +28,13 @@ provision::FunnelIds Funnel(std::string code, std::int64_t category, bool is_def
     f.code = code;
     f.category_id = category;
     f.is_default = is_default;
-    const std::pair<const char*, provision::StageRole> stages[] = {
-        {"NEW", provision::StageRole::kNew},          {"QUEUED", provision::StageRole::kQueued},
-        {"IN_PROGRESS", provision::StageRole::kInProgress}, {"WAITING", provision::StageRole::kWaiting},
-        {"REVIEW", provision::StageRole::kReview},    {"SUCCESS", provision::StageRole::kDone},
-        {"FAIL", provision::StageRole::kRejected}};
+    const std::pair<const char*, provision::StageRole> stages[] = {{"NEW", provision::StageRole::kNew},
+                                                                   {"QUEUED", provision::StageRole::kQueued},
+                                                                   {"IN_PROGRESS", provision::StageRole::kInProgress},
+                                                                   {"WAITING", provision::StageRole::kWaiting},
+                                                                   {"REVIEW", provision::StageRole::kReview},
+                                                                   {"SUCCESS", provision::StageRole::kDone},
+                                                                   {"FAIL", provision::StageRole::kRejected}};
     std::int64_t id = category * 100;
     for (const auto& [code_suffix, role] : stages) {
         provision::StageIds s;
@@ -96,8 +97,12 @@ protected:
     }
 
     // An item as crm.item.get shows it.
-    bj::object Item(const std::string& stage, std::int64_t assigned, const char* created, const char* updated,
-                    const std::string& template_xml, const std::string& priority_xml = "NORMAL",
+    bj::object Item(const std::string& stage,
+                    std::int64_t assigned,
+                    const char* created,
+                    const char* updated,
+                    const std::string& template_xml,
+                    const std::string& priority_xml = "NORMAL",
                     std::int64_t category = 10) {
         bj::object item{{"id", key_.item_id},
                         {"entityTypeId", kEtid},
@@ -107,7 +112,8 @@ protected:
                         {"assignedById", assigned},
                         {"createdTime", created},
                         {"updatedTime", updated}};
-        item["ufCrm21Template"] = template_xml.empty() ? bj::value(nullptr) : bj::value(ids_.EnumId("TEMPLATE", template_xml));
+        item["ufCrm21Template"] =
+            template_xml.empty() ? bj::value(nullptr) : bj::value(ids_.EnumId("TEMPLATE", template_xml));
         item["ufCrm21Priority"] = ids_.EnumId("PRIORITY", priority_xml);
         for (const auto& [name, value] : service_fields_) {
             item[name] = value;
@@ -115,8 +121,8 @@ protected:
         return item;
     }
 
-    b24::StageHistoryRow History(std::int64_t id, int type, const std::string& stage, const char* at,
-                                 std::int64_t category = 10) {
+    b24::StageHistoryRow History(
+        std::int64_t id, int type, const std::string& stage, const char* at, std::int64_t category = 10) {
         b24::StageHistoryRow row;
         row.id = id;
         row.type_id = type;
@@ -184,9 +190,10 @@ protected:
 };
 
 TEST_F(FlowsEngine, ReadsTheItemThroughTheLayout) {
-    auto view = ReadItem(Item("IN_PROGRESS", 22, "2026-03-02T10:00:00+03:00", "2026-03-02T10:30:00+03:00", "WEB",
-                              "URGENT", 11),
-                         ids_, policy_);
+    auto view =
+        ReadItem(Item("IN_PROGRESS", 22, "2026-03-02T10:00:00+03:00", "2026-03-02T10:30:00+03:00", "WEB", "URGENT", 11),
+                 ids_,
+                 policy_);
     ASSERT_THAT(view, IsOk());
     EXPECT_EQ(view->role, sla::StageRole::kInProgress);
     EXPECT_EQ(view->line, 2);
@@ -197,8 +204,8 @@ TEST_F(FlowsEngine, ReadsTheItemThroughTheLayout) {
     EXPECT_EQ(view->created_time, At("2026-03-02T07:00:00Z"));
 
     // Assigned to its own author (Bitrix24's default) is nobody's yet.
-    auto own = ReadItem(Item("NEW", kRequester, "2026-03-02T10:00:00+03:00", "2026-03-02T10:00:00+03:00", ""), ids_,
-                        policy_);
+    auto own =
+        ReadItem(Item("NEW", kRequester, "2026-03-02T10:00:00+03:00", "2026-03-02T10:00:00+03:00", ""), ids_, policy_);
     ASSERT_THAT(own, IsOk());
     EXPECT_EQ(own->assignee, 0);
     EXPECT_EQ(own->template_name, "");
@@ -390,8 +397,8 @@ TEST_F(FlowsEngine, DeletedItemClosesItsTicket) {
 }
 
 TEST_F(FlowsEngine, LedgerRowsRoundTrip) {
-    sla::Event e = sla::Event::Created(At("2026-03-02T07:00:00Z"), 3, sla::Priority::kHigh, "1C",
-                                       sla::StageRole::kQueued, 2, 25);
+    sla::Event e =
+        sla::Event::Created(At("2026-03-02T07:00:00Z"), 3, sla::Priority::kHigh, "1C", sla::StageRole::kQueued, 2, 25);
     auto back = FromRow(ToRow(e));
     ASSERT_THAT(back, IsOk());
     EXPECT_EQ(back->kind, sla::EventKind::kCreated);
@@ -401,8 +408,8 @@ TEST_F(FlowsEngine, LedgerRowsRoundTrip) {
     EXPECT_EQ(back->stage, sla::StageRole::kQueued);
     EXPECT_EQ(back->line, 2);
     EXPECT_EQ(back->assignee, 25);
-    sla::Event r = sla::Event::Record(At("2026-03-02T07:20:00Z"), 9, sla::EventKind::kEscalated,
-                                      sla::Metric::kReaction, 1, 2);
+    sla::Event r =
+        sla::Event::Record(At("2026-03-02T07:20:00Z"), 9, sla::EventKind::kEscalated, sla::Metric::kReaction, 1, 2);
     auto rb = FromRow(ToRow(r));
     ASSERT_THAT(rb, IsOk());
     EXPECT_EQ(rb->metric, sla::Metric::kReaction);
