@@ -225,7 +225,7 @@ bool NodeMatches(const Filter::Node& n, const bj::object& row) {
         return std::all_of(
             n.children.begin(), n.children.end(), [&](const Filter::Node& c) { return NodeMatches(c, row); });
     }
-    const bj::value* v = row.if_contains(n.field.key);
+    const bj::value* v = RowValue(row, n.field);
     if (n.null_test) {
         const bool empty = IsEmptyRowValue(v);
         return IsNegative(n.op) ? !empty : empty;
@@ -313,6 +313,16 @@ std::optional<ApiError> ParseGroup(const bj::object& obj, const FieldLookup& loo
 }
 
 }  // namespace
+
+const bj::value* RowValue(const bj::object& row, const FilterField& field) {
+    if (field.position < row.size()) {
+        const auto& kv = row.begin()[field.position];
+        if (kv.key() == field.key) {
+            return &kv.value();
+        }
+    }
+    return row.if_contains(field.key);
+}
 
 std::optional<double> ToDouble(const bj::value& v) {
     if (v.is_double()) {
@@ -460,7 +470,7 @@ void SortRows(std::vector<const bj::object*>& rows, const std::vector<OrderKey>&
     std::vector<const bj::value*> keys(rows.size() * k);
     for (std::size_t r = 0; r < rows.size(); ++r) {
         for (std::size_t j = 0; j < k; ++j) {
-            const bj::value* v = rows[r]->if_contains(order[j].field.key);
+            const bj::value* v = RowValue(*rows[r], order[j].field);
             keys[r * k + j] = v ? v : &kNull;
         }
     }

@@ -23,10 +23,22 @@ namespace dispatch::emulator {
 enum class ValueKind { kInt, kDouble, kString, kTime, kBool };
 
 struct FilterField {
+    static constexpr std::size_t kNoPosition = static_cast<std::size_t>(-1);
+
+    FilterField() = default;
+    FilterField(std::string key_, ValueKind kind_, bool multiple_, std::size_t position_ = kNoPosition)
+        : key(std::move(key_)), kind(kind_), multiple(multiple_), position(position_) {}
+
     std::string key;  // storage key in the row
     ValueKind kind = ValueKind::kString;
     bool multiple = false;
+    // Where rows laid out by a schema keep this key (item values, ItemSchema::Layout): tried before the hash
+    // lookup, which stays the fallback when the row has another layout.
+    std::size_t position = kNoPosition;
 };
+
+// The row's value for `field`: by position when the row has it there, else by key; nullptr when absent.
+const boost::json::value* RowValue(const boost::json::object& row, const FilterField& field);
 
 // Maps a request field name to a row key; nullopt = "not allowed in filter/order" (INVALID_ARG_VALUE).
 using FieldLookup = std::function<std::optional<FilterField>(std::string_view name)>;

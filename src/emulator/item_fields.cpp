@@ -172,6 +172,9 @@ ItemSchema::ItemSchema(const Portal& portal, const SpaType& type, bool original_
         }
         fields_.push_back(std::move(f));
     }
+    for (std::size_t i = 0; i < fields_.size(); ++i) {
+        fields_[i].index = i;
+    }
 }
 
 const ItemField* ItemSchema::Find(std::string_view name) const {
@@ -193,7 +196,32 @@ std::optional<FilterField> ItemSchema::Filterable(std::string_view name) const {
     if (f == nullptr) {
         return std::nullopt;
     }
-    return FilterField{f->key, f->kind, f->multiple};
+    return FilterField{f->key, f->kind, f->multiple, f->index};
+}
+
+bj::object ItemSchema::Layout(const bj::object& values) const {
+    bj::object out(bj::make_shared_resource<bj::monotonic_resource>(4096));
+    out.reserve(fields_.size() + 4);
+    for (const auto& f : fields_) {
+        const auto* v = values.if_contains(f.key);
+        out.emplace(f.key, v != nullptr ? *v : bj::value());
+    }
+    for (const auto& kv : values) {
+        if (!out.contains(kv.key())) {
+            out.emplace(kv.key(), kv.value());
+        }
+    }
+    return out;
+}
+
+const bj::value* ItemSchema::Stored(const bj::object& values, const ItemField& field) const {
+    if (field.index < values.size()) {
+        const auto& kv = values.begin()[field.index];
+        if (kv.key() == field.key) {
+            return &kv.value();
+        }
+    }
+    return values.if_contains(field.key);
 }
 
 std::variant<bj::value, ApiError> ItemSchema::ToStorage(const Portal& portal,

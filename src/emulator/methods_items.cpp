@@ -15,6 +15,16 @@ namespace {
 ApiError TypeNotFound() { return Err(400, "NOT_FOUND", "Smart process not found"); }
 ApiError ItemNotFound() { return Err(400, "NOT_FOUND", "Item not found"); }
 
+// Field reads on item values without copying the object into a bj::value first.
+std::optional<std::int64_t> IntOf(const bj::object& values, std::string_view key) {
+    const auto* v = values.if_contains(key);
+    return v != nullptr ? json::ToInt(*v) : std::nullopt;
+}
+std::optional<std::string> StringOf(const bj::object& values, std::string_view key) {
+    const auto* v = values.if_contains(key);
+    return v != nullptr ? json::ToString(*v) : std::nullopt;
+}
+
 bool OriginalNames(const bj::object& p) { return YesParam(Param(p, "useOriginalUfNames")); }
 
 bj::object RenderItem(const Portal& portal,
@@ -24,7 +34,7 @@ bj::object RenderItem(const Portal& portal,
                       const bj::storage_ptr& sp = {}) {
     bj::object out(sp);
     auto put = [&](const ItemField& f) {
-        out.emplace(f.name, schema.Render(portal, f, item.values.if_contains(f.key), sp));
+        out.emplace(f.name, schema.Render(portal, f, schema.Stored(item.values, f), sp));
     };
     if (select == nullptr) {
         out.reserve(schema.Fields().size());
@@ -60,14 +70,14 @@ void AddHistory(Portal& portal, std::int64_t e, const Item& item, int type_id) {
     h.type_id = type_id;
     h.owner_id = item.id;
     h.created_time = portal.NowSeconds();
-    h.category_id = json::IntAt(bj::value(item.values), "categoryId").value_or(0);
-    h.stage_id = json::StringAt(bj::value(item.values), "stageId").value_or("");
+    h.category_id = IntOf(item.values, "categoryId").value_or(0);
+    h.stage_id = StringOf(item.values, "stageId").value_or("");
     h.stage_semantic_id = StageSemantic(portal, h.stage_id);
     portal.State().stage_history.push_back(std::move(h));
 }
 
 void RaiseRobots(CallContext& ctx, std::int64_t e, const Item& item) {
-    const auto stage = json::StringAt(bj::value(item.values), "stageId").value_or("");
+    const auto stage = StringOf(item.values, "stageId").value_or("");
     for (const auto& pl : ctx.portal.State().placements) {
         if (pl.stage_id == stage) {
             ctx.portal.RaiseRobot(RobotCall{pl, e, item.id, ctx.caller.user_id});
@@ -102,9 +112,9 @@ std::optional<ApiError> ApplyFields(CallContext& ctx,
     // given (CONTRACT §14.11: an omitted categoryId keeps the current funnel; README).
     const bool cat_given = fields.if_contains("categoryId") != nullptr;
     const bool stage_given = fields.if_contains("stageId") != nullptr;
-    auto cat = json::IntAt(bj::value(values), "categoryId");
+    auto cat = IntOf(values, "categoryId");
     if (stage_given && !cat_given) {
-        if (const auto* s = portal.StageByStatusId(json::StringAt(bj::value(values), "stageId").value_or(""))) {
+        if (const auto* s = portal.StageByStatusId(StringOf(values, "stageId").value_or(""))) {
             cat = s->category_id;
         }
     }
@@ -118,7 +128,7 @@ std::optional<ApiError> ApplyFields(CallContext& ctx,
     }
     values["categoryId"] = *cat;
     const auto stages = portal.StagesOf(type.entity_type_id, *cat);
-    auto stage = json::StringAt(bj::value(values), "stageId");
+    auto stage = StringOf(values, "stageId");
     const bool stage_in_cat =
         stage && std::any_of(stages.begin(), stages.end(), [&](const Stage* s) { return s->status_id == *stage; });
     if (!stage_in_cat) {
@@ -188,7 +198,7 @@ MethodReply ItemAdd(CallContext& ctx, const bj::object& p) {
     item.id = ++portal.State().item_seq[type.entity_type_id];
     values["id"] = item.id;
     values["entityTypeId"] = type.entity_type_id;
-    const auto title = json::StringAt(bj::value(values), "title").value_or("");
+    const auto title = StringOf(values, "title").value_or("");
     if (title.empty()) {
         values["title"] = type.title + " #" + std::to_string(item.id);
     }
@@ -197,8 +207,8 @@ MethodReply ItemAdd(CallContext& ctx, const bj::object& p) {
     values["lastActivityBy"] = ctx.caller.user_id;
     values["lastActivityTime"] = now;
     values["previousStageId"] = nullptr;
-    item.values = std::move(values);
-    auto& stored = portal.State().items[type.entity_type_id][item.id] = std::move(item);
+    item.Reset(schema.Layout(values));
+    auto& stored = portal.State().items[type.entity_type_id].emplace(item.id, std::move(item)).first->second;
     AddHistory(portal, type.entity_type_id, stored, 1);
     RaiseItemEvent(ctx, "ONCRMDYNAMICITEMADD", type.entity_type_id, stored.id);
     RaiseRobots(ctx, type.entity_type_id, stored);
@@ -232,7 +242,7 @@ MethodReply ItemUpdate(CallContext& ctx, const bj::object& p) {
     }
     const auto schema_ptr = SchemaOf(portal, type, OriginalNames(p));
     const ItemSchema& schema = *schema_ptr;
-    bj::object values = item->values;
+    bj::object values(item->values, bj::storage_ptr());  // a working copy outside the item's own arena
     if (auto err = ApplyFields(ctx, schema, type, *fields, values, false)) {
         return *err;
     }
@@ -241,10 +251,10 @@ MethodReply ItemUpdate(CallContext& ctx, const bj::object& p) {
         return bj::value(bj::object{{"item", RenderItem(portal, schema, *item, nullptr)}});
     }
     const TimeMs now = portal.NowSeconds();
-    const auto old_stage = json::StringAt(bj::value(item->values), "stageId").value_or("");
-    const auto old_cat = json::IntAt(bj::value(item->values), "categoryId").value_or(0);
-    const auto new_stage = json::StringAt(bj::value(values), "stageId").value_or("");
-    const auto new_cat = json::IntAt(bj::value(values), "categoryId").value_or(0);
+    const auto old_stage = StringOf(item->values, "stageId").value_or("");
+    const auto old_cat = IntOf(item->values, "categoryId").value_or(0);
+    const auto new_stage = StringOf(values, "stageId").value_or("");
+    const auto new_cat = IntOf(values, "categoryId").value_or(0);
     values["updatedBy"] = ctx.caller.user_id;
     values["updatedTime"] = now;
     const bool moved = old_stage != new_stage;
@@ -253,7 +263,7 @@ MethodReply ItemUpdate(CallContext& ctx, const bj::object& p) {
         values["movedTime"] = now;
         values["previousStageId"] = old_stage;
     }
-    item->values = std::move(values);
+    item->Reset(schema.Layout(values));
     if (new_cat != old_cat) {
         AddHistory(portal, type.entity_type_id, *item, 5);
     } else if (moved) {

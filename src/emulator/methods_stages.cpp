@@ -185,7 +185,8 @@ MethodReply CategoryDelete(CallContext& ctx, const bj::object& p) {
     auto& st = ctx.portal.State();
     if (auto it = st.items.find(c->entity_type_id); it != st.items.end()) {
         for (const auto& [id, item] : it->second) {
-            if (json::IntAt(bj::value(item.values), "categoryId") == c->id) {
+            const auto* cat = item.values.if_contains("categoryId");
+            if (cat != nullptr && json::ToInt(*cat) == c->id) {
                 return Err(400, "BX_ERROR", "Elements related to the funnel found");
             }
         }

@@ -111,6 +111,13 @@ struct Item {
     std::int64_t id = 0;
     std::int64_t entity_type_id = 0;
     boost::json::object values;
+
+    // Takes `v` with its own storage. Assigning a bj::object keeps the target's storage and copies into it, which
+    // would defeat ItemSchema::Layout (each item's values in one block of their own).
+    void Reset(boost::json::object&& v) {
+        values.~object();
+        ::new (&values) boost::json::object(std::move(v));
+    }
 };
 
 struct StageHistoryEntry {

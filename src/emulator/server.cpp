@@ -8,7 +8,7 @@ namespace bj = boost::json;
 
 namespace {
 
-http::Response ToResponse(const HttpReply& r) { return http::Response::Json(r.status, r.body); }
+http::Response ToResponse(HttpReply&& r) { return http::Response::Json(r.status, std::move(r.body)); }
 
 // Query string, then body; a malformed body gives nullopt.
 std::optional<bj::object> ReadParams(const http::Request& req) {

@@ -61,6 +61,36 @@ void AppendInt(std::string& out, Int i) {
     out.append(buf, r.ptr);
 }
 
+void Append(std::string& out, const bj::value& v);
+
+void AppendArray(std::string& out, const bj::array& a) {
+    out.push_back('[');
+    bool first = true;
+    for (const auto& e : a) {
+        if (!first) {
+            out.push_back(',');
+        }
+        first = false;
+        Append(out, e);
+    }
+    out.push_back(']');
+}
+
+void AppendObject(std::string& out, const bj::object& o) {
+    out.push_back('{');
+    bool first = true;
+    for (const auto& kv : o) {
+        if (!first) {
+            out.push_back(',');
+        }
+        first = false;
+        AppendString(out, kv.key());
+        out.push_back(':');
+        Append(out, kv.value());
+    }
+    out.push_back('}');
+}
+
 void Append(std::string& out, const bj::value& v) {
     switch (v.kind()) {
         case bj::kind::null:
@@ -81,34 +111,12 @@ void Append(std::string& out, const bj::value& v) {
         case bj::kind::string:
             AppendString(out, v.get_string());
             return;
-        case bj::kind::array: {
-            out.push_back('[');
-            bool first = true;
-            for (const auto& e : v.get_array()) {
-                if (!first) {
-                    out.push_back(',');
-                }
-                first = false;
-                Append(out, e);
-            }
-            out.push_back(']');
+        case bj::kind::array:
+            AppendArray(out, v.get_array());
             return;
-        }
-        case bj::kind::object: {
-            out.push_back('{');
-            bool first = true;
-            for (const auto& kv : v.get_object()) {
-                if (!first) {
-                    out.push_back(',');
-                }
-                first = false;
-                AppendString(out, kv.key());
-                out.push_back(':');
-                Append(out, kv.value());
-            }
-            out.push_back('}');
+        case bj::kind::object:
+            AppendObject(out, v.get_object());
             return;
-        }
     }
 }
 
@@ -140,6 +148,20 @@ std::string WireJson(const bj::value& v) {
     std::string out;
     out.reserve(256);
     Append(out, v);
+    return out;
+}
+
+std::string WireJson(const bj::object& o) {
+    std::string out;
+    out.reserve(1024);
+    AppendObject(out, o);
+    return out;
+}
+
+std::string WireJson(const bj::array& a) {
+    std::string out;
+    out.reserve(1024);
+    AppendArray(out, a);
     return out;
 }
 

@@ -10,6 +10,9 @@
 namespace dispatch::emulator {
 
 std::string WireJson(const boost::json::value& v);
+// Overloads so that an object or array is not first copied into a temporary value.
+std::string WireJson(const boost::json::object& o);
+std::string WireJson(const boost::json::array& a);
 
 // One double in plain decimal notation: the shortest text that reads back to the same value, always with a
 // fractional part ("10.0"); tiny magnitudes are written out with up to 15 decimals; NaN/inf (never produced by
