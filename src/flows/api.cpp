@@ -237,8 +237,9 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
             // Quiet: nothing left to do before the next timer (the demo and tests wait for this).
             const bool action_due = *next_action && **next_action <= now;
             const bool timer_due = *next_timer && **next_timer <= now;
-            out["idle"] = !runtime.Busy() && inbox->pending == 0 && inbox->claimed == 0 && outbox->leased == 0 &&
-                          !action_due && !timer_due;
+            // Pending inbox rows are either about to be claimed (the intake woke the worker: it is busy) or backing
+            // off until a later instant that only a clock move brings: neither keeps the service from being idle.
+            out["idle"] = !runtime.Busy() && inbox->claimed == 0 && outbox->leased == 0 && !action_due && !timer_due;
             respond(http::Response::Json(200, json::Dump(out)));
         }));
 

@@ -290,7 +290,10 @@ protected:
     }
     void Settle() {
         int quiet = 0;
-        for (int round = 0; round < 400 && quiet < 3; ++round) {
+        // Bounded in real time: the Bitrix24 client backs off in real seconds after 503s (a portal's budget runs on
+        // the wall clock whatever the simulated date).
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (quiet < 3 && std::chrono::steady_clock::now() < deadline) {
             Admin("events/flush", bj::object{});
             auto status = Get(service_ + "/_admin/flows");
             const bool idle = json::Find(status, "idle") != nullptr && status.at("idle").as_bool();
@@ -447,6 +450,43 @@ TEST_F(Flows, KilledServiceFiresLateTimersAtTheirTrueInstantsAndSendsNothingTwic
                     [](const bj::value& c) { return json::Dump(c).find("escalation level 1") != std::string::npos; }),
               1)
         << json::Dump(comments);
+}
+
+TEST_F(Flows, EscalationLandsThroughA503StormAndAnExpiredToken) {
+    const auto id = File("Mail server down", "WEB", "URGENT");
+    AdvanceTo(At("2026-03-02T06:01:00Z"));
+    // The portal refuses the next calls with QUERY_LIMIT_EXCEEDED and forgets every access token it issued.
+    auto faults = Admin("faults",
+                        bj::object{{"expire_tokens", true},
+                                   {"fail",
+                                    bj::object{{"method", "*"},
+                                               {"status", 503},
+                                               {"error", "QUERY_LIMIT_EXCEEDED"},
+                                               {"error_description", "Too many requests"},
+                                               {"times", 6}}}});
+    ASSERT_EQ(faults.at("status").as_int64(), 200) << json::Dump(faults);
+    AdvanceTo(At("2026-03-02T06:25:00Z"));
+    // Retries back off on the service clock: give them the minutes they ask for.
+    for (int minute = 26; minute <= 40; minute += 2) {
+        AdvanceTo(At(fmt::format("2026-03-02T06:{:02}:00Z", minute).c_str()));
+    }
+    auto item = Item(id);
+    EXPECT_EQ(json::IntAt(item, "assignedById"), 21) << json::Dump(Sla(id));
+    EXPECT_EQ(json::IntAt(item, Camel("SLA_ESCALATION_LEVEL")), 1);
+    const bj::value comments = Get(admin_ + "comments");
+    EXPECT_EQ(Count(comments,
+                    [](const bj::value& c) { return json::Dump(c).find("escalation level 1") != std::string::npos; }),
+              1)
+        << json::Dump(comments);
+    const bj::value requests = Get(admin_ + "requests");
+    EXPECT_GE(Count(requests,
+                    [](const bj::value& r) {
+                        const std::string d = json::Dump(r);
+                        return d.find("QUERY_LIMIT_EXCEEDED") != std::string::npos ||
+                               d.find("503") != std::string::npos;
+                    }),
+              1)
+        << "the storm never reached the service";
 }
 
 }  // namespace
