@@ -382,6 +382,17 @@ MethodReply ItemList(CallContext& ctx, const bj::object& p) {
                 }
             }
         }
+        std::vector<const ItemField*> read;
+        if (select) {
+            read = *select;
+        } else {
+            for (const auto& f : schema.Fields()) {
+                read.push_back(&f);
+            }
+        }
+        for (const auto* item : page) {
+            schema.Prefetch(item->values, read);
+        }
         return Paginate(
             static_cast<std::size_t>(count),
             start,

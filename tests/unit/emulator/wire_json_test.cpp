@@ -40,6 +40,20 @@ TEST(WireJson, MatchesBoostJsonExceptForDoubles) {
     EXPECT_NE(text.find("\"d\":0.5"), std::string::npos);
 }
 
+TEST(WireJson, EscapesStringsLikeBoostJsonAtEveryOffset) {
+    // Strings long enough for the eight-bytes-at-a-time path, with one character needing an escape at each offset.
+    const std::string specials[] = {"\"", "\\", "\n", "\x01", "\x1f", "\t"};
+    for (const auto& special : specials) {
+        for (std::size_t at = 0; at < 24; ++at) {
+            std::string text(24, 'a');
+            text.replace(at, 1, special);
+            text += "\xc3\xa9 tail";  // UTF-8 passes through
+
+            EXPECT_EQ(WireJson(bj::value(text)), json::Dump(bj::value(text))) << at;
+        }
+    }
+}
+
 TEST_F(EmulatorTest, TimeBlockIsPlainDecimalsOnTheWire) {
     clock_.Advance(123);  // a start with a fraction of a second
     RestRequest req;
