@@ -231,6 +231,64 @@ Result<void> Runtime::CommitTicket(const store::TicketKey& key,
     }
 }
 
+Result<std::vector<Result<Fetched>>> Runtime::FetchTickets(b24::Client& client,
+                                                           const std::vector<store::TicketKey>& keys) {
+    // One batch: the item and its new stage-history rows for every ticket (25 tickets = 50 calls = one request).
+    std::vector<std::int64_t> after;
+    b24::BatchBuilder batch;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        auto state = store_.Tickets().Load(keys[i]);
+        if (!state) {
+            return state.error();
+        }
+        after.push_back(state->snapshot ? state->snapshot->last_history_id : 0);
+        (void)batch.Add(fmt::format("i{}", i),
+                        "crm.item.get",
+                        bj::object{{"entityTypeId", keys[i].entity_type_id}, {"id", keys[i].item_id}});
+        (void)batch.Add(fmt::format("h{}", i), "crm.stagehistory.list", HistoryParams(keys[i], after.back()));
+    }
+    auto answer = client.CallBatch(batch);
+    if (!answer) {
+        return answer.error();
+    }
+    std::vector<Result<Fetched>> out;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        Fetched fetched;
+        auto item = answer->Get(fmt::format("i{}", i));
+        if (item) {
+            const bj::value* obj = json::Find(*item, "item");
+            if (obj == nullptr || !obj->is_object()) {
+                out.push_back(Error{make_error_code(b24::Errc::kBadResponse), "crm.item.get without item"});
+                continue;
+            }
+            fetched.item = obj->as_object();
+        } else if (!IsB24(item.error(), b24::Errc::kNotFound)) {
+            out.push_back(item.error());
+            continue;
+        }
+        auto history = answer->Get(fmt::format("h{}", i));
+        if (!history) {
+            out.push_back(history.error());
+            continue;
+        }
+        fetched.history = ParseHistory(*history);
+        if (fetched.history.size() >= 50) {
+            // More than one page of moves since the last look (a long outage): read them all.
+            b24::ListQuery query;
+            query.filter = bj::object{{"OWNER_ID", keys[i].item_id}, {">ID", after[i]}};
+            query.order = bj::object{{"ID", "ASC"}};
+            auto all = b24::StageHistoryList(client, keys[i].entity_type_id, query);
+            if (!all) {
+                out.push_back(all.error());
+                continue;
+            }
+            fetched.history = std::move(*all);
+        }
+        out.push_back(std::move(fetched));
+    }
+    return out;
+}
+
 Result<void> Runtime::HandleTicketRows(const std::string& member_id,
                                        std::vector<store::ClaimedEvent>& rows,
                                        PassStats& stats) {
@@ -285,67 +343,32 @@ Result<void> Runtime::HandleTicketRows(const std::string& member_id,
         return {};
     }
 
-    // One batch: the item and its new stage-history rows for every ticket.
     std::vector<store::TicketKey> keys;
-    std::vector<std::int64_t> after;
-    b24::BatchBuilder batch;
-    for (std::size_t i = 0; i < tickets.size(); ++i) {
+    for (auto* row : tickets) {
         store::TicketKey key;
         key.member_id = member_id;
-        key.entity_type_id = tickets[i]->event.entity_type_id;
-        key.item_id = tickets[i]->event.item_id;
-        auto state = store_.Tickets().Load(key);
-        if (!state) {
-            return state.error();
-        }
-        after.push_back(state->snapshot ? state->snapshot->last_history_id : 0);
-        (void)batch.Add(fmt::format("i{}", i),
-                        "crm.item.get",
-                        bj::object{{"entityTypeId", key.entity_type_id}, {"id", key.item_id}});
-        (void)batch.Add(fmt::format("h{}", i), "crm.stagehistory.list", HistoryParams(key, after.back()));
+        key.entity_type_id = row->event.entity_type_id;
+        key.item_id = row->event.item_id;
         keys.push_back(std::move(key));
     }
-    auto answer = (*client)->CallBatch(batch);
-    if (!answer) {
+    auto fetched_all = FetchTickets(**client, keys);
+    if (!fetched_all) {
+        if (IsStore(fetched_all.error(), store::Errc::kUnavailable)) {
+            return fetched_all.error();
+        }
         for (auto* row : tickets) {
-            FailRow(*row, answer.error(), stats);
+            FailRow(*row, fetched_all.error(), stats);
         }
         return {};
     }
 
     for (std::size_t i = 0; i < tickets.size(); ++i) {
         auto& row = *tickets[i];
-        Fetched fetched;
-        auto item = answer->Get(fmt::format("i{}", i));
-        if (item) {
-            const bj::value* obj = json::Find(*item, "item");
-            if (obj == nullptr || !obj->is_object()) {
-                FailRow(row, Error{make_error_code(b24::Errc::kBadResponse), "crm.item.get without item"}, stats);
-                continue;
-            }
-            fetched.item = obj->as_object();
-        } else if (!IsB24(item.error(), b24::Errc::kNotFound)) {
-            FailRow(row, item.error(), stats);
+        if (!(*fetched_all)[i]) {
+            FailRow(row, (*fetched_all)[i].error(), stats);
             continue;
         }
-        auto history = answer->Get(fmt::format("h{}", i));
-        if (!history) {
-            FailRow(row, history.error(), stats);
-            continue;
-        }
-        fetched.history = ParseHistory(*history);
-        if (fetched.history.size() >= 50) {
-            // More than one page of moves since the last look (a long outage): read them all.
-            b24::ListQuery query;
-            query.filter = bj::object{{"OWNER_ID", keys[i].item_id}, {">ID", after[i]}};
-            query.order = bj::object{{"ID", "ASC"}};
-            auto all = b24::StageHistoryList(**client, keys[i].entity_type_id, query);
-            if (!all) {
-                FailRow(row, all.error(), stats);
-                continue;
-            }
-            fetched.history = std::move(*all);
-        }
+        Fetched fetched = std::move(*(*fetched_all)[i]);
 
         std::vector<store::OutboxAction> extra;
         if (row.event.kind == store::InboxKind::kRobot) {
@@ -403,6 +426,41 @@ Result<PassStats> Runtime::FireTimers() {
     if (!due) {
         return due.error();
     }
+    // Look before acting: a ticket whose timer fell due is read again first, so a reaction hidden by a dropped or
+    // late event does not escalate. If the portal cannot be read, the decisions still happen on what we know (on
+    // time, with their true instants); their actions wait in the outbox like any other.
+    std::map<std::string, Fetched> fresh;  // by subject
+    {
+        std::map<std::string, std::vector<store::TicketKey>> by_portal;
+        for (const auto& t : *due) {
+            if (auto key = ParseSubject(t.timer.subject); key && t.timer.kind == kSlaTimer) {
+                by_portal[key->member_id].push_back(*key);
+            }
+        }
+        for (const auto& [member, keys] : by_portal) {
+            auto client = clients_(member);
+            if (!client) {
+                continue;
+            }
+            for (std::size_t from = 0; from < keys.size(); from += static_cast<std::size_t>(options_.inbox_batch)) {
+                std::vector<store::TicketKey> chunk(
+                    keys.begin() + static_cast<std::ptrdiff_t>(from),
+                    keys.begin() + static_cast<std::ptrdiff_t>(
+                                       std::min(keys.size(), from + static_cast<std::size_t>(options_.inbox_batch))));
+                auto fetched = FetchTickets(**client, chunk);
+                if (!fetched) {
+                    DISPATCH_LOG_WARN(
+                        kLog, "timer look-up failed", "member={} detail=\"{}\"", member, fetched.error().detail);
+                    continue;
+                }
+                for (std::size_t i = 0; i < chunk.size(); ++i) {
+                    if ((*fetched)[i]) {
+                        fresh[chunk[i].Subject()] = std::move(*(*fetched)[i]);
+                    }
+                }
+            }
+        }
+    }
     for (const auto& t : *due) {
         const store::Fence fence{t.id, t.attempt};
         Result<void> done;
@@ -419,7 +477,8 @@ Result<PassStats> Runtime::FireTimers() {
             if (ids == nullptr) {
                 done = Fail(CoreErrc::kNotFound, "portal not provisioned");
             } else {
-                done = CommitTicket(*key, nullptr, *ids, std::nullopt, fence, {});
+                auto it = fresh.find(t.timer.subject);
+                done = CommitTicket(*key, it != fresh.end() ? &it->second : nullptr, *ids, std::nullopt, fence, {});
             }
         } else {
             DISPATCH_LOG_WARN(kLog, "unknown timer dropped", "kind={} subject={}", t.timer.kind, t.timer.subject);
