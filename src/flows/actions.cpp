@@ -48,16 +48,8 @@ public:
     std::vector<store::OutboxAction> Take() { return std::move(out_); }
 
 private:
-    void Add(const std::string& step, std::string_view method, bj::object params) {
-        store::OutboxAction a;
-        a.member_id = c_.key->member_id;
-        a.idempotency_key = prefix_ + "/" + step;
-        a.method = std::string(method);
-        a.params = json::Dump(params);
-        a.subject = c_.key->Subject();
-        a.next_try_at = c_.now;
-        a.created_at = c_.now;
-        out_.push_back(std::move(a));
+    void Add(const std::string& step, std::string_view method, const bj::object& params) {
+        out_.push_back(MakeAction(c_.key->member_id, c_.key->Subject(), prefix_ + "/" + step, method, params, c_.now));
     }
 
     const ActionContext& c_;
@@ -276,17 +268,30 @@ std::vector<store::OutboxAction> ActionsFor(const sla::Decision& d,
     return b.Take();
 }
 
-store::OutboxAction WriteBackAction(const bj::object& fields, std::int64_t version, const ActionContext& c) {
+store::OutboxAction MakeAction(std::string member_id,
+                               std::string subject,
+                               std::string idempotency_key,
+                               std::string_view method,
+                               const bj::object& params,
+                               TimeMs now) {
     store::OutboxAction a;
-    a.member_id = c.key->member_id;
-    a.idempotency_key = fmt::format("{}/fields/v{}", c.key->Subject(), version);
-    a.method = "crm.item.update";
-    a.params =
-        json::Dump(bj::object{{"entityTypeId", c.key->entity_type_id}, {"id", c.key->item_id}, {"fields", fields}});
-    a.subject = c.key->Subject();
-    a.next_try_at = c.now;
-    a.created_at = c.now;
+    a.member_id = std::move(member_id);
+    a.idempotency_key = std::move(idempotency_key);
+    a.method = std::string(method);
+    a.params = json::Dump(params);
+    a.subject = std::move(subject);
+    a.next_try_at = now;
+    a.created_at = now;
     return a;
+}
+
+store::OutboxAction WriteBackAction(const bj::object& fields, std::int64_t version, const ActionContext& c) {
+    return MakeAction(c.key->member_id,
+                      c.key->Subject(),
+                      fmt::format("{}/fields/v{}", c.key->Subject(), version),
+                      "crm.item.update",
+                      bj::object{{"entityTypeId", c.key->entity_type_id}, {"id", c.key->item_id}, {"fields", fields}},
+                      c.now);
 }
 
 }  // namespace dispatch::flows

@@ -27,6 +27,14 @@ std::vector<store::OutboxAction> ActionsFor(const sla::Decision& decision,
                                             const sla::FoldResult& fold,
                                             const ActionContext& context);
 
+// One outbox row, ready now: every action the flows queue is built here.
+store::OutboxAction MakeAction(std::string member_id,
+                               std::string subject,
+                               std::string idempotency_key,
+                               std::string_view method,
+                               const bj::object& params,
+                               TimeMs now);
+
 // crm.item.update with `fields` (only changed ones), keyed by the snapshot version it follows.
 store::OutboxAction WriteBackAction(const bj::object& fields, std::int64_t version, const ActionContext& context);
 

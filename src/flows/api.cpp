@@ -7,6 +7,7 @@
 #include "core/log.hpp"
 #include "core/time_format.hpp"
 #include "flows/kpi_export.hpp"
+#include "intake/parse.hpp"
 #include "sla/explain.hpp"
 #include "store/errc.hpp"
 
@@ -14,14 +15,6 @@ namespace dispatch::flows {
 namespace {
 
 constexpr log::Logger kLog{"api"};
-
-bool SameToken(std::string_view a, std::string_view b) {
-    unsigned char diff = a.size() == b.size() ? 0 : 1;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
-    }
-    return diff == 0;
-}
 
 bj::value Iso(std::optional<TimeMs> t) {
     if (!t) {
@@ -162,7 +155,7 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
         const std::string header = request.Header("authorization");
         constexpr std::string_view kBearer = "Bearer ";
         return header.size() > kBearer.size() && header.compare(0, kBearer.size(), kBearer) == 0 &&
-               SameToken(std::string_view(header).substr(kBearer.size()), token);
+               intake::TokensEqual(token, std::string_view(header).substr(kBearer.size()));
     };
 
     // Every route checks the token first; the admin ones that act on one portal also need ?member_id=.

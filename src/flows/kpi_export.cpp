@@ -5,6 +5,7 @@
 #include "core/errc.hpp"
 #include "core/json.hpp"
 #include "core/log.hpp"
+#include "flows/actions.hpp"
 #include "flows/api.hpp"
 #include "flows/item_view.hpp"
 #include "stats/zone.hpp"
@@ -103,32 +104,33 @@ Result<KpiExportResult> ExportKpis(Runtime& runtime, std::string_view member_id,
     std::vector<store::OutboxAction> actions;
     for (const auto& item : *items) {
         bj::object wanted = KpiItemFields(item, *kpi);
-        store::OutboxAction a;
-        a.member_id = std::string(member_id);
-        a.subject = fmt::format("{}/kpi/{}", member_id, item.key);
-        a.next_try_at = now;
-        a.created_at = now;
+        const std::string subject = fmt::format("{}/kpi/{}", member_id, item.key);
         auto it = by_key.find(item.key);
         if (it == by_key.end()) {
             wanted["title"] = item.title;
-            a.method = "crm.item.add";
-            a.idempotency_key = a.subject + "/add";
-            a.params = json::Dump(bj::object{{"entityTypeId", kpi->entity_type_id}, {"fields", wanted}});
+            actions.push_back(MakeAction(std::string(member_id),
+                                         subject,
+                                         subject + "/add",
+                                         "crm.item.add",
+                                         bj::object{{"entityTypeId", kpi->entity_type_id}, {"fields", wanted}},
+                                         now));
             ++result.created;
-        } else {
-            bj::object changed = ChangedFields(wanted, it->second);
-            if (changed.empty()) {
-                ++result.unchanged;
-                continue;
-            }
-            a.method = "crm.item.update";
-            a.idempotency_key = fmt::format("{}/update/{}", a.subject, now);
-            a.params = json::Dump(bj::object{{"entityTypeId", kpi->entity_type_id},
-                                             {"id", json::IntAt(it->second, "id").value_or(0)},
-                                             {"fields", changed}});
-            ++result.updated;
+            continue;
         }
-        actions.push_back(std::move(a));
+        bj::object changed = ChangedFields(wanted, it->second);
+        if (changed.empty()) {
+            ++result.unchanged;
+            continue;
+        }
+        actions.push_back(MakeAction(std::string(member_id),
+                                     subject,
+                                     fmt::format("{}/update/{}", subject, now),
+                                     "crm.item.update",
+                                     bj::object{{"entityTypeId", kpi->entity_type_id},
+                                                {"id", json::IntAt(it->second, "id").value_or(0)},
+                                                {"fields", changed}},
+                                     now));
+        ++result.updated;
     }
     if (!actions.empty()) {
         auto queued = runtime.Store().Outbox().Enqueue(actions);

@@ -376,16 +376,13 @@ Result<void> Runtime::HandleTicketRows(const std::string& member_id,
             auto payload = json::Parse(row.event.payload);
             const std::string token = payload ? json::StringAt(*payload, "event_token").value_or("") : "";
             if (!token.empty()) {
-                store::OutboxAction a;
-                a.member_id = member_id;
-                a.idempotency_key = fmt::format("{}/robot/{}", keys[i].Subject(), row.id);
-                a.method = "bizproc.event.send";
-                a.params =
-                    json::Dump(bj::object{{"EVENT_TOKEN", token}, {"LOG_MESSAGE", "dispatch: SLA recalculated"}});
-                a.subject = keys[i].Subject();
-                a.next_try_at = now;
-                a.created_at = now;
-                extra.push_back(std::move(a));
+                extra.push_back(
+                    MakeAction(member_id,
+                               keys[i].Subject(),
+                               fmt::format("{}/robot/{}", keys[i].Subject(), row.id),
+                               "bizproc.event.send",
+                               bj::object{{"EVENT_TOKEN", token}, {"LOG_MESSAGE", "dispatch: SLA recalculated"}},
+                               now));
             }
         }
         auto done =

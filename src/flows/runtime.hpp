@@ -97,7 +97,6 @@ public:
     store::Store& Store() { return store_; }
 
 private:
-    struct Work;
     // The item and its stage-history rows since the snapshot, for each key, in one batch; per-key failures inside.
     Result<std::vector<Result<Fetched>>> FetchTickets(b24::Client& client, const std::vector<store::TicketKey>& keys);
     Result<void> HandleTicketRows(const std::string& member_id,

@@ -262,11 +262,10 @@ protected:
     bj::object Item(std::int64_t id) {
         return Act(1, "crm.item.get", bj::object{{"entityTypeId", etid_}, {"id", id}}).at("item").as_object();
     }
-    void Move(std::int64_t user, std::int64_t id, const std::string& stage_code, const std::string& funnel = "") {
+    void Move(std::int64_t user, std::int64_t id, const std::string& stage_code) {
         auto item = Item(id);
         const std::int64_t category = json::IntAt(item, "categoryId").value();
         const std::string stage = fmt::format("DT{}_{}:{}", etid_, category, stage_code);
-        (void)funnel;
         Act(user,
             "crm.item.update",
             bj::object{{"entityTypeId", etid_},
