@@ -207,12 +207,15 @@ TEST_F(PortalClientsTest, ASecondInstanceOnTheSameDatabaseAdoptsTheRotatedPairIn
 
 TEST_F(PortalClientsTest, EveryThreadGetsTheSameClientOfAPortal) {
     Install();
+    // One registry shared by the threads: the fixture builds it lazily, and that must not race (the registry's own
+    // For() is what is under test).
+    PortalClients& clients = Clients();
     std::vector<b24::Client*> seen(8, nullptr);
     std::vector<std::thread> threads;
 
     for (std::size_t i = 0; i < seen.size(); ++i) {
         threads.emplace_back([&, i] {
-            auto client = Clients().For(member_id_);
+            auto client = clients.For(member_id_);
             seen[i] = client ? *client : nullptr;
         });
     }
