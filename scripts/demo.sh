@@ -10,7 +10,8 @@
 #   5. dispatch-demo plays the month's traffic as the company's people would (about 500 requests; dispatchers,
 #      specialists and requesters reacting to what the service routes, closes, escalates and auto-accepts), moving
 #      both clocks through the month and past its end so pending reviews are auto-accepted;
-#   6. prints the month's summary (from dispatchd's stats API) and the dashboard URL.
+#   6. prints the month's summary (from dispatchd's stats API), writes the month's KPIs back to the portal as
+#      "HelpDesk KPI" items (`dispatchctl stats export`) and prints the dashboard URL.
 # `--serve` keeps both servers running afterwards for a person to look; otherwise they are stopped.
 #
 #   scripts/demo.sh [--serve] [--month 2026-03] [--requests 500] [--seed 42] [--no-build]
@@ -123,6 +124,10 @@ say "playing $month: $requests requests from the seed company (seed $seed)"
   --requests "$requests" --seed "$seed" --workplace "$root/workplace/helpdesk.json" \
   --workplace-schema "$root/schemas/workplace.schema.json" --sla "$root/workplace/sla.json" \
   2>&1 | tee "$run/dispatch-demo.out"
+
+say "dispatchctl stats export: the month's KPIs as \"HelpDesk KPI\" items in Bitrix24 (only changed fields)"
+"$bin/dispatchctl" stats export --config "$run/dispatch.json" --url "$service" --ca "$ca" --member "$member" \
+  --from "$month" --to "$month" | tee "$run/stats-export.out"
 
 echo "dashboard: $service/dashboard (HTTP $(curl -s -o /dev/null -w '%{http_code}' --cacert "$ca" "$service/dashboard"))"
 

@@ -1,8 +1,9 @@
 // dispatchctl: the admin's command line. `provision plan|apply` makes a portal hold the workplace of
 // workplace/helpdesk.json (src/provision): the plan shows what differs, apply changes it, every id Bitrix24
-// assigned is stored per portal so the service never hard-codes one. See Usage() for the rules; exit codes are for
-// scripts: 0 done, 2 differences found (plan --exit-code), 1 failure (the message names the failing call, its
-// code, and what was already done).
+// assigned is stored per portal so the service never hard-codes one. `stats export` asks the running dispatchd to
+// write the "HelpDesk KPI" items now (src/flows/kpi_export.*) and waits until they are written. See kUsage for the
+// rules; exit codes are for scripts: 0 done, 2 differences found (plan --exit-code), 1 failure (the message names
+// the failing call, its code, and what was already done).
 
 #include <fmt/format.h>
 
@@ -11,6 +12,8 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <thread>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -22,9 +25,12 @@
 #include "b24/sleeper.hpp"
 #include "core/clock.hpp"
 #include "core/errc.hpp"
+#include "core/form.hpp"
 #include "core/json.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "core/time_format.hpp"
+#include "http/client.hpp"
 #include "intake/endpoints.hpp"
 #include "provision/layout.hpp"
 #include "provision/provisioner.hpp"
@@ -74,6 +80,23 @@ const char* const kUsage = R"(usage:
                         whose type changed; the plan says what would be lost first.
   --brief               leave unchanged objects out of the listing.
 
+  dispatchctl stats export --config <dispatchd config file> --url <dispatchd base URL>
+              [--member <member_id or portal name>] [--from WHEN] [--to WHEN] [--ca FILE] [--wait SECONDS]
+
+  export  asks the running dispatchd to compute the KPIs and upsert one "HelpDesk KPI" item per period
+          (month, year) and scope (all, each line, each assignee) for every month and year that meets
+          [--from, --to], writing only the fields whose values changed (the service also does this on its
+          own schedule). Then waits until the service has written them.
+
+  --config CONFIG       dispatchd's config file: its flows API token (flows.api_token_env) and, without
+                        --member, its only portal.
+  --url URL             where dispatchd listens, e.g. https://127.0.0.1:8443.
+  --from, --to WHEN     an instant (2026-11-01T00:00:00Z) or a date of the portal's calendar: 2026,
+                        2026-11 or 2026-11-05 (--to includes that whole period). Default: the current
+                        month and the one before.
+  --ca FILE             CA bundle that signed dispatchd's certificate (default: the system store).
+  --wait SECONDS        how long to wait for the writes (default 120; 0 returns once they are queued).
+
 exit codes: 0 done (or nothing differs), 2 differences found (plan --exit-code), 1 failure.
 )";
 
@@ -100,7 +123,7 @@ std::optional<Args> Parse(int argc, char** argv, std::string& error) {
     Args args;
     std::vector<std::string> rest(argv + 1, argv + argc);
     if (rest.size() < 2 || rest[0] != "provision" || (rest[1] != "plan" && rest[1] != "apply")) {
-        error = "expected `provision plan` or `provision apply`";
+        error = "expected `provision plan`, `provision apply` or `stats export`";
         return std::nullopt;
     }
     args.command = rest[1];
@@ -249,18 +272,143 @@ struct Target {
     std::string spec_path;
 };
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    for (int i = 1; i < argc; ++i) {
-        if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
-            std::cout << kUsage;
-            return kExitDone;
+// `stats export`: the service owns the outbox (batched, retried, never doubled writes), so the command asks the
+// running dispatchd to queue the KPI items and then watches its outbox drain, rather than writing to the portal
+// itself.
+int StatsExport(int argc, char** argv) {
+    std::string config_path, url, member_arg, from, to, ca_file;
+    int wait_seconds = 120;
+    std::vector<std::string> rest(argv + 3, argv + argc);
+    for (std::size_t i = 0; i < rest.size(); ++i) {
+        const std::string& flag = rest[i];
+        if (i + 1 >= rest.size()) {
+            return Die(flag + (flag.rfind("--", 0) == 0 ? " needs a value" : ": unexpected argument"));
+        }
+        const std::string& value = rest[++i];
+        if (flag == "--config") {
+            config_path = value;
+        } else if (flag == "--url") {
+            url = value;
+        } else if (flag == "--member") {
+            member_arg = value;
+        } else if (flag == "--from") {
+            from = value;
+        } else if (flag == "--to") {
+            to = value;
+        } else if (flag == "--ca") {
+            ca_file = value;
+        } else if (flag == "--wait") {
+            try {
+                wait_seconds = std::stoi(value);
+            } catch (const std::exception&) {
+                wait_seconds = -1;
+            }
+            if (wait_seconds < 0) {
+                return Die("--wait needs a number of seconds (>= 0)");
+            }
+        } else {
+            return Die("unknown option " + flag);
         }
     }
-    if (std::getenv("DISPATCH_LOG_LEVEL") == nullptr) {
-        log::SetLevel(log::Level::kWarn);  // the command prints its own lines; logs are for what goes wrong
+    if (config_path.empty() || url.empty()) {
+        return Die("stats export needs --config and --url");
     }
+    while (!url.empty() && url.back() == '/') {
+        url.pop_back();
+    }
+    auto config = ReadConfig(config_path);
+    if (!config) {
+        return Die("config " + config_path + ": " + config.error().detail);
+    }
+    std::string member = member_arg;
+    for (const auto& p : config->portals) {
+        if (!member_arg.empty() && p.name == member_arg && !p.member_id.empty()) {
+            member = p.member_id;
+        }
+    }
+    if (member.empty()) {
+        SystemClock clock;
+        auto db = OpenStore(*config, clock);
+        if (!db) {
+            return Die("cannot open the store to find the portal (or pass --member): " + db.error().detail);
+        }
+        auto resolved = ResolveMember(member_arg, *config, **db);
+        if (!resolved) {
+            return Die(resolved.error().detail);
+        }
+        member = *resolved;
+    }
+
+    http::Client client(http::ClientOptions{.ca_file = ca_file});
+    http::Headers auth;
+    if (!config->flows.api_token.empty()) {
+        auth.emplace_back("Authorization", "Bearer " + config->flows.api_token);
+    }
+    auto call = [&](std::string_view method, const std::string& path) -> Result<bj::object> {
+        auto res = client.Send(method, url + path, {}, auth);
+        if (!res) {
+            return dispatch::Fail(CoreErrc::kIo, "dispatchd at " + url + " did not answer: " + res.error().detail);
+        }
+        auto body = json::Parse(res->body);
+        const std::string reason = body && body->is_object() ? json::StringAt(*body, "error").value_or(res->body)
+                                                              : res->body;
+        if (res->status != 200 || !body || !body->is_object()) {
+            return dispatch::Fail(CoreErrc::kInvalid, fmt::format("{} {}: HTTP {}: {}", method, path, res->status, reason));
+        }
+        return body->as_object();
+    };
+
+    std::string query = "member_id=" + form::EscapeComponent(member);
+    if (!from.empty()) {
+        query += "&from=" + form::EscapeComponent(from);
+    }
+    if (!to.empty()) {
+        query += "&to=" + form::EscapeComponent(to);
+    }
+    auto queued = call("POST", "/_admin/kpi/export?" + query);
+    if (!queued) {
+        return Die("stats export: " + queued.error().detail);
+    }
+    const auto count = [&](std::string_view key) { return json::IntAt(*queued, key).value_or(0); };
+    std::cout << fmt::format("kpi items portal={} items={} created={} updated={} unchanged={}\n",
+                             member, count("items"), count("created"), count("updated"), count("unchanged"))
+              << std::flush;
+    if (count("created") + count("updated") == 0 || wait_seconds == 0) {
+        return kExitDone;
+    }
+    // The service sends its outbox in per-portal order; once nothing is pending or leased, ours went out (or died,
+    // which the dead count says).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
+    std::int64_t dead_before = -1;
+    for (;;) {
+        auto flows = call("GET", "/_admin/flows");
+        if (!flows) {
+            return Die("stats export: " + flows.error().detail);
+        }
+        const auto* outbox = flows->if_contains("outbox");
+        const auto field = [&](std::string_view key) {
+            return outbox != nullptr && outbox->is_object() ? json::IntAt(outbox->as_object(), key).value_or(0) : 0;
+        };
+        if (dead_before < 0) {
+            dead_before = field("dead");
+        }
+        if (field("pending") + field("leased") == 0) {
+            if (field("dead") > dead_before) {
+                return Die(fmt::format("stats export: {} write(s) failed for good; see dispatchd's log (kind=outbox)",
+                                       field("dead") - dead_before));
+            }
+            std::cout << "written\n";
+            return kExitDone;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            return Die(fmt::format("stats export: still {} write(s) queued after {} s; dispatchd keeps retrying them",
+                                   field("pending") + field("leased"), wait_seconds));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+}
+
+int ProvisionMain(int argc, char** argv) {
     std::string error;
     const auto args = Parse(argc, argv, error);
     if (!args) {
@@ -436,4 +584,22 @@ int main(int argc, char** argv) {
         return kExitDrift;
     }
     return kExitDone;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
+            std::cout << kUsage;
+            return kExitDone;
+        }
+    }
+    if (std::getenv("DISPATCH_LOG_LEVEL") == nullptr) {
+        log::SetLevel(log::Level::kWarn);  // the command prints its own lines; logs are for what goes wrong
+    }
+    if (argc >= 3 && std::string_view(argv[1]) == "stats" && std::string_view(argv[2]) == "export") {
+        return StatsExport(argc, argv);
+    }
+    return ProvisionMain(argc, argv);
 }

@@ -86,12 +86,14 @@ Result<std::unique_ptr<FlowsService>> FlowsService::Create(const std::string& sl
 FlowsService::~FlowsService() { Stop(); }
 
 void FlowsService::AddRoutes(http::Router& router, flows::ApiOptions options) {
+    const std::string api_token = options.api_token;
     flows::AddRoutes(router, *runtime_, clock_, std::move(options));
     auto zone = stats::Zone::Locate(stats::PortalZone(config_.policy, calendars_));
     if (!zone) {
         zone = stats::Zone::Locate("UTC");
     }
     web::Options web_options;
+    web_options.api_token = api_token;
     if (auto portals = store_->Portals().List(); portals && portals->size() == 1) {
         web_options.default_member_id = portals->front().member_id;
     }

@@ -7,7 +7,6 @@
 #include "core/log.hpp"
 #include "core/time_format.hpp"
 #include "flows/kpi_export.hpp"
-#include "intake/parse.hpp"
 #include "sla/explain.hpp"
 #include "store/errc.hpp"
 
@@ -148,20 +147,10 @@ Result<std::vector<sla::FoldResult>> FoldAll(Runtime& runtime, std::string_view 
 }
 
 void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOptions options) {
-    auto guard = [token = options.api_token](const http::Request& request) {
-        if (token.empty()) {
-            return true;
-        }
-        const std::string header = request.Header("authorization");
-        constexpr std::string_view kBearer = "Bearer ";
-        return header.size() > kBearer.size() && header.compare(0, kBearer.size(), kBearer) == 0 &&
-               intake::TokensEqual(token, std::string_view(header).substr(kBearer.size()));
-    };
-
     // Every route checks the token first; the admin ones that act on one portal also need ?member_id=.
-    auto guarded = [guard](auto handle) -> http::Handler {
-        return [guard, handle](http::Request&& request, http::Respond respond) {
-            if (!guard(request)) {
+    auto guarded = [token = options.api_token](auto handle) -> http::Handler {
+        return [token, handle](http::Request&& request, http::Respond respond) {
+            if (!request.BearerMatches(token)) {
                 respond(Problem(401, "missing or wrong bearer token"));
                 return;
             }
@@ -254,13 +243,19 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
                    TimeMs to = runtime.Now() + kDayMs;
                    for (auto [name, target] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
                        if (auto text = request.QueryParam(name)) {
-                           auto t = ParseIso8601(*text);
+                           auto t = ParseExportBound(runtime, *text, target == &to);
                            if (!t) {
-                               respond(Problem(400, std::string(name) + " is not an ISO 8601 instant"));
+                               respond(Problem(400,
+                                               std::string(name) +
+                                                   ": expected an ISO 8601 instant or YYYY, YYYY-MM, YYYY-MM-DD"));
                                return;
                            }
                            *target = *t;
                        }
+                   }
+                   if (to <= from) {
+                       respond(Problem(400, "to must come after from"));
+                       return;
                    }
                    auto exported = ExportKpis(runtime, member, from, to);
                    if (!exported) {

@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <cstdlib>
+
+#include <fmt/format.h>
 
 #include "b24/methods.hpp"
 #include "core/errc.hpp"
@@ -56,6 +60,20 @@ std::int64_t EnumValue(const bj::object& item, const std::string& name) {
 std::string Iso(TimeMs t) { return FormatIso8601(t / 1000 * 1000); }
 
 // Normalises a value for comparison with what we would write: the text Bitrix24 keeps.
+// Numbers to the two decimals Bitrix24 keeps for a double field (and that the KPI items carry): 45 and 45.0 alike,
+// 45.5 apart from 45.9.
+std::string CanonicalNumber(double d) {
+    const double rounded = std::round(d * 100.0) / 100.0;
+    if (rounded == std::trunc(rounded) && std::abs(rounded) < 9e15) {
+        return std::to_string(static_cast<std::int64_t>(rounded));
+    }
+    std::string text = fmt::format("{:.2f}", rounded);
+    while (text.back() == '0') {
+        text.pop_back();
+    }
+    return text;
+}
+
 std::string Canonical(const bj::value& v) {
     if (v.is_null()) {
         return "";
@@ -67,7 +85,7 @@ std::string Canonical(const bj::value& v) {
         return std::to_string(json::ToInt(v).value_or(0));
     }
     if (v.is_double()) {
-        return std::to_string(static_cast<std::int64_t>(v.get_double()));
+        return CanonicalNumber(v.get_double());
     }
     if (v.is_string()) {
         std::string_view s = v.get_string();
@@ -81,6 +99,16 @@ std::string Canonical(const bj::value& v) {
         if (s.size() >= 19 && s[4] == '-' && s[10] == 'T') {
             if (auto t = ParseIso8601(s)) {
                 return "t" + std::to_string(*t / 1000);
+            }
+        }
+        // A double field may come back as text ("45.50").
+        if (!s.empty() && s.find('.') != std::string_view::npos &&
+            s.find_first_not_of("-0123456789.") == std::string_view::npos) {
+            char* end = nullptr;
+            const std::string text(s);
+            const double d = std::strtod(text.c_str(), &end);
+            if (end == text.c_str() + text.size()) {
+                return CanonicalNumber(d);
             }
         }
         return std::string(s);
@@ -250,11 +278,27 @@ bj::object WriteBackFields(const sla::FoldResult& fold, const provision::Process
     return out;
 }
 
+namespace {
+
+// A date field is written as "2026-03-01" and read back as the local midnight "2026-03-01T00:00:00+03:00": the same
+// calendar day.
+bool SameDate(const bj::value& wanted, const bj::value& have) {
+    if (!wanted.is_string() || !have.is_string()) {
+        return false;
+    }
+    const std::string_view day = wanted.get_string();
+    const std::string_view stored = have.get_string();
+    return day.size() == 10 && day[4] == '-' && day[7] == '-' && stored.size() > 10 && stored[10] == 'T' &&
+           stored.substr(0, 10) == day;
+}
+
+}  // namespace
+
 bj::object ChangedFields(const bj::object& wanted, const bj::object& current) {
     bj::object changed;
     for (const auto& [name, value] : wanted) {
         const auto* have = current.if_contains(name);
-        if (have == nullptr || Canonical(*have) != Canonical(value)) {
+        if (have == nullptr || (!SameDate(value, *have) && Canonical(*have) != Canonical(value))) {
             changed[name] = value;
         }
     }

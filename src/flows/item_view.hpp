@@ -62,7 +62,8 @@ std::string ItemFieldName(const provision::ProcessIds& ids, std::string_view cod
 bj::object WriteBackFields(const sla::FoldResult& fold, const provision::ProcessIds& ids, bool warned);
 
 // The subset of `wanted` whose values differ from `current` (same names), comparing as Bitrix24 would store them
-// (dates to the second, "Y"/true/1 alike, ids as numbers or strings).
+// (instants to the second, a date alike with its local midnight, "Y"/true/1 alike, ids as numbers or strings,
+// numbers to two decimals).
 bj::object ChangedFields(const bj::object& wanted, const bj::object& current);
 
 }  // namespace dispatch::flows

@@ -5,6 +5,7 @@
 #include "core/errc.hpp"
 #include "core/json.hpp"
 #include "core/log.hpp"
+#include "core/time_format.hpp"
 #include "flows/actions.hpp"
 #include "flows/api.hpp"
 #include "flows/item_view.hpp"
@@ -50,6 +51,18 @@ bj::object KpiItemFields(const stats::KpiItem& item, const provision::ProcessIds
         out[name] = ToValue(value);
     }
     return out;
+}
+
+Result<TimeMs> ParseExportBound(const Runtime& runtime, std::string_view text, bool is_end) {
+    if (text.find('T') != std::string_view::npos) {
+        return ParseIso8601(text);
+    }
+    const auto& engine = runtime.GetEngine();
+    auto zone = stats::Zone::Locate(stats::PortalZone(engine.Policy(), engine.Calendars()));
+    if (!zone) {
+        return zone.error();
+    }
+    return is_end ? stats::ParseRangeEnd(text, *zone) : stats::ParseRangeStart(text, *zone);
 }
 
 Result<KpiExportResult> ExportKpis(Runtime& runtime, std::string_view member_id, TimeMs from, TimeMs to) {

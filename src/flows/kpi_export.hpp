@@ -26,6 +26,10 @@ struct KpiExportResult {
 // kNotFound when the portal's layout has no KPI process.
 [[nodiscard]] Result<KpiExportResult> ExportKpis(Runtime& runtime, std::string_view member_id, TimeMs from, TimeMs to);
 
+// A bound of the export range as an admin types it: an ISO 8601 instant, or a date of the portal's calendar
+// ("2026", "2026-11", "2026-11-05"; an `is_end` bound includes that whole period), read in the portal's zone.
+[[nodiscard]] Result<TimeMs> ParseExportBound(const Runtime& runtime, std::string_view text, bool is_end);
+
 // The crm.item field values of one KPI item as Bitrix24 stores them (enumerations as option ids, dates as
 // YYYY-MM-DD, empty figures cleared), keyed by item field name.
 bj::object KpiItemFields(const stats::KpiItem& item, const provision::ProcessIds& ids);

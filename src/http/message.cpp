@@ -4,6 +4,8 @@
 #include <boost/beast/http/status.hpp>
 #include <cctype>
 
+#include "core/secret.hpp"
+
 namespace dispatch::http {
 namespace {
 
@@ -41,6 +43,16 @@ std::string FindHeader(const Headers& headers, std::string_view name) {
         }
     }
     return {};
+}
+
+bool Request::BearerMatches(std::string_view token) const {
+    if (token.empty()) {
+        return true;
+    }
+    const std::string value = Header("authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    return value.size() > kBearer.size() && value.compare(0, kBearer.size(), kBearer) == 0 &&
+           SecretsEqual(token, std::string_view(value).substr(kBearer.size()));
 }
 
 std::string PercentDecode(std::string_view text, bool plus_is_space) {

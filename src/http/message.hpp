@@ -46,6 +46,9 @@ struct Request {
     std::optional<std::string> QueryParam(std::string_view name) const;
     // All query parameters, decoded, in order.
     std::vector<std::pair<std::string, std::string>> QueryParams() const { return ParseQuery(query); }
+    // "Authorization: Bearer <token>" carries `token` (constant-time compare). An empty `token` means the
+    // deployment asks for none: always true.
+    bool BearerMatches(std::string_view token) const;
 };
 
 struct Response {

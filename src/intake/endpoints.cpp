@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 
 #include "core/log.hpp"
+#include "core/secret.hpp"
 #include "intake/errc.hpp"
 #include "intake/parse.hpp"
 #include "store/errc.hpp"
@@ -167,7 +168,7 @@ void Endpoints::OnEvent(http::Request&& req, http::Respond respond) {
             }
         }
     }
-    if (!TokensEqual(known->application_token, ev->auth.application_token)) {
+    if (!SecretsEqual(known->application_token, ev->auth.application_token)) {
         return respond(Refuse(Fail(Errc::kBadToken, "member_id " + ev->auth.member_id), "events"));
     }
     store::InboxEvent row;
@@ -194,7 +195,7 @@ void Endpoints::OnRobot(http::Request&& req, http::Respond respond) {
     if (!known) {
         return respond(Refuse(Fail(Errc::kUnknownPortal, "member_id " + call->auth.member_id), "robots"));
     }
-    if (!TokensEqual(known->application_token, call->auth.application_token)) {
+    if (!SecretsEqual(known->application_token, call->auth.application_token)) {
         return respond(Refuse(Fail(Errc::kBadToken, "member_id " + call->auth.member_id), "robots"));
     }
     // The event token is needed later to answer (bizproc.event.send), so it is stored with the row; the rest of the
@@ -229,7 +230,7 @@ void Endpoints::OnHook(http::Request&& req, http::Respond respond) {
     if (!known) {
         return respond(Refuse(Fail(Errc::kUnknownPortal, "member_id " + call->member_id), "hook"));
     }
-    if (!TokensEqual(HookSecret(options_.hook_key, call->member_id), call->secret)) {
+    if (!SecretsEqual(HookSecret(options_.hook_key, call->member_id), call->secret)) {
         return respond(Refuse(Fail(Errc::kBadToken, "hook secret for member_id " + call->member_id), "hook"));
     }
     const TimeMs now = clock_.Now();

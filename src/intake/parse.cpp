@@ -280,18 +280,4 @@ std::string DedupKey(const InboundEvent& ev) {
                        ev.handler_id, ev.digest);
 }
 
-bool TokensEqual(std::string_view expected, std::string_view given) noexcept {
-    // Compare over the expected length so the loop's duration does not reveal where a guess went wrong; a length
-    // mismatch is folded into the result instead of returning early.
-    unsigned char diff = expected.size() == given.size() ? 0 : 1;
-    if (expected.empty()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < expected.size(); ++i) {
-        const unsigned char g = i < given.size() ? static_cast<unsigned char>(given[i]) : 0;
-        diff |= static_cast<unsigned char>(static_cast<unsigned char>(expected[i]) ^ g);
-    }
-    return diff == 0;
-}
-
 }  // namespace dispatch::intake

@@ -92,7 +92,4 @@ Result<HookCall> ParseHookCall(std::string_view query, std::string_view content_
 // (CONTRACT §10.4); (member_id, event, entity type, id, ts, handler) is as close as the payload allows.
 std::string DedupKey(const InboundEvent& ev);
 
-// Constant-time comparison of secrets: the time taken does not depend on where they differ.
-bool TokensEqual(std::string_view expected, std::string_view given) noexcept;
-
 }  // namespace dispatch::intake

@@ -262,6 +262,12 @@ void Routes::Register(http::Router& router) const {
     const std::shared_ptr<const State> state = state_;
 
     router.Add("GET", "/api/v1/portals/{member_id}/stats", [state](http::Request&& req, http::Respond respond) {
+        if (!req.BearerMatches(state->options.api_token)) {
+            http::Response res = JsonError(401, "missing or wrong bearer token");
+            res.WithHeader("WWW-Authenticate", "Bearer");
+            respond(std::move(res));
+            return;
+        }
         const std::string member_id = req.Param("member_id");
         if (!ValidMemberId(member_id)) {
             respond(JsonError(400, "member_id: expected 1-64 letters, digits, '.', '_' or '-'"));

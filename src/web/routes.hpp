@@ -10,7 +10,7 @@
 //   group_by   "month" or "year" and/or any of "assignee", "line", "template", "priority", comma-separated.
 //   line, template, priority, assignee   filters (stats::Filter); template= (empty) selects requests without one.
 //   format     "json" (default) or "csv" (one header row; text/csv, as an attachment).
-// Answers: 200; 400 {"error": reason} for a bad parameter; 404 {"error": ...} for a portal the source does not know
+// Answers: 200; 401 {"error": ...} without the bearer token Options::api_token asks for; 400 {"error": reason} for a bad parameter; 404 {"error": ...} for a portal the source does not know
 // (CoreErrc::kNotFound); 503 when the source fails otherwise (logged once here, no detail to the caller).
 //
 // Threads: handlers run on the connection's io strand and must not block, so the source and the fold of the
@@ -43,6 +43,10 @@ struct Options {
     // /dashboard without ?member_id= redirects to this portal's page when set (single-portal deployments, the
     // demo); otherwise the page asks for one.
     std::string default_member_id;
+    // The statistics API asks for "Authorization: Bearer <api_token>" when set (dispatchd's flows.api_token_env):
+    // KPIs per assignee are personnel data. The page and its assets stay public (no data in them); the page reads
+    // the token from its fragment (/dashboard#token=...) and sends it with every API call.
+    std::string api_token;
 };
 
 class Routes {

@@ -39,6 +39,23 @@
   };
   let requestSerial = 0;
 
+  // The API token (dispatchd's flows.api_token_env), when the deployment sets one, arrives in the fragment
+  // (#token=...): a fragment never reaches a server or its logs. It is kept for the tab only and taken out of the
+  // address bar so that it is not bookmarked or shared by accident.
+  const TOKEN_KEY = 'dispatch.api_token';
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  if (fragment.has('token')) {
+    sessionStorage.setItem(TOKEN_KEY, fragment.get('token'));
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+
+  function apiHeaders(accept) {
+    const headers = { Accept: accept };
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    if (token) headers.Authorization = 'Bearer ' + token;
+    return headers;
+  }
+
   function setStatus(text, isError) {
     statusLine.textContent = text;
     statusLine.classList.toggle('error', !!isError);
@@ -74,7 +91,30 @@
     if (state.line) q.set('line', state.line);
     if (state.template !== null) q.set('template', state.template);
     history.replaceState(null, '', '?' + q.toString());
-    document.getElementById('csv').href = apiUrl('csv');
+  }
+
+  // A plain link cannot send the bearer token, so the CSV is fetched and handed to the browser as a file.
+  async function downloadCsv(event) {
+    event.preventDefault();
+    let response;
+    try {
+      response = await fetch(apiUrl('csv'), { headers: apiHeaders('text/csv') });
+    } catch (e) {
+      fail('The statistics API did not answer: ' + e.message);
+      return;
+    }
+    if (!response.ok) {
+      const body = await response.json().catch(() => null);
+      fail('HTTP ' + response.status + ': ' + (body && body.error ? body.error : response.statusText));
+      return;
+    }
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = 'helpdesk-stats-' + state.member + '-' + state.view + '.csv';
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 0);
   }
 
   function rowLabel(row) {
@@ -397,13 +437,18 @@
     syncUrl();
     let response;
     try {
-      response = await fetch(apiUrl(''), { headers: { Accept: 'application/json' } });
+      response = await fetch(apiUrl(''), { headers: apiHeaders('application/json') });
     } catch (e) {
       fail('The statistics API did not answer: ' + e.message);
       return;
     }
     const body = await response.json().catch(() => null);
     if (serial !== requestSerial) return; // a later request superseded this one
+    if (response.status === 401) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      fail('This dashboard needs the API token: open it as …/dashboard#token=<token> (dispatchd\'s flows.api_token_env).');
+      return;
+    }
     if (!response.ok) {
       fail('HTTP ' + response.status + ': ' + (body && body.error ? body.error : response.statusText));
       return;
@@ -437,6 +482,7 @@
   }
 
   function bind() {
+    document.getElementById('csv').addEventListener('click', downloadCsv);
     for (const button of document.querySelectorAll('#views button')) {
       button.setAttribute('aria-pressed', String(button.dataset.view === state.view));
       button.addEventListener('click', () => {

@@ -5,6 +5,7 @@
 //   dashboard_seed_server --cert server.pem --key server.key --sla workplace/sla.json
 //                         --schema schemas/sla.schema.json [--tickets 400] [--seed 7]
 //                         [--now 2026-04-01T12:00:00+03:00] [--member m1] [--listen 127.0.0.1:0]
+//                         [--api-token TOKEN]
 
 #include <signal.h>
 #include <unistd.h>
@@ -75,6 +76,7 @@ int main(int argc, char** argv) {
     std::shared_ptr<const sla::Policy> policy(shared_seed, &shared_seed->config.policy);
     web::Options options;
     options.default_member_id = member;
+    options.api_token = args["--api-token"];
     web::Routes routes(source, policy, clock, *zone, {}, options);
 
     metrics::Registry registry;

@@ -38,6 +38,7 @@ using testing::SourcePath;
 constexpr int kTickets = 400;
 constexpr std::uint64_t kSeed = 7;
 constexpr const char* kNow = "2026-04-01T12:00:00+03:00";
+constexpr const char* kToken = "dashboard-test-token";
 
 std::string FindChromium() {
     if (const char* env = std::getenv("DISPATCH_CHROMIUM"); env != nullptr && *env != '\0') {
@@ -149,7 +150,9 @@ protected:
                                              "--now",
                                              kNow,
                                              "--member",
-                                             "m1"},
+                                             "m1",
+                                             "--api-token",
+                                             kToken},
                                             {},
                                             BinaryPath("dashboard-server.log"),
                                             30s,
@@ -212,7 +215,10 @@ protected:
     }
 
     // Loads the page in headless Chromium; returns the DOM after its scripts ran (or a screenshot when asked).
-    std::string Browse(const std::string& query, const std::string& screenshot = {}) {
+    // `fragment` carries the API token the way an admin's link does (#token=...); empty sends none.
+    std::string Browse(const std::string& query,
+                       const std::string& screenshot = {},
+                       const std::string& fragment = std::string("#token=") + kToken) {
         const std::string chromium = FindChromium();
         if (chromium.empty()) {
             return {};
@@ -238,7 +244,7 @@ protected:
         } else {
             argv.push_back("--screenshot=" + screenshot);
         }
-        argv.push_back(base_ + "/dashboard?" + query);
+        argv.push_back(base_ + "/dashboard?" + query + fragment);
         const int status = RunProgram(argv, profile.File("stdout"), profile.File("stderr"), 120s);
         EXPECT_EQ(status, 0) << ReadFile(profile.File("stderr")).substr(0, 2000);
         return ReadFile(profile.File("stdout"));
@@ -261,12 +267,14 @@ protected:
 
 TEST_F(DashboardTest, ApiOverHttpsServesWhatTheFoldComputes) {
     http::Client client(http::ClientOptions{.ca_file = BinaryPath("certs/ca.pem")});
+    const http::Headers auth{{"Authorization", std::string("Bearer ") + kToken}};
 
-    const auto json = client.Get(base_ + "/api/v1/portals/m1/stats?from=2026-02&to=2026-03&group_by=month,line");
+    const auto json =
+        client.Get(base_ + "/api/v1/portals/m1/stats?from=2026-02&to=2026-03&group_by=month,line", auth);
     const auto csv =
-        client.Get(base_ + "/api/v1/portals/m1/stats?from=2026-02&to=2026-03&group_by=assignee&format=csv");
-    const auto unknown = client.Get(base_ + "/api/v1/portals/m2/stats");
-    const auto bad = client.Get(base_ + "/api/v1/portals/m1/stats?group_by=week");
+        client.Get(base_ + "/api/v1/portals/m1/stats?from=2026-02&to=2026-03&group_by=assignee&format=csv", auth);
+    const auto unknown = client.Get(base_ + "/api/v1/portals/m2/stats", auth);
+    const auto bad = client.Get(base_ + "/api/v1/portals/m1/stats?group_by=week", auth);
 
     ASSERT_THAT(json, IsOk());
     ASSERT_EQ(json->status, 200);
@@ -280,6 +288,35 @@ TEST_F(DashboardTest, ApiOverHttpsServesWhatTheFoldComputes) {
     EXPECT_EQ(bad->status, 400);
     // The seed put every request in February or March.
     EXPECT_EQ(Expected("2026-02", "2026-03", "").totals.created, kTickets);
+}
+
+TEST_F(DashboardTest, TheApiRefusesAMissingOrWrongTokenButThePageIsPublic) {
+    http::Client client(http::ClientOptions{.ca_file = BinaryPath("certs/ca.pem")});
+
+    const auto none = client.Get(base_ + "/api/v1/portals/m1/stats");
+    const auto wrong = client.Get(base_ + "/api/v1/portals/m1/stats", {{"Authorization", "Bearer guess"}});
+    const auto basic = client.Get(base_ + "/api/v1/portals/m1/stats", {{"Authorization", kToken}});
+    const auto page = client.Get(base_ + "/dashboard?member_id=m1");
+
+    for (const auto* refused : {&none, &wrong, &basic}) {
+        ASSERT_THAT(*refused, IsOk());
+        EXPECT_EQ((*refused)->status, 401);
+        EXPECT_EQ((*refused)->Header("www-authenticate"), "Bearer");
+        EXPECT_NE((*refused)->body.find("bearer token"), std::string::npos) << (*refused)->body;
+    }
+    ASSERT_THAT(page, IsOk());
+    EXPECT_EQ(page->status, 200);
+}
+
+TEST_F(DashboardTest, WithoutTheTokenThePageSaysHowToOpenIt) {
+    SKIP_WITHOUT_CHROMIUM();
+
+    const std::string dom = Browse("member_id=m1&view=month", {}, "");
+
+    const auto main = Attributes(dom, "<main id=\"dashboard\"");
+    ASSERT_EQ(main.count("data-state"), 1u) << dom.substr(0, 3000);
+    EXPECT_EQ(main.at("data-state"), "error");
+    EXPECT_NE(main.at("data-error").find("#token="), std::string::npos) << main.at("data-error");
 }
 
 TEST_F(DashboardTest, TheChartLibraryIsEmbedded) {

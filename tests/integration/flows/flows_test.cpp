@@ -32,6 +32,7 @@ using testing::TempDir;
 
 constexpr std::int64_t kRequester = 101;
 constexpr const char* kStart = "2026-03-02T06:00:00Z";  // Monday 09:00 Moscow
+constexpr const char* kApiToken = "flows-test-api-token";
 
 TimeMs At(const char* iso) { return ParseIso8601(iso).value(); }
 
@@ -111,12 +112,15 @@ protected:
                         {"verify_install", false}}},
             {"workplace",
              bj::object{{"spec", SourcePath("workplace/helpdesk.json")}, {"sla", SourcePath("workplace/sla.json")}}},
-            {"clock", bj::object{{"mode", "manual"}, {"start", kStart}}}};
+            {"clock", bj::object{{"mode", "manual"}, {"start", kStart}}},
+            {"flows", bj::object{{"api_token_env", "DISPATCH_API_TOKEN"}}}};
         {
             std::ofstream out(dir_.File("config.json"));
             out << json::Dump(config);
         }
-        env_ = {"DISPATCH_HOOK_KEY=0123456789abcdef0123456789abcdef", "DISPATCH_CLIENT_SECRET=" + client_secret};
+        env_ = {"DISPATCH_HOOK_KEY=0123456789abcdef0123456789abcdef",
+                "DISPATCH_CLIENT_SECRET=" + client_secret,
+                std::string("DISPATCH_API_TOKEN=") + kApiToken};
         StartService(kStart);
 
         // The portal installs the app into dispatchd, then the admin provisions the workplace.
@@ -161,8 +165,10 @@ protected:
                                 " --schema " + SourcePath("schemas/workplace.schema.json") + " --public-url " +
                                 service_ + " --ca " + BinaryPath("certs/ca.pem") + " >" + dir_.File("provision.out") +
                                 " 2>&1";
-        const std::string env = "DISPATCH_HOOK_KEY=" + env_[0].substr(env_[0].find('=') + 1) +
-                                " DISPATCH_CLIENT_SECRET=" + env_[1].substr(env_[1].find('=') + 1) + " ";
+        std::string env;
+        for (const auto& var : env_) {
+            env += var + " ";
+        }
         ASSERT_EQ(std::system((env + cmd).c_str()), 0) << Slurp(dir_.File("provision.out"));
     }
 
@@ -198,9 +204,10 @@ protected:
     }
 
     std::string Uf(const std::string& code) const { return fmt::format("UF_CRM_{}_{}", type_id_, code); }
-    std::string Camel(const std::string& code) const {
+    std::string Camel(const std::string& code) const { return Camel(type_id_, code); }
+    static std::string Camel(std::int64_t type_id, const std::string& code) {
         // UF_CRM_21_SLA_STATE → ufCrm21SlaState
-        std::string out = fmt::format("ufCrm{}", type_id_);
+        std::string out = fmt::format("ufCrm{}", type_id);
         bool upper = true;
         for (char c : code) {
             if (c == '_') {
@@ -219,8 +226,10 @@ protected:
         return std::string((std::istreambuf_iterator<char>(in)), {});
     }
 
+    // Every call carries dispatchd's API token; the emulator ignores it.
+    static http::Headers Auth() { return {{"Authorization", std::string("Bearer ") + kApiToken}}; }
     bj::value Get(const std::string& url) {
-        auto r = client_.Get(url);
+        auto r = client_.Get(url, Auth());
         EXPECT_TRUE(r) << url;
         if (!r) {
             return nullptr;
@@ -282,7 +291,7 @@ protected:
     void AdvanceTo(TimeMs t) {
         ASSERT_EQ(Admin("clock", bj::object{{"set_ms", t}}).at("status").as_int64(), 200);
         auto r = client_.Post(
-            service_ + "/_admin/clock", json::Dump(bj::object{{"now", FormatIso8601(t)}}), "application/json");
+            service_ + "/_admin/clock", json::Dump(bj::object{{"now", FormatIso8601(t)}}), "application/json", Auth());
         ASSERT_TRUE(r);
         ASSERT_EQ(r->status, 200) << r->body;
         Settle();
@@ -519,7 +528,7 @@ TEST_F(Flows, DroppedEventsEndInTheSameLedgersAndFields) {
         AdvanceTo(At("2026-03-02T09:00:00Z"));
         Move(kRequester, ids[0], "SUCCESS");
         AdvanceTo(At("2026-03-02T10:00:00Z"));
-        auto r = client_.Post(service_ + "/_admin/flows/reconcile?member_id=" + member_, "", "application/json");
+        auto r = client_.Post(service_ + "/_admin/flows/reconcile?member_id=" + member_, "", "application/json", Auth());
         EXPECT_TRUE(r && r->status == 200);
         Settle();
 
@@ -570,6 +579,107 @@ TEST_F(Flows, DroppedEventsEndInTheSameLedgersAndFields) {
     for (const auto& [id, line] : all) {
         EXPECT_EQ(line, dropped.count(id) ? dropped.at(id) : std::string("(missing)")) << "item " << id;
     }
+}
+
+// `dispatchctl stats export` on demand: one "HelpDesk KPI" item per period and scope, created once, holding what the
+// statistics API computes; a second export writes nothing; after more work only what changed is updated.
+TEST_F(Flows, KpiItemsAreWrittenBackOnDemandAndOnlyChangesAreWrittenAgain) {
+    const auto c1 = File("1C: cannot post the March invoice", "1C", "NORMAL");
+    const auto hw = File("Printer jammed", "HARDWARE", "HIGH");
+    File("Something is wrong", "", "NORMAL");  // no template: auto-closed
+    AdvanceTo(At("2026-03-02T06:01:00Z"));
+    const auto specialist = json::IntAt(Item(hw), "assignedById").value();
+    Move(specialist, hw, "IN_PROGRESS");
+    AdvanceTo(At("2026-03-02T06:30:00Z"));
+    Move(specialist, hw, "REVIEW");
+    AdvanceTo(At("2026-03-02T07:00:00Z"));
+    Move(kRequester, hw, "SUCCESS");
+    AdvanceTo(At("2026-03-02T07:30:00Z"));
+
+    std::int64_t kpi_type = 0, kpi_etid = 0;
+    const bj::value types = Act(1, "crm.type.list", bj::object{});
+    for (const auto& t : types.at("types").as_array()) {
+        if (json::StringAt(t, "code").value_or("") == "helpdesk_kpi") {
+            kpi_type = json::IntAt(t, "id").value();
+            kpi_etid = json::IntAt(t, "entityTypeId").value();
+        }
+    }
+    ASSERT_GT(kpi_etid, 0) << "provisioning created no KPI smart process";
+    const auto field = [&](const std::string& code) { return Camel(kpi_type, code); };
+    const auto kpi_items = [&] {
+        std::map<std::string, bj::object> by_key;
+        auto list = Act(1,
+                        "crm.item.list",
+                        bj::object{{"entityTypeId", kpi_etid}, {"select", bj::array{"id", "*", "uf_*"}}});
+        for (const auto& item : list.at("items").as_array()) {
+            by_key[json::StringAt(item, field("KPI_KEY")).value_or("")] = item.as_object();
+        }
+        return by_key;
+    };
+    const auto export_kpis = [&](const std::string& name) {
+        const std::string out = dir_.File(name);
+        std::string cmd;  // the service's environment: the config names its secrets there
+        for (const auto& var : env_) {
+            cmd += var + " ";
+        }
+        cmd += std::string(DISPATCHCTL_BIN) +
+                                " stats export --config " + dir_.File("config.json") + " --url " + service_ +
+                                " --ca " + BinaryPath("certs/ca.pem") + " --from 2026-03 --to 2026-03 >" + out +
+                                " 2>&1";
+        EXPECT_EQ(std::system(cmd.c_str()), 0) << Slurp(out);
+        Settle();
+        return Slurp(out);
+    };
+    const auto writes = [&](const bj::value& log) {
+        int n = 0;
+        for (const auto& r : log.is_array() ? log.as_array() : bj::array{}) {
+            const std::string m = json::StringAt(r, "method").value_or("");
+            n += (m == "crm.item.add" || m == "crm.item.update" || m == "batch") ? 1 : 0;
+        }
+        return n;
+    };
+    const auto matches_stats = [&](const std::map<std::string, bj::object>& items) {
+        auto stats = Get(fmt::format("{}/api/v1/portals/{}/stats?from=2026-03&to=2026-03&group_by=month",
+                                     service_, member_));
+        const bj::value& totals = stats.at("totals");
+        ASSERT_EQ(items.count("month:2026-03:all"), 1u) << json::Dump(stats);
+        const bj::object& all = items.at("month:2026-03:all");
+        for (const auto& [code, key] : std::vector<std::pair<std::string, std::string>>{
+                 {"KPI_CREATED", "created"}, {"KPI_CLOSED", "closed"}, {"KPI_AUTO_CLOSED", "auto_closed"}}) {
+            EXPECT_EQ(json::IntAt(all, field(code)), json::IntAt(totals, key)) << code << " " << json::Dump(all);
+        }
+    };
+
+    // Without the token the API refuses the export; the command names why.
+    auto refused = client_.Post(service_ + "/_admin/kpi/export?member_id=" + member_, "", "application/json");
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 401);
+
+    const std::string first = export_kpis("export1.out");
+    EXPECT_THAT(first, HasSubstr("written")) << first;
+    EXPECT_THAT(first, ::testing::Not(HasSubstr("created=0 "))) << first;
+    auto items = kpi_items();
+    matches_stats(items);
+    EXPECT_EQ(json::IntAt(items.at("month:2026-03:all"), field("KPI_CREATED")), 3);
+    EXPECT_EQ(json::IntAt(items.at("month:2026-03:all"), field("KPI_AUTO_CLOSED")), 1);
+    EXPECT_EQ(items.count("year:2026:all"), 1u);
+    EXPECT_EQ(items.count(fmt::format("month:2026-03:assignee:{}", specialist)), 1u);
+    EXPECT_EQ(items.count("month:2026-03:assignee:25"), 1u);  // the 1C specialist's open load
+
+    const auto before = Get(admin_ + "requests");
+    const std::string second = export_kpis("export2.out");
+    EXPECT_THAT(second, HasSubstr("created=0 updated=0")) << second;
+    EXPECT_EQ(writes(before), writes(Get(admin_ + "requests")));
+    EXPECT_EQ(kpi_items().size(), items.size());
+
+    Move(25, c1, "IN_PROGRESS");
+    AdvanceTo(At("2026-03-02T08:00:00Z"));
+    const std::string third = export_kpis("export3.out");
+    EXPECT_THAT(third, HasSubstr("created=0 ")) << third;
+    EXPECT_THAT(third, ::testing::Not(HasSubstr("updated=0 "))) << third;
+    const auto after = kpi_items();
+    EXPECT_EQ(after.size(), items.size());
+    matches_stats(after);
 }
 
 }  // namespace

@@ -321,6 +321,17 @@ TEST_F(DispatchctlTest, UsageErrorsExitOneAndHelpExitsZero) {
     EXPECT_EQ(Ctl({"provision", "plan"}).exit, 1);
     EXPECT_EQ(Ctl({"--help"}).exit, 0);
     EXPECT_THAT(last_.out, HasSubstr("exit codes"));
+    EXPECT_THAT(last_.out, HasSubstr("stats export"));
+    const auto stats = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), {DISPATCHCTL_BIN, "stats", "export"});
+        return RunProcess(args, {}, dir_.Path().string());
+    };
+    const auto no_url = stats({"--config", WriteConfig()});
+    EXPECT_EQ(no_url.exit, 1);
+    EXPECT_THAT(no_url.err, HasSubstr("needs --config and --url"));
+    const auto no_value = stats({"--url", "https://127.0.0.1:1", "--config"});
+    EXPECT_EQ(no_value.exit, 1);
+    EXPECT_THAT(no_value.err, HasSubstr("--config needs a value"));
 }
 
 }  // namespace

@@ -142,14 +142,6 @@ TEST(ParseHookCall, MergesQueryAndBody) {
     EXPECT_THAT(ParseHookCall("member_id=m1", "", ""), HasErrc(Errc::kMissingField));
 }
 
-TEST(TokensEqual, ComparesWholeValues) {
-    EXPECT_TRUE(TokensEqual("abc123", "abc123"));
-    EXPECT_FALSE(TokensEqual("abc123", "abc124"));
-    EXPECT_FALSE(TokensEqual("abc123", "abc12"));
-    EXPECT_FALSE(TokensEqual("abc123", "abc1234"));
-    EXPECT_FALSE(TokensEqual("", ""));
-}
-
 TEST(HttpStatus, MapsEachRefusal) {
     EXPECT_EQ(HttpStatus(Errc::kMalformedBody), 400u);
     EXPECT_EQ(HttpStatus(Errc::kBadToken), 401u);
