@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -278,6 +279,12 @@ struct Target {
 int StatsExport(int argc, char** argv) {
     std::string config_path, url, member_arg, from, to, ca_file;
     int wait_seconds = 120;
+    const std::map<std::string_view, std::string*> text_options{{"--config", &config_path},
+                                                                {"--url", &url},
+                                                                {"--member", &member_arg},
+                                                                {"--from", &from},
+                                                                {"--to", &to},
+                                                                {"--ca", &ca_file}};
     std::vector<std::string> rest(argv + 3, argv + argc);
     for (std::size_t i = 0; i < rest.size(); ++i) {
         const std::string& flag = rest[i];
@@ -285,18 +292,8 @@ int StatsExport(int argc, char** argv) {
             return Die(flag + (flag.rfind("--", 0) == 0 ? " needs a value" : ": unexpected argument"));
         }
         const std::string& value = rest[++i];
-        if (flag == "--config") {
-            config_path = value;
-        } else if (flag == "--url") {
-            url = value;
-        } else if (flag == "--member") {
-            member_arg = value;
-        } else if (flag == "--from") {
-            from = value;
-        } else if (flag == "--to") {
-            to = value;
-        } else if (flag == "--ca") {
-            ca_file = value;
+        if (auto it = text_options.find(flag); it != text_options.end()) {
+            *it->second = value;
         } else if (flag == "--wait") {
             try {
                 wait_seconds = std::stoi(value);

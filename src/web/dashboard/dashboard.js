@@ -93,19 +93,32 @@
     history.replaceState(null, '', '?' + q.toString());
   }
 
+  // One call of the statistics API, with the token; null when it did not answer (the page already says so).
+  async function callApi(format, accept) {
+    try {
+      return await fetch(apiUrl(format), { headers: apiHeaders(accept) });
+    } catch (e) {
+      fail('The statistics API did not answer: ' + e.message);
+      return null;
+    }
+  }
+
+  function failHttp(response, body) {
+    if (response.status === 401) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      fail('This dashboard needs the API token: open it as …/dashboard#token=<token> (dispatchd\'s flows.api_token_env).');
+      return;
+    }
+    fail('HTTP ' + response.status + ': ' + (body && body.error ? body.error : response.statusText));
+  }
+
   // A plain link cannot send the bearer token, so the CSV is fetched and handed to the browser as a file.
   async function downloadCsv(event) {
     event.preventDefault();
-    let response;
-    try {
-      response = await fetch(apiUrl('csv'), { headers: apiHeaders('text/csv') });
-    } catch (e) {
-      fail('The statistics API did not answer: ' + e.message);
-      return;
-    }
+    const response = await callApi('csv', 'text/csv');
+    if (!response) return;
     if (!response.ok) {
-      const body = await response.json().catch(() => null);
-      fail('HTTP ' + response.status + ': ' + (body && body.error ? body.error : response.statusText));
+      failHttp(response, await response.json().catch(() => null));
       return;
     }
     const link = document.createElement('a');
@@ -435,22 +448,12 @@
     main.dataset.state = 'loading';
     setStatus('Loading…');
     syncUrl();
-    let response;
-    try {
-      response = await fetch(apiUrl(''), { headers: apiHeaders('application/json') });
-    } catch (e) {
-      fail('The statistics API did not answer: ' + e.message);
-      return;
-    }
+    const response = await callApi('', 'application/json');
+    if (!response) return;
     const body = await response.json().catch(() => null);
     if (serial !== requestSerial) return; // a later request superseded this one
-    if (response.status === 401) {
-      sessionStorage.removeItem(TOKEN_KEY);
-      fail('This dashboard needs the API token: open it as …/dashboard#token=<token> (dispatchd\'s flows.api_token_env).');
-      return;
-    }
     if (!response.ok) {
-      fail('HTTP ' + response.status + ': ' + (body && body.error ? body.error : response.statusText));
+      failHttp(response, body);
       return;
     }
     // The first visit of the year view without a range asks for the last five years of the server's clock.
