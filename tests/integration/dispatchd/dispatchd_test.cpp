@@ -19,6 +19,7 @@
 #include "http/client.hpp"
 #include "store/errc.hpp"
 #include "store/store.hpp"
+#include "support/b24emu.hpp"
 #include "support/process.hpp"
 #include "support/test_support.hpp"
 
@@ -60,33 +61,15 @@ class DispatchdTest : public ::testing::Test {
 protected:
     void SetUp() override {
         std::string error;
-        ASSERT_TRUE(emu_.Start({B24EMU_BIN,
-                                "--listen",
-                                "127.0.0.1:0",
-                                "--cert",
-                                BinaryPath("certs/server.pem"),
-                                "--key",
-                                BinaryPath("certs/server.key"),
-                                "--clock",
-                                "manual",
-                                "--start",
-                                "2026-03-02T09:00:00+03:00",
-                                "--handler-ca",
-                                BinaryPath("certs/ca.pem"),
-                                "--seed",
-                                "9"},
-                               {},
-                               dir_.File("b24emu.log"),
-                               20s,
-                               error))
+        testing::EmuEndpoints emu;
+        ASSERT_TRUE(testing::StartB24emu(
+            emu_, B24EMU_BIN, {.start = "2026-03-02T09:00:00+03:00", .seed = "9"}, dir_.File("b24emu.log"), emu, error))
             << error;
-        auto line = json::Parse(emu_.FirstLine());
-        ASSERT_TRUE(line) << emu_.FirstLine();
-        emu_base_ = json::StringAt(*line, "base_url").value_or("");
-        emu_admin_ = json::StringAt(*line, "admin_url").value_or("");
-        webhook_ = json::StringAt(*line, "webhook_url").value_or("");
-        client_id_ = json::StringAt(*line, "client_id").value_or("");
-        client_secret_ = json::StringAt(*line, "client_secret").value_or("");
+        emu_base_ = emu.base_url;
+        emu_admin_ = emu.admin_url;
+        webhook_ = emu.webhook_url;
+        client_id_ = emu.client_id;
+        client_secret_ = emu.client_secret;
         auto state = client_.Get(emu_admin_ + "state");
         ASSERT_TRUE(state && state->status == 200);
         member_id_ = json::StringAt(*json::Parse(state->body), "member_id").value_or("");

@@ -16,6 +16,7 @@
 #include "core/time_format.hpp"
 #include "http/client.hpp"
 #include "http/server.hpp"
+#include "support/b24emu.hpp"
 #include "support/process.hpp"
 #include "support/test_support.hpp"
 
@@ -66,33 +67,20 @@ protected:
     }
 
     void StartEmulator(const std::vector<std::string>& extra, const std::string& seed = "11") {
-        std::vector<std::string> argv{B24EMU_BIN,
-                                      "--listen",
-                                      "127.0.0.1:0",
-                                      "--cert",
-                                      BinaryPath("certs/server.pem"),
-                                      "--key",
-                                      BinaryPath("certs/server.key"),
-                                      "--clock",
-                                      "manual",
-                                      "--start",
-                                      kStart,
-                                      "--limits",
-                                      "off",
-                                      "--seed",
-                                      seed,
-                                      "--handler-ca",
-                                      BinaryPath("certs/ca.pem")};
-        argv.insert(argv.end(), extra.begin(), extra.end());
         std::string error;
-        ASSERT_TRUE(emu_.Start(argv, {}, dir_.File("b24emu.log"), 20s, error)) << error;
-        auto line = json::Parse(emu_.FirstLine());
-        ASSERT_TRUE(line) << emu_.FirstLine();
-        base_ = std::string(line->at("base_url").as_string());
-        hook_ = std::string(line->at("webhook_url").as_string());
-        admin_ = std::string(line->at("admin_url").as_string());
-        client_id_ = std::string(line->at("client_id").as_string());
-        client_secret_ = std::string(line->at("client_secret").as_string());
+        testing::EmuEndpoints emu;
+        ASSERT_TRUE(testing::StartB24emu(emu_,
+                                         B24EMU_BIN,
+                                         {.start = kStart, .seed = seed, .limits = false, .extra = extra},
+                                         dir_.File("b24emu.log"),
+                                         emu,
+                                         error))
+            << error;
+        base_ = emu.base_url;
+        hook_ = emu.webhook_url;
+        admin_ = emu.admin_url;
+        client_id_ = emu.client_id;
+        client_secret_ = emu.client_secret;
     }
 
     void StopEmulator() {

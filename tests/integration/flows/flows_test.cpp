@@ -17,6 +17,7 @@
 #include "core/json.hpp"
 #include "core/time_format.hpp"
 #include "http/client.hpp"
+#include "support/b24emu.hpp"
 #include "support/process.hpp"
 #include "support/test_support.hpp"
 
@@ -64,33 +65,14 @@ protected:
             categories_.clear();
         }
         std::string error;
-        ASSERT_TRUE(emu_.Start({B24EMU_BIN,
-                                "--listen",
-                                "127.0.0.1:0",
-                                "--cert",
-                                BinaryPath("certs/server.pem"),
-                                "--key",
-                                BinaryPath("certs/server.key"),
-                                "--clock",
-                                "manual",
-                                "--start",
-                                kStart,
-                                "--limits",
-                                "off",
-                                "--seed",
-                                "7",
-                                "--handler-ca",
-                                BinaryPath("certs/ca.pem")},
-                               {},
-                               dir_.File("b24emu.log"),
-                               std::chrono::seconds(20),
-                               error))
+        testing::EmuEndpoints emu;
+        ASSERT_TRUE(testing::StartB24emu(
+            emu_, B24EMU_BIN, {.start = kStart, .seed = "7", .limits = false}, dir_.File("b24emu.log"), emu, error))
             << error;
-        auto line = json::Parse(emu_.FirstLine()).value();
-        admin_ = json::StringAt(line, "admin_url").value();
-        base_ = json::StringAt(line, "base_url").value();
-        const std::string client_id = json::StringAt(line, "client_id").value();
-        const std::string client_secret = json::StringAt(line, "client_secret").value();
+        admin_ = emu.admin_url;
+        base_ = emu.base_url;
+        const std::string client_id = emu.client_id;
+        const std::string client_secret = emu.client_secret;
         if (!base_.empty() && base_.back() == '/') {
             base_.pop_back();
         }

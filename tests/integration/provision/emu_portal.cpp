@@ -6,6 +6,7 @@
 
 #include "core/json.hpp"
 #include "core/time_format.hpp"
+#include "support/b24emu.hpp"
 
 namespace dispatch::testing {
 
@@ -58,36 +59,21 @@ std::vector<RecordingTransport::Sent> RecordingTransport::Take() {
 EmuPortal::~EmuPortal() { Stop(); }
 
 bool EmuPortal::Start(const std::string& b24emu_bin, const std::string& log_file, std::string& error) {
-    if (!process_.Start({b24emu_bin,
-                         "--listen",
-                         "127.0.0.1:0",
-                         "--cert",
-                         BinaryPath("certs/server.pem"),
-                         "--key",
-                         BinaryPath("certs/server.key"),
-                         "--clock",
-                         "manual",
-                         "--start",
-                         "2026-01-12T07:00:00Z",
-                         "--seed",
-                         "5"},
-                        {},
-                        log_file,
-                        20s,
-                        error)) {
+    EmuEndpoints endpoints;
+    if (!StartB24emu(process_,
+                     b24emu_bin,
+                     {.start = "2026-01-12T07:00:00Z", .seed = "5", .handler_ca = false},
+                     log_file,
+                     endpoints,
+                     error)) {
         return false;
     }
-    const auto line = json::Parse(process_.FirstLine());
-    if (!line) {
-        error = "start line is not JSON: " + process_.FirstLine();
-        return false;
-    }
-    base_url_ = json::StringAt(*line, "base_url").value_or("");
-    webhook_url_ = json::StringAt(*line, "webhook_url").value_or("");
-    client_id_ = json::StringAt(*line, "client_id").value_or("");
-    client_secret_ = json::StringAt(*line, "client_secret").value_or("");
+    base_url_ = endpoints.base_url;
+    webhook_url_ = endpoints.webhook_url;
+    client_id_ = endpoints.client_id;
+    client_secret_ = endpoints.client_secret;
     admin_ = std::make_unique<http::Client>(TestCaOptions());
-    return !base_url_.empty();
+    return true;
 }
 
 void EmuPortal::Stop() {
