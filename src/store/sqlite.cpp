@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <condition_variable>
+#include <mutex>
+
 #include "core/log.hpp"
 #include "store/errc.hpp"
 
@@ -176,6 +179,94 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, co
         return pragmas.error();
     }
     return connection;
+}
+
+struct WalCheckpointer::State {
+    mutable std::mutex mu;
+    std::condition_variable cv;
+    bool wanted = false;
+    bool stopping = false;
+    std::int64_t runs = 0;
+};
+
+Result<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(Connection& writer,
+                                                                const std::string& path,
+                                                                int wake_pages,
+                                                                int finish_pages) {
+    auto own = Connection::Open(path, {});
+    if (!own) {
+        return own.error();
+    }
+    return std::unique_ptr<WalCheckpointer>(new WalCheckpointer(writer, std::move(*own), wake_pages, finish_pages));
+}
+
+void WalCheckpointer::Attach() {
+    // Replaces SQLite's automatic checkpoint (itself a WAL hook) on the writer.
+    sqlite3_wal_hook(writer_.Handle(), &WalCheckpointer::OnCommit, this);
+}
+
+WalCheckpointer::WalCheckpointer(Connection& writer, std::unique_ptr<Connection> own, int wake_pages, int finish_pages)
+    : writer_(writer),
+      own_(std::move(own)),
+      wake_pages_(wake_pages),
+      finish_pages_(finish_pages),
+      state_(std::make_unique<State>()),
+      thread_([this] { Run(); }) {}
+
+WalCheckpointer::~WalCheckpointer() {
+    sqlite3_wal_hook(writer_.Handle(), nullptr, nullptr);
+    sqlite3_wal_autocheckpoint(writer_.Handle(), 1000);
+    {
+        std::lock_guard lock(state_->mu);
+        state_->stopping = true;
+    }
+    state_->cv.notify_one();
+    thread_.join();
+}
+
+std::int64_t WalCheckpointer::Checkpoints() const {
+    std::lock_guard lock(state_->mu);
+    return state_->runs;
+}
+
+// Runs on the writer's thread right after each commit, with the WAL's size in pages.
+int WalCheckpointer::OnCommit(void* self, sqlite3* db, const char* name, int pages) {
+    auto* c = static_cast<WalCheckpointer*>(self);
+    if (pages >= c->finish_pages_) {
+        // Errors (SQLITE_BUSY while the background one runs) are fine: the next commit tries again.
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        return SQLITE_OK;
+    }
+    if (pages >= c->wake_pages_) {
+        {
+            std::lock_guard lock(c->state_->mu);
+            c->state_->wanted = true;
+        }
+        c->state_->cv.notify_one();
+    }
+    return SQLITE_OK;
+}
+
+void WalCheckpointer::Run() {
+    for (;;) {
+        {
+            std::unique_lock lock(state_->mu);
+            state_->cv.wait(lock, [this] { return state_->stopping || state_->wanted; });
+            if (state_->stopping) {
+                return;
+            }
+            state_->wanted = false;
+        }
+        int log_pages = 0;
+        int copied = 0;
+        const int rc =
+            sqlite3_wal_checkpoint_v2(own_->Handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_pages, &copied);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+            DISPATCH_LOG_WARN(kLog, "wal checkpoint failed", "rc={} detail={}", rc, log::Quote(sqlite3_errmsg(own_->Handle())));
+        }
+        std::lock_guard lock(state_->mu);
+        ++state_->runs;
+    }
 }
 
 Connection::~Connection() {

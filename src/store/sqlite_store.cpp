@@ -66,6 +66,25 @@ private:
 // (RunSqliteWriteGroup): writes queued together share one transaction and one fsync.
 class SqliteBackend final : public PooledBackend<Connection> {
 public:
+    ~SqliteBackend() override {
+        // The executor's thread commits on the writer: it stops before the checkpointer unhooks from the writer.
+        executor_.reset();
+        checkpointer_.reset();
+    }
+
+    // Checkpoints leave the commit path (sqlite::WalCheckpointer); the hook goes in on the writer's own thread.
+    Result<void> StartCheckpointer(const std::string& path) {
+        auto started = sqlite::WalCheckpointer::Start(*writer_, path);
+        if (!started) {
+            return started.error();
+        }
+        checkpointer_ = std::move(*started);
+        return executor_->CallGrouped([this]() -> Result<void> {
+            checkpointer_->Attach();
+            return {};
+        });
+    }
+
     Result<void> Read(const Work& work) override {
         return pool_.With([&](Connection& c) -> Result<void> {
             if (auto begun = c.Exec("BEGIN"); !begun) {
@@ -87,6 +106,9 @@ public:
 
     std::string ClaimLock(std::string_view /*alias*/) const override { return {}; }
     std::string_view Name() const override { return "sqlite"; }
+
+private:
+    std::unique_ptr<sqlite::WalCheckpointer> checkpointer_;
 };
 
 // One transaction for the whole gathered batch: one fsync (synchronous=FULL) acknowledges every event in it.
@@ -220,6 +242,9 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options, con
     if (auto started = backend->Start(open, migrate, options.read_connections, AppendBatch, RunSqliteWriteGroup);
         !started) {
         return started.error();
+    }
+    if (auto checkpoints = backend->StartCheckpointer(options.path); !checkpoints) {
+        return checkpoints.error();
     }
     DISPATCH_LOG_INFO(
         kLog, "store opened", "backend=sqlite path={} schema_version={}", log::Quote(options.path), migrations->size());

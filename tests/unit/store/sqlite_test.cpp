@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "core/clock.hpp"
@@ -120,6 +121,39 @@ TEST_F(SqliteTest, NotADatabaseIsCorrupt) {
 // The inbox's promise: once an append's completion fired, the event survives the process dying at once. The child
 // appends, reports the completion through a pipe and is SIGKILLed by the parent without any chance to clean up;
 // the parent then reopens the file. (Power loss is what synchronous=FULL covers; it cannot be simulated here.)
+// Checkpoints leave the commit: the writer's commits only wake the checkpointer, which copies the WAL back on its own
+// connection; past the finishing size the writer completes one itself so the WAL restarts and stays bounded.
+TEST_F(SqliteTest, WalCheckpointsRunBesideTheWriterAndTheWalStaysBounded) {
+    auto db = OpenDb();
+    ASSERT_THAT(db->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)"), IsOk());
+    auto checkpointer = sqlite::WalCheckpointer::Start(*db, dir_.File("t.db"), /*wake_pages=*/50, /*finish_pages=*/400);
+    ASSERT_THAT(checkpointer, IsOk());
+    (*checkpointer)->Attach();
+    const std::string body(3000, 'x');  // about one page per row
+
+    for (int tx = 0; tx < 200; ++tx) {
+        auto t = sqlite::Transaction::Begin(*db);
+        ASSERT_THAT(t, IsOk());
+        for (int row = 0; row < 10; ++row) {
+            auto st = db->Prepare("INSERT INTO t (body) VALUES (?1)");
+            ASSERT_THAT(st, IsOk());
+            st->Bind(body);
+            ASSERT_THAT(st->Run(), IsOk());
+        }
+        ASSERT_THAT(t->Commit(), IsOk());
+    }
+
+    EXPECT_TRUE(dispatch::testing::WaitFor(
+        [&] { return (*checkpointer)->Checkpoints() > 0; }, std::chrono::seconds(10), "a background checkpoint"));
+    // 2000 pages were written; without a restart the WAL would hold them all (8 MB at 4 KiB pages).
+    const auto wal_bytes = std::filesystem::file_size(dir_.File("t.db-wal"));
+    EXPECT_LT(wal_bytes, 1200u * 4096u) << wal_bytes;
+    EXPECT_EQ(db->QueryText("SELECT count(*) FROM t").value(), "2000");
+    checkpointer->reset();
+    // SQLite's own automatic checkpoint is back on the writer.
+    EXPECT_EQ(db->QueryText("PRAGMA wal_autocheckpoint").value(), "1000");
+}
+
 TEST(SqliteDurability, AcknowledgedAppendSurvivesSigkill) {
     TempDir dir;
     const std::string path = dir.File("inbox.db");
