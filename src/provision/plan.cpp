@@ -26,6 +26,33 @@ std::string YN(bool value) { return value ? "Y" : "N"; }
 
 std::string Quoted(std::string_view text) { return fmt::format("'{}'", text); }
 
+// What differs between an object on the portal and the spec: one readable line per difference for the plan, and
+// the REST fields that repair them.
+struct Changes {
+    std::vector<std::string> diffs;
+    bj::object fields;
+
+    void Text(std::string_view label, const std::string& have, const std::string& want, std::string_view field) {
+        if (have != want) {
+            diffs.push_back(fmt::format("{} {} -> {}", label, Quoted(have), Quoted(want)));
+            fields[field] = want;
+        }
+    }
+    void Number(std::string_view label, std::int64_t have, std::int64_t want, std::string_view field) {
+        if (have != want) {
+            diffs.push_back(fmt::format("{} {} -> {}", label, have, want));
+            fields[field] = want;
+        }
+    }
+    void Flag(std::string_view label, bool have, bool want, std::string_view field) {
+        if (have != want) {
+            diffs.push_back(fmt::format("{} {} -> {}", label, YN(have), YN(want)));
+            fields[field] = YN(want);
+        }
+    }
+    bool Empty() const { return diffs.empty(); }
+};
+
 bj::object Localized(const LocalizedText& text) {
     bj::object out;
     for (const auto& [language, value] : text.by_language) {
@@ -471,31 +498,25 @@ private:
             ids.type_id = type->id;
             ids.entity_type_id = type->entity_type_id;
             plan_.layout.processes.push_back(std::move(ids));
-            std::vector<std::string> diffs;
-            bj::object fields;
-            if (type->title != process.title) {
-                diffs.push_back(fmt::format("title {} -> {}", Quoted(type->title), Quoted(process.title)));
-                fields["title"] = process.title;
-            }
-            if (type->code != process.code) {
-                diffs.push_back(fmt::format("code {} -> {}", Quoted(type->code), Quoted(process.code)));
-                fields["code"] = process.code;
-            }
+            Changes changes;
+            changes.Text("title", type->title, process.title, "title");
+            changes.Text("code", type->code, process.code, "code");
             for (const auto& [name, value] : process.features.Managed()) {
-                const auto it = type->flags.find(name);
-                if (it != type->flags.end() && it->second != value) {
-                    diffs.push_back(fmt::format("{} {} -> {}", name, YN(it->second), YN(value)));
-                    fields[name] = YN(value);
+                if (const auto it = type->flags.find(name); it != type->flags.end()) {
+                    changes.Flag(name, it->second, value, name);
                 }
             }
             const auto ids_note = fmt::format("id={} entityTypeId={}", type->id, type->entity_type_id);
-            if (diffs.empty()) {
+            if (changes.Empty()) {
                 AddEntry(ObjectKind::kType, Action::kUnchanged, process.code, ids_note, type->id);
                 continue;
             }
-            const auto entry = AddEntry(ObjectKind::kType, Changed(recorded), process.code, Join(diffs), type->id);
-            auto op =
-                NewOp(OpKind::kTypeUpdate, "crm.type.update", {{"id", type->id}, {"fields", std::move(fields)}}, entry);
+            const auto entry =
+                AddEntry(ObjectKind::kType, Changed(recorded), process.code, Join(changes.diffs), type->id);
+            auto op = NewOp(OpKind::kTypeUpdate,
+                            "crm.type.update",
+                            {{"id", type->id}, {"fields", std::move(changes.fields)}},
+                            entry);
             op.process = process.code;
             op.object_id = type->id;
             Push(std::move(op));
@@ -626,29 +647,23 @@ private:
             ids.is_default = c->is_default;
             layout->funnels.push_back(std::move(ids));
             matched_funnels_[path] = c;
-            std::vector<std::string> diffs;
-            bj::object fields;
-            if (c->name != name) {
-                diffs.push_back(fmt::format("name {} -> {}", Quoted(c->name), Quoted(name)));
-                fields["name"] = name;
-            }
-            if (c->sort != funnel.sort) {
-                diffs.push_back(fmt::format("sort {} -> {}", c->sort, funnel.sort));
-                fields["sort"] = funnel.sort;
-            }
+            Changes changes;
+            changes.Text("name", c->name, name, "name");
+            changes.Number("sort", c->sort, funnel.sort, "sort");
             if (funnel.is_default && !c->is_default) {
-                diffs.push_back("becomes the default funnel");
-                fields["isDefault"] = "Y";
+                changes.diffs.push_back("becomes the default funnel");
+                changes.fields["isDefault"] = "Y";
             }
             std::string how = matches[i].how.empty() ? "" : fmt::format(" ({})", matches[i].how);
-            if (diffs.empty()) {
+            if (changes.Empty()) {
                 AddEntry(ObjectKind::kFunnel, Action::kUnchanged, path, fmt::format("id={}{}", c->id, how), c->id);
                 continue;
             }
-            const auto entry = AddEntry(ObjectKind::kFunnel, Changed(recorded), path, Join(diffs) + how, c->id);
+            const auto entry =
+                AddEntry(ObjectKind::kFunnel, Changed(recorded), path, Join(changes.diffs) + how, c->id);
             auto op = NewOp(OpKind::kCategoryUpdate,
                             "crm.category.update",
-                            {{"entityTypeId", e}, {"id", c->id}, {"fields", std::move(fields)}},
+                            {{"entityTypeId", e}, {"id", c->id}, {"fields", std::move(changes.fields)}},
                             entry);
             op.process = process.code;
             op.funnel = funnel.code;
@@ -851,38 +866,32 @@ private:
                 layout_funnel->stages.push_back(std::move(ids));
             }
             const bool recorded = recorded_ids != nullptr && recorded_ids->id == s->id;
-            std::vector<std::string> diffs;
-            bj::object fields;
-            if (s->name != name) {
-                diffs.push_back(fmt::format("name {} -> {}", Quoted(s->name), Quoted(name)));
-                fields["NAME"] = name;
-            }
-            if (s->sort != stage.sort) {
-                diffs.push_back(fmt::format("sort {} -> {}", s->sort, stage.sort));
-                fields["SORT"] = stage.sort;
-            }
+            Changes changes;
+            changes.Text("name", s->name, name, "NAME");
+            changes.Number("sort", s->sort, stage.sort, "SORT");
             if (!SameColor(s->color, stage.color)) {
-                diffs.push_back(fmt::format("color {} -> {}", Quoted(s->color), Quoted(stage.color)));
-                fields["COLOR"] = stage.color;
+                changes.Text("color", s->color, stage.color, "COLOR");
             }
             if (s->semantics != stage.semantics) {
                 // crm-status-fields.md: SEMANTICS is set at creation only.
-                diffs.push_back(
+                changes.diffs.push_back(
                     fmt::format("semantics {} -> {} cannot change: delete the stage by hand and apply "
                                 "again",
                                 ToString(s->semantics),
                                 ToString(stage.semantics)));
             }
-            if (diffs.empty()) {
+            if (changes.Empty()) {
                 AddEntry(ObjectKind::kStage, Action::kUnchanged, path, fmt::format("id={}", s->id), s->id);
                 continue;
             }
-            const auto entry = AddEntry(ObjectKind::kStage, Changed(recorded), path, Join(diffs), s->id);
-            if (fields.empty()) {
+            const auto entry = AddEntry(ObjectKind::kStage, Changed(recorded), path, Join(changes.diffs), s->id);
+            if (changes.fields.empty()) {
                 continue;
             }
-            auto op =
-                NewOp(OpKind::kStageUpdate, "crm.status.update", {{"id", s->id}, {"fields", std::move(fields)}}, entry);
+            auto op = NewOp(OpKind::kStageUpdate,
+                            "crm.status.update",
+                            {{"id", s->id}, {"fields", std::move(changes.fields)}},
+                            entry);
             op.process = process.code;
             op.funnel = funnel.code;
             op.entity_type_id = e;
@@ -1180,21 +1189,20 @@ private:
                 diffs.insert(diffs.end(), help_diffs.begin(), help_diffs.end());
             }
         }
-        if (pf.sort != field.sort) {
-            diffs.push_back(fmt::format("sort {} -> {}", pf.sort, field.sort));
-            update["sort"] = field.sort;
-        }
-        if (pf.mandatory != field.mandatory) {
-            diffs.push_back(fmt::format("mandatory {} -> {}", YN(pf.mandatory), YN(field.mandatory)));
-            update["mandatory"] = YN(field.mandatory);
+        {
+            Changes changes;
+            changes.Number("sort", pf.sort, field.sort, "sort");
+            changes.Flag("mandatory", pf.mandatory, field.mandatory, "mandatory");
+            changes.Flag("isSearchable", pf.searchable, field.searchable, "isSearchable");
+            diffs.insert(diffs.end(), changes.diffs.begin(), changes.diffs.end());
+            for (auto& kv : changes.fields) {
+                update[kv.key()] = std::move(kv.value());
+            }
         }
         if (ShowFilterOn(pf.show_filter) != field.show_filter) {
+            // The portal keeps a filter mode ("E", "I", "S", "N"), the spec only on or off.
             diffs.push_back(fmt::format("showFilter {} -> {}", pf.show_filter, YN(field.show_filter)));
             update["showFilter"] = YN(field.show_filter);
-        }
-        if (pf.searchable != field.searchable) {
-            diffs.push_back(fmt::format("isSearchable {} -> {}", YN(pf.searchable), YN(field.searchable)));
-            update["isSearchable"] = YN(field.searchable);
         }
         bool settings_differ = false;
         for (const auto& kv : field.settings) {
