@@ -313,9 +313,23 @@ int StatsExport(int argc, char** argv) {
     while (!url.empty() && url.back() == '/') {
         url.pop_back();
     }
-    auto config = ReadConfig(config_path);
+    // The export needs the API token and, without --member, the database; the portals' secrets stay with the
+    // service, so their variables may be unset here. A variable the export needs and does not get is named below.
+    constexpr std::string_view kUnset = "\x01unset";
+    const app::EnvLookup env = [process = app::ProcessEnv(), kUnset](const std::string& name) {
+        auto value = process(name);
+        return value && !value->empty() ? value : std::optional<std::string>(std::string(kUnset));
+    };
+    auto config = app::LoadConfig(config_path, std::string(app::kConfigSchema), env);
     if (!config) {
         return Die("config " + config_path + ": " + config.error().detail);
+    }
+    if (config->flows.api_token == kUnset) {
+        auto doc = json::ParseFile(config_path);
+        const bj::value* flows = doc ? json::Find(*doc, "flows") : nullptr;
+        const std::string name = flows != nullptr ? json::StringAt(*flows, "api_token_env").value_or("") : "";
+        return Die("config " + config_path + ": $.flows.api_token_env: environment variable " + name +
+                   " is not set; the export needs the API token");
     }
     std::string member = member_arg;
     for (const auto& p : config->portals) {
@@ -324,6 +338,10 @@ int StatsExport(int argc, char** argv) {
         }
     }
     if (member.empty()) {
+        if (config->postgres_dsn == kUnset) {
+            return Die("pass --member: the database's DSN variable is not set here, so the store cannot say which "
+                       "portal to export");
+        }
         SystemClock clock;
         auto db = OpenStore(*config, clock);
         if (!db) {

@@ -600,11 +600,9 @@ TEST_F(Flows, KpiItemsAreWrittenBackOnDemandAndOnlyChangesAreWrittenAgain) {
     };
     const auto export_kpis = [&](const std::string& name) {
         const std::string out = dir_.File(name);
-        std::string cmd;  // the service's environment: the config names its secrets there
-        for (const auto& var : env_) {
-            cmd += var + " ";
-        }
-        cmd += std::string(DISPATCHCTL_BIN) +
+        // Only the API token: the portals' secrets stay with the service.
+        const std::string cmd = std::string("env -u DISPATCH_HOOK_KEY -u DISPATCH_CLIENT_SECRET DISPATCH_API_TOKEN=") +
+                                kApiToken + " " + DISPATCHCTL_BIN +
                                 " stats export --config " + dir_.File("config.json") + " --url " + service_ +
                                 " --ca " + BinaryPath("certs/ca.pem") + " --from 2026-03 --to 2026-03 >" + out +
                                 " 2>&1";
@@ -632,10 +630,16 @@ TEST_F(Flows, KpiItemsAreWrittenBackOnDemandAndOnlyChangesAreWrittenAgain) {
         }
     };
 
-    // Without the token the API refuses the export; the command names why.
+    // Without the token the API refuses the export, and the command says which variable it lacks.
     auto refused = client_.Post(service_ + "/_admin/kpi/export?member_id=" + member_, "", "application/json");
     ASSERT_TRUE(refused);
     EXPECT_EQ(refused->status, 401);
+    const std::string no_token = dir_.File("export0.out");
+    EXPECT_NE(std::system(("env -u DISPATCH_API_TOKEN " + std::string(DISPATCHCTL_BIN) + " stats export --config " +
+                           dir_.File("config.json") + " --url " + service_ + " >" + no_token + " 2>&1")
+                              .c_str()),
+              0);
+    EXPECT_THAT(Slurp(no_token), HasSubstr("DISPATCH_API_TOKEN is not set")) << Slurp(no_token);
 
     const std::string first = export_kpis("export1.out");
     EXPECT_THAT(first, HasSubstr("written")) << first;
