@@ -18,7 +18,8 @@ bool IsJson(std::string_view content_type) {
     return content_type.find("application/json") != std::string_view::npos;
 }
 
-Result<bj::object> Decode(std::string_view content_type, std::string_view body) {
+// The body as a JSON object (inside a value, so that field lookups need no copy of it).
+Result<bj::value> Decode(std::string_view content_type, std::string_view body) {
     if (IsJson(content_type)) {
         auto v = json::Parse(body);
         if (!v) {
@@ -27,13 +28,13 @@ Result<bj::object> Decode(std::string_view content_type, std::string_view body) 
         if (!v->is_object()) {
             return Fail(Errc::kMalformedBody, "json body is not an object");
         }
-        return std::move(v->get_object());
+        return std::move(*v);
     }
     auto form = form::Parse(body);
     if (!form) {
         return Fail(Errc::kMalformedBody, form.error().detail);
     }
-    return std::move(*form);
+    return bj::value(std::move(*form));
 }
 
 std::string Str(const bj::value& v, std::string_view key) { return json::StringAt(v, key).value_or(""); }
@@ -112,7 +113,7 @@ Result<InboundEvent> ParseEvent(std::string_view content_type, std::string_view 
     if (!decoded) {
         return decoded.error();
     }
-    const bj::value root(*decoded);
+    const bj::value& root = *decoded;
     InboundEvent ev;
     std::string name = Upper(Str(root, "event"));
     if (name.empty()) {
@@ -137,7 +138,7 @@ Result<InboundEvent> ParseEvent(std::string_view content_type, std::string_view 
     }
     ev.name = name;
     ev.kind = known->kind;
-    ev.auth = ReadAuth(*decoded);
+    ev.auth = ReadAuth(decoded->get_object());
     ev.ts = Int(root, "ts");
     ev.handler_id = Str(root, "event_handler_id");
     if (ev.auth.member_id.empty()) {
@@ -167,7 +168,7 @@ Result<InboundEvent> ParseEvent(std::string_view content_type, std::string_view 
             return Fail(Errc::kMalformedBody, "event suffix and ENTITY_TYPE_ID disagree");
         }
     }
-    ev.sanitized = Sanitize(std::move(*decoded));
+    ev.sanitized = Sanitize(std::move(decoded->get_object()));
     ev.digest = BodyDigest(body);
     return ev;
 }
@@ -177,14 +178,14 @@ Result<RobotCall> ParseRobotCall(std::string_view content_type, std::string_view
     if (!decoded) {
         return decoded.error();
     }
-    const bj::value root(*decoded);
+    const bj::value& root = *decoded;
     RobotCall call;
     call.code = Str(root, "code");
     call.workflow_id = Str(root, "workflow_id");
     call.event_token = Str(root, "event_token");
     call.ts = Int(root, "ts");
     call.use_subscription = Str(root, "use_subscription") != "N";
-    call.auth = ReadAuth(*decoded);
+    call.auth = ReadAuth(decoded->get_object());
     if (const auto* props = json::Find(root, "properties"); props && props->is_object()) {
         call.properties = props->get_object();
     }
@@ -216,7 +217,7 @@ Result<RobotCall> ParseRobotCall(std::string_view content_type, std::string_view
     if (call.use_subscription && call.event_token.empty()) {
         return Fail(Errc::kMissingField, "no event_token for a robot that waits for an answer");
     }
-    call.sanitized = Sanitize(std::move(*decoded));
+    call.sanitized = Sanitize(std::move(decoded->get_object()));
     return call;
 }
 
@@ -226,10 +227,10 @@ Result<InstallCallback> ParseInstall(std::string_view content_type, std::string_
         return decoded.error();
     }
     InstallCallback cb;
-    cb.auth = ReadAuth(*decoded);
+    cb.auth = ReadAuth(decoded->get_object());
     // Some callbacks put the fields at the top level (AUTH_ID / REFRESH_ID style); the documented callback nests
     // them under auth[...]. Accept both spellings of the essentials.
-    const bj::value root(*decoded);
+    const bj::value& root = *decoded;
     if (cb.auth.member_id.empty()) cb.auth.member_id = Str(root, "member_id");
     if (cb.auth.domain.empty()) cb.auth.domain = Str(root, "DOMAIN");
     if (cb.auth.access_token.empty()) cb.auth.access_token = Str(root, "AUTH_ID");
@@ -255,7 +256,7 @@ Result<HookCall> ParseHookCall(std::string_view query, std::string_view content_
         if (!b) {
             return b.error();
         }
-        for (auto& kv : *b) {
+        for (auto& kv : b->get_object()) {
             merged[kv.key()] = std::move(kv.value());
         }
     }
