@@ -30,6 +30,16 @@ bj::value ToValue(const stats::KpiValue& v) {
     return "";
 }
 
+// Two exports at one instant (a manual or warped clock: the daily job and `dispatchctl stats export`) may want
+// different values: the update's idempotency key carries what it writes, not only when.
+std::string ContentTag(const bj::object& fields) {
+    std::uint64_t h = 14695981039346656037ull;  // FNV-1a: stable across runs and builds, unlike std::hash
+    for (const char c : json::Dump(fields)) {
+        h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    }
+    return fmt::format("{:016x}", h);
+}
+
 }  // namespace
 
 bj::object KpiItemFields(const stats::KpiItem& item, const provision::ProcessIds& ids) {
@@ -137,7 +147,7 @@ Result<KpiExportResult> ExportKpis(Runtime& runtime, std::string_view member_id,
         }
         actions.push_back(MakeAction(std::string(member_id),
                                      subject,
-                                     fmt::format("{}/update/{}", subject, now),
+                                     fmt::format("{}/update/{}/{}", subject, now, ContentTag(changed)),
                                      "crm.item.update",
                                      bj::object{{"entityTypeId", kpi->entity_type_id},
                                                 {"id", json::IntAt(it->second, "id").value_or(0)},
