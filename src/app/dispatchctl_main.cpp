@@ -380,6 +380,15 @@ int StatsExport(int argc, char** argv) {
     if (!to.empty()) {
         query += "&to=" + form::EscapeComponent(to);
     }
+    // The failures already on record, so that only this export's count (the prefix is flows::KpiOutboxPrefix).
+    const auto progress_path = [&](const std::string& prefix) {
+        return "/_admin/outbox?member_id=" + form::EscapeComponent(member) + "&prefix=" + form::EscapeComponent(prefix);
+    };
+    auto before = call("GET", progress_path(member + "/kpi/"));
+    if (!before) {
+        return Die("stats export: " + before.error().detail);
+    }
+    const std::int64_t dead_before = json::IntAt(*before, "dead").value_or(0);
     auto queued = call("POST", "/_admin/kpi/export?" + query);
     if (!queued) {
         return Die("stats export: " + queued.error().detail);
@@ -391,22 +400,16 @@ int StatsExport(int argc, char** argv) {
     if (count("created") + count("updated") == 0 || wait_seconds == 0) {
         return kExitDone;
     }
-    // The service sends its outbox in per-portal order; once nothing is pending or leased, ours went out (or died,
-    // which the dead count says).
+    // The KPI writes are the portal's outbox actions under one key prefix: once none of them is pending or leased,
+    // ours went out (or died, which the dead count says). Other actions of the service do not hold the wait up.
+    const std::string prefix = json::StringAt(*queued, "outbox_prefix").value_or(member + "/kpi/");
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
-    std::int64_t dead_before = -1;
     for (;;) {
-        auto flows = call("GET", "/_admin/flows");
-        if (!flows) {
-            return Die("stats export: " + flows.error().detail);
+        auto outbox = call("GET", progress_path(prefix));
+        if (!outbox) {
+            return Die("stats export: " + outbox.error().detail);
         }
-        const auto* outbox = flows->if_contains("outbox");
-        const auto field = [&](std::string_view key) {
-            return outbox != nullptr && outbox->is_object() ? json::IntAt(outbox->as_object(), key).value_or(0) : 0;
-        };
-        if (dead_before < 0) {
-            dead_before = field("dead");
-        }
+        const auto field = [&](std::string_view key) { return json::IntAt(*outbox, key).value_or(0); };
         if (field("pending") + field("leased") == 0) {
             if (field("dead") > dead_before) {
                 return Die(fmt::format("stats export: {} write(s) failed for good; see dispatchd's log (kind=outbox)",

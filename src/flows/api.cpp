@@ -266,7 +266,26 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
                                                 json::Dump(bj::object{{"items", exported->items},
                                                                       {"created", exported->created},
                                                                       {"updated", exported->updated},
-                                                                      {"unchanged", exported->unchanged}})));
+                                                                      {"unchanged", exported->unchanged},
+                                                                      {"outbox_prefix", KpiOutboxPrefix(member)}})));
+               }));
+
+    // How far one job's writes got: the outbox actions of a portal whose idempotency key starts with `prefix`
+    // (dispatchctl stats export waits on the KPI items' prefix, whatever else the outbox holds).
+    router.Add("GET",
+               "/_admin/outbox",
+               for_portal([&runtime](const http::Request& request, const std::string& member, http::Respond respond) {
+                   const std::string prefix = request.QueryParam("prefix").value_or("");
+                   auto depth = runtime.Store().Outbox().DepthOf(member, prefix);
+                   if (!depth) {
+                       respond(FromError(depth.error()));
+                       return;
+                   }
+                   respond(http::Response::Json(200,
+                                                json::Dump(bj::object{{"pending", depth->pending},
+                                                                      {"leased", depth->leased},
+                                                                      {"done", depth->done},
+                                                                      {"dead", depth->dead}})));
                }));
 
     if (options.manual_clock != nullptr) {

@@ -63,6 +63,8 @@ bj::object KpiItemFields(const stats::KpiItem& item, const provision::ProcessIds
     return out;
 }
 
+std::string KpiOutboxPrefix(std::string_view member_id) { return fmt::format("{}/kpi/", member_id); }
+
 Result<TimeMs> ParseExportBound(const Runtime& runtime, std::string_view text, bool is_end) {
     if (text.find('T') != std::string_view::npos) {
         return ParseIso8601(text);
@@ -127,7 +129,7 @@ Result<KpiExportResult> ExportKpis(Runtime& runtime, std::string_view member_id,
     std::vector<store::OutboxAction> actions;
     for (const auto& item : *items) {
         bj::object wanted = KpiItemFields(item, *kpi);
-        const std::string subject = fmt::format("{}/kpi/{}", member_id, item.key);
+        const std::string subject = KpiOutboxPrefix(member_id) + item.key;
         auto it = by_key.find(item.key);
         if (it == by_key.end()) {
             wanted["title"] = item.title;

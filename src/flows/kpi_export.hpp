@@ -4,6 +4,7 @@
 // from what the portal holds (so a re-run that changes nothing writes nothing). The writes go through the outbox
 // like every other action: batched, retried by class, never doubled.
 
+#include <string>
 #include <string_view>
 
 #include "core/error.hpp"
@@ -21,6 +22,9 @@ struct KpiExportResult {
     int updated = 0;  // crm.item.update queued (changed fields only)
     int unchanged = 0;
 };
+
+// The start of every KPI write's idempotency key (and outbox subject) for the portal: "<member_id>/kpi/".
+std::string KpiOutboxPrefix(std::string_view member_id);
 
 // Folds every ticket of the portal at now, computes the month and year items for [from, to) and queues the writes.
 // kNotFound when the portal's layout has no KPI process.

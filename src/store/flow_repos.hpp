@@ -181,6 +181,9 @@ public:
     // time); nullopt when none.
     [[nodiscard]] virtual Result<std::optional<TimeMs>> NextReady() = 0;
     [[nodiscard]] virtual Result<OutboxDepth> Depth() = 0;
+    // The same for one portal's actions whose idempotency key starts with `key_prefix` (one job's writes, such as
+    // the KPI items: "<member>/kpi/").
+    [[nodiscard]] virtual Result<OutboxDepth> DepthOf(std::string_view member_id, std::string_view key_prefix) = 0;
     // Every action of a portal in id order (tests, operators).
     [[nodiscard]] virtual Result<std::vector<ClaimedAction>> List(std::string_view member_id) = 0;
 };

@@ -444,22 +444,12 @@ public:
     }
 
     Result<OutboxDepth> Depth() override {
-        return db_.ReadValue<OutboxDepth>([&](Session& s) -> Result<OutboxDepth> {
-            auto rows = s.Run(sql::kOutboxDepth);
-            if (!rows) {
-                return rows.error();
-            }
-            OutboxDepth depth;
-            for (const auto& r : rows->rows) {
-                const std::string state = r.Text(0);
-                std::int64_t* slot = state == "pending"  ? &depth.pending
-                                     : state == "leased" ? &depth.leased
-                                     : state == "done"   ? &depth.done
-                                                         : &depth.dead;
-                *slot = r.Int64(1);
-            }
-            return depth;
-        });
+        return db_.ReadValue<OutboxDepth>([&](Session& s) { return ReadDepth(s.Run(sql::kOutboxDepth)); });
+    }
+
+    Result<OutboxDepth> DepthOf(std::string_view member_id, std::string_view key_prefix) override {
+        return db_.ReadValue<OutboxDepth>(
+            [&](Session& s) { return ReadDepth(s.Run(sql::kOutboxDepthOf, member_id, key_prefix)); });
     }
 
     Result<std::vector<ClaimedAction>> List(std::string_view member_id) override {
@@ -468,6 +458,23 @@ public:
     }
 
 private:
+    // (state, count) rows → the four counts.
+    static Result<OutboxDepth> ReadDepth(Result<sql::QueryResult> rows) {
+        if (!rows) {
+            return rows.error();
+        }
+        OutboxDepth depth;
+        for (const auto& r : rows->rows) {
+            const std::string state = r.Text(0);
+            std::int64_t* slot = state == "pending"  ? &depth.pending
+                                 : state == "leased" ? &depth.leased
+                                 : state == "done"   ? &depth.done
+                                                     : &depth.dead;
+            *slot = r.Int64(1);
+        }
+        return depth;
+    }
+
     sql::Database& db_;
     std::string claim_sql_;
 };

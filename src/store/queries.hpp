@@ -208,6 +208,9 @@ inline const std::string kFailOutbox =
     "next_try_at = COALESCE(CAST(?3 AS BIGINT), next_try_at), lease_until = NULL, last_error = ?4 "
     "WHERE id = ?1 AND state = 'leased' AND attempts = ?2";
 inline const std::string kOutboxDepth = "SELECT state, COUNT(*) FROM outbox GROUP BY state";
+inline const std::string kOutboxDepthOf =
+    "SELECT state, COUNT(*) FROM outbox WHERE member_id = ?1 AND "
+    "substr(idempotency_key, 1, length(CAST(?2 AS TEXT))) = CAST(?2 AS TEXT) GROUP BY state";
 inline const std::string kListOutbox =
     fmt::format("SELECT {} FROM outbox WHERE member_id = ?1 ORDER BY id", kOutboxColumns);
 

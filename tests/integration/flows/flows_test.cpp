@@ -646,6 +646,12 @@ TEST_F(Flows, KpiItemsAreWrittenBackOnDemandAndOnlyChangesAreWrittenAgain) {
     EXPECT_THAT(first, ::testing::Not(HasSubstr("created=0 "))) << first;
     auto items = kpi_items();
     matches_stats(items);
+    // The KPI writes as the service's outbox tracks them (what the command waited on): all sent, one per item.
+    const auto progress =
+        Get(fmt::format("{}/_admin/outbox?member_id={}&prefix={}/kpi/", service_, member_, member_));
+    EXPECT_EQ(json::IntAt(progress, "pending").value_or(-1) + json::IntAt(progress, "leased").value_or(-1), 0)
+        << json::Dump(progress);
+    EXPECT_EQ(json::IntAt(progress, "done"), static_cast<std::int64_t>(items.size())) << json::Dump(progress);
     EXPECT_EQ(json::IntAt(items.at("month:2026-03:all"), field("KPI_CREATED")), 3);
     EXPECT_EQ(json::IntAt(items.at("month:2026-03:all"), field("KPI_AUTO_CLOSED")), 1);
     EXPECT_EQ(items.count("year:2026:all"), 1u);

@@ -962,6 +962,30 @@ TEST_P(OutboxRepoTest, RetryHoldsTheSubjectBackAndDeadReleasesIt) {
     EXPECT_EQ(depth->leased, 1);
 }
 
+TEST_P(OutboxRepoTest, DepthOfCountsOnePortalsActionsUnderAKeyPrefix) {
+    ASSERT_THAT(store_->Outbox().Enqueue({Action("m-acme/kpi/month:2026-03:all/add", "m-acme/kpi/a", kT0),
+                                          Action("m-acme/kpi/year:2026:all/add", "m-acme/kpi/b", kT0),
+                                          Action("m-acme/ticket/7/route", "m-acme/ticket/7", kT0),
+                                          Action("m2/kpi/month:2026-03:all/add", "m2/kpi/a", kT0, "m2"), Action("m-acme-2/kpi/x/add", "m-acme-2/kpi/x", kT0, "m-acme-2")}),
+                IsOk());
+    auto claimed = store_->Outbox().Claim(10, kT0, kLease);
+    ASSERT_THAT(claimed, IsOk());
+    for (const auto& c : *claimed) {
+        if (c.action.idempotency_key == "m-acme/kpi/year:2026:all/add") {
+            ASSERT_THAT(store_->Outbox().Complete(Fence{c.id, c.attempt}, kT0), IsOk());
+        }
+    }
+
+    auto kpi = store_->Outbox().DepthOf(kMember, "m-acme/kpi/");
+    auto none = store_->Outbox().DepthOf(kMember, "m-acme/nothing/");
+
+    ASSERT_THAT(kpi, IsOk());
+    EXPECT_EQ(kpi->pending + kpi->leased, 1);
+    EXPECT_EQ(kpi->done, 1);
+    ASSERT_THAT(none, IsOk());
+    EXPECT_EQ(none->pending + none->leased + none->done + none->dead, 0);
+}
+
 TEST_P(OutboxRepoTest, ActionNotYetDueIsNotClaimedAndNextReadyTellsWhen) {
     auto nothing = store_->Outbox().NextReady();
     ASSERT_THAT(nothing, IsOk());
