@@ -146,6 +146,15 @@ Result<std::vector<sla::FoldResult>> FoldAll(Runtime& runtime, std::string_view 
     return out;
 }
 
+namespace {
+
+bj::object CountsJson(const store::OutboxDepth& depth) {
+    return bj::object{
+        {"pending", depth.pending}, {"leased", depth.leased}, {"done", depth.done}, {"dead", depth.dead}};
+}
+
+}  // namespace
+
 void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOptions options) {
     // Every route checks the token first; the admin ones that act on one portal also need ?member_id=.
     auto guarded = [token = options.api_token](auto handle) -> http::Handler {
@@ -209,11 +218,7 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
             bj::object out{
                 {"now", FormatIso8601(now)},
                 {"inbox", bj::object{{"pending", inbox->pending}, {"claimed", inbox->claimed}, {"dead", inbox->dead}}},
-                {"outbox",
-                 bj::object{{"pending", outbox->pending},
-                            {"leased", outbox->leased},
-                            {"done", outbox->done},
-                            {"dead", outbox->dead}}},
+                {"outbox", CountsJson(*outbox)},
                 {"next_timer", *next_timer ? Iso(**next_timer) : bj::value(nullptr)},
                 {"next_action", *next_action ? Iso(**next_action) : bj::value(nullptr)}};
             // Quiet: nothing left to do before the next timer (the demo and tests wait for this).
@@ -281,11 +286,7 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
                        respond(FromError(depth.error()));
                        return;
                    }
-                   respond(http::Response::Json(200,
-                                                json::Dump(bj::object{{"pending", depth->pending},
-                                                                      {"leased", depth->leased},
-                                                                      {"done", depth->done},
-                                                                      {"dead", depth->dead}})));
+                   respond(http::Response::Json(200, json::Dump(CountsJson(*depth))));
                }));
 
     if (options.manual_clock != nullptr) {

@@ -27,6 +27,7 @@
 
 #include "core/json.hpp"
 #include "http/client.hpp"
+#include "support/b24emu.hpp"
 #include "support/process.hpp"
 #include "support/test_support.hpp"
 
@@ -145,36 +146,21 @@ int main() {
     dispatch::testing::TempDir dir;
     dispatch::testing::ChildProcess emu;
     std::string error;
-    if (!emu.Start({B24EMU_BIN,
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--cert",
-                    BinaryPath("certs/server.pem"),
-                    "--key",
-                    BinaryPath("certs/server.key"),
-                    "--limits",
-                    "off",
-                    "--clock",
-                    "manual",
-                    "--start",
-                    "2026-03-02T06:00:00Z",
-                    "--seed",
-                    "7"},
-                   {},
-                   dir.File("b24emu.log"),
-                   20s,
-                   error)) {
+    dispatch::testing::EmuEndpoints endpoints;
+    if (!dispatch::testing::StartB24emu(emu,
+                                        B24EMU_BIN,
+                                        {.start = "2026-03-02T06:00:00Z", .seed = "7", .limits = false,
+                                         .handler_ca = false},
+                                        dir.File("b24emu.log"),
+                                        endpoints,
+                                        error)) {
         Die("cannot start b24emu: " + error);
-    }
-    auto line = dispatch::json::Parse(emu.FirstLine());
-    if (!line) {
-        Die("b24emu start line is not JSON: " + emu.FirstLine());
     }
     dispatch::http::ClientOptions options;
     options.ca_file = BinaryPath("certs/ca.pem");
     options.max_idle_per_host = static_cast<std::size_t>(threads) + 1;
     dispatch::http::Client client(options);
-    const Portal portal(client, std::string(line->at("webhook_url").as_string()));
+    const Portal portal(client, endpoints.webhook_url);
 
     // A help-desk smart process like the provisioned one: funnels, stages, a template list, a deadline, a level.
     const auto type = portal.Call("crm.type.add",
