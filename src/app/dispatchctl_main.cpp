@@ -7,15 +7,15 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
-#include <thread>
-#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "app/config.hpp"
@@ -339,8 +339,9 @@ int StatsExport(int argc, char** argv) {
     }
     if (member.empty()) {
         if (config->postgres_dsn == kUnset) {
-            return Die("pass --member: the database's DSN variable is not set here, so the store cannot say which "
-                       "portal to export");
+            return Die(
+                "pass --member: the database's DSN variable is not set here, so the store cannot say which "
+                "portal to export");
         }
         SystemClock clock;
         auto db = OpenStore(*config, clock);
@@ -365,10 +366,11 @@ int StatsExport(int argc, char** argv) {
             return dispatch::Fail(CoreErrc::kIo, "dispatchd at " + url + " did not answer: " + res.error().detail);
         }
         auto body = json::Parse(res->body);
-        const std::string reason = body && body->is_object() ? json::StringAt(*body, "error").value_or(res->body)
-                                                              : res->body;
+        const std::string reason =
+            body && body->is_object() ? json::StringAt(*body, "error").value_or(res->body) : res->body;
         if (res->status != 200 || !body || !body->is_object()) {
-            return dispatch::Fail(CoreErrc::kInvalid, fmt::format("{} {}: HTTP {}: {}", method, path, res->status, reason));
+            return dispatch::Fail(CoreErrc::kInvalid,
+                                  fmt::format("{} {}: HTTP {}: {}", method, path, res->status, reason));
         }
         return body->as_object();
     };
@@ -395,7 +397,11 @@ int StatsExport(int argc, char** argv) {
     }
     const auto count = [&](std::string_view key) { return json::IntAt(*queued, key).value_or(0); };
     std::cout << fmt::format("kpi items portal={} items={} created={} updated={} unchanged={}\n",
-                             member, count("items"), count("created"), count("updated"), count("unchanged"))
+                             member,
+                             count("items"),
+                             count("created"),
+                             count("updated"),
+                             count("unchanged"))
               << std::flush;
     if (count("created") + count("updated") == 0 || wait_seconds == 0) {
         return kExitDone;
@@ -420,7 +426,8 @@ int StatsExport(int argc, char** argv) {
         }
         if (std::chrono::steady_clock::now() >= deadline) {
             return Die(fmt::format("stats export: still {} write(s) queued after {} s; dispatchd keeps retrying them",
-                                   field("pending") + field("leased"), wait_seconds));
+                                   field("pending") + field("leased"),
+                                   wait_seconds));
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }

@@ -149,8 +149,7 @@ Result<std::vector<sla::FoldResult>> FoldAll(Runtime& runtime, std::string_view 
 namespace {
 
 bj::object CountsJson(const store::OutboxDepth& depth) {
-    return bj::object{
-        {"pending", depth.pending}, {"leased", depth.leased}, {"done", depth.done}, {"dead", depth.dead}};
+    return bj::object{{"pending", depth.pending}, {"leased", depth.leased}, {"done", depth.done}, {"dead", depth.dead}};
 }
 
 }  // namespace
@@ -241,39 +240,39 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
                    respond(http::Response::Json(200, json::Dump(bj::object{{"queued", swept->processed}})));
                }));
 
-    router.Add("POST",
-               "/_admin/kpi/export",
-               for_portal([&runtime](const http::Request& request, const std::string& member, http::Respond respond) {
-                   TimeMs from = runtime.Now() - 31 * kDayMs;
-                   TimeMs to = runtime.Now() + kDayMs;
-                   for (auto [name, target] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
-                       if (auto text = request.QueryParam(name)) {
-                           auto t = ParseExportBound(runtime, *text, target == &to);
-                           if (!t) {
-                               respond(Problem(400,
-                                               std::string(name) +
-                                                   ": expected an ISO 8601 instant or YYYY, YYYY-MM, YYYY-MM-DD"));
-                               return;
-                           }
-                           *target = *t;
-                       }
-                   }
-                   if (to <= from) {
-                       respond(Problem(400, "to must come after from"));
-                       return;
-                   }
-                   auto exported = ExportKpis(runtime, member, from, to);
-                   if (!exported) {
-                       respond(FromError(exported.error()));
-                       return;
-                   }
-                   respond(http::Response::Json(200,
-                                                json::Dump(bj::object{{"items", exported->items},
-                                                                      {"created", exported->created},
-                                                                      {"updated", exported->updated},
-                                                                      {"unchanged", exported->unchanged},
-                                                                      {"outbox_prefix", KpiOutboxPrefix(member)}})));
-               }));
+    router.Add(
+        "POST",
+        "/_admin/kpi/export",
+        for_portal([&runtime](const http::Request& request, const std::string& member, http::Respond respond) {
+            TimeMs from = runtime.Now() - 31 * kDayMs;
+            TimeMs to = runtime.Now() + kDayMs;
+            for (auto [name, target] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
+                if (auto text = request.QueryParam(name)) {
+                    auto t = ParseExportBound(runtime, *text, target == &to);
+                    if (!t) {
+                        respond(Problem(
+                            400, std::string(name) + ": expected an ISO 8601 instant or YYYY, YYYY-MM, YYYY-MM-DD"));
+                        return;
+                    }
+                    *target = *t;
+                }
+            }
+            if (to <= from) {
+                respond(Problem(400, "to must come after from"));
+                return;
+            }
+            auto exported = ExportKpis(runtime, member, from, to);
+            if (!exported) {
+                respond(FromError(exported.error()));
+                return;
+            }
+            respond(http::Response::Json(200,
+                                         json::Dump(bj::object{{"items", exported->items},
+                                                               {"created", exported->created},
+                                                               {"updated", exported->updated},
+                                                               {"unchanged", exported->unchanged},
+                                                               {"outbox_prefix", KpiOutboxPrefix(member)}})));
+        }));
 
     // How far one job's writes got: the outbox actions of a portal whose idempotency key starts with `prefix`
     // (dispatchctl stats export waits on the KPI items' prefix, whatever else the outbox holds).

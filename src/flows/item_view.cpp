@@ -1,11 +1,11 @@
 #include "flows/item_view.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
-
-#include <fmt/format.h>
 
 #include "b24/methods.hpp"
 #include "core/errc.hpp"

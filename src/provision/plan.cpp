@@ -659,8 +659,7 @@ private:
                 AddEntry(ObjectKind::kFunnel, Action::kUnchanged, path, fmt::format("id={}{}", c->id, how), c->id);
                 continue;
             }
-            const auto entry =
-                AddEntry(ObjectKind::kFunnel, Changed(recorded), path, Join(changes.diffs) + how, c->id);
+            const auto entry = AddEntry(ObjectKind::kFunnel, Changed(recorded), path, Join(changes.diffs) + how, c->id);
             auto op = NewOp(OpKind::kCategoryUpdate,
                             "crm.category.update",
                             {{"entityTypeId", e}, {"id", c->id}, {"fields", std::move(changes.fields)}},

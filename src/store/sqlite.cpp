@@ -262,7 +262,8 @@ void WalCheckpointer::Run() {
         const int rc =
             sqlite3_wal_checkpoint_v2(own_->Handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_pages, &copied);
         if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-            DISPATCH_LOG_WARN(kLog, "wal checkpoint failed", "rc={} detail={}", rc, log::Quote(sqlite3_errmsg(own_->Handle())));
+            DISPATCH_LOG_WARN(
+                kLog, "wal checkpoint failed", "rc={} detail={}", rc, log::Quote(sqlite3_errmsg(own_->Handle())));
         }
         std::lock_guard lock(state_->mu);
         ++state_->runs;

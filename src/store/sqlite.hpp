@@ -9,8 +9,8 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 
 #include "core/error.hpp"

@@ -10,8 +10,9 @@
 //   group_by   "month" or "year" and/or any of "assignee", "line", "template", "priority", comma-separated.
 //   line, template, priority, assignee   filters (stats::Filter); template= (empty) selects requests without one.
 //   format     "json" (default) or "csv" (one header row; text/csv, as an attachment).
-// Answers: 200; 401 {"error": ...} without the bearer token Options::api_token asks for; 400 {"error": reason} for a bad parameter; 404 {"error": ...} for a portal the source does not know
-// (CoreErrc::kNotFound); 503 when the source fails otherwise (logged once here, no detail to the caller).
+// Answers: 200; 401 {"error": ...} without the bearer token Options::api_token asks for; 400 {"error": reason} for a
+// bad parameter; 404 {"error": ...} for a portal the source does not know (CoreErrc::kNotFound); 503 when the source
+// fails otherwise (logged once here, no detail to the caller).
 //
 // Threads: handlers run on the connection's io strand and must not block, so the source and the fold of the
 // report run through `offload` (the store executor in dispatchd); the default runs them inline, which suits tests.

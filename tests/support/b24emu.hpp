@@ -10,10 +10,10 @@
 namespace dispatch::testing {
 
 struct EmuOptions {
-    std::string start;        // the manual clock's first instant (ISO 8601)
-    std::string seed = "1";   // the seed company
-    bool limits = true;       // false: --limits off
-    bool handler_ca = true;   // trust the test CA when posting events to our HTTPS handlers
+    std::string start;       // the manual clock's first instant (ISO 8601)
+    std::string seed = "1";  // the seed company
+    bool limits = true;      // false: --limits off
+    bool handler_ca = true;  // trust the test CA when posting events to our HTTPS handlers
     std::vector<std::string> extra = {};
 };
 

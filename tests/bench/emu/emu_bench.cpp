@@ -147,13 +147,13 @@ int main() {
     dispatch::testing::ChildProcess emu;
     std::string error;
     dispatch::testing::EmuEndpoints endpoints;
-    if (!dispatch::testing::StartB24emu(emu,
-                                        B24EMU_BIN,
-                                        {.start = "2026-03-02T06:00:00Z", .seed = "7", .limits = false,
-                                         .handler_ca = false},
-                                        dir.File("b24emu.log"),
-                                        endpoints,
-                                        error)) {
+    if (!dispatch::testing::StartB24emu(
+            emu,
+            B24EMU_BIN,
+            {.start = "2026-03-02T06:00:00Z", .seed = "7", .limits = false, .handler_ca = false},
+            dir.File("b24emu.log"),
+            endpoints,
+            error)) {
         Die("cannot start b24emu: " + error);
     }
     dispatch::http::ClientOptions options;

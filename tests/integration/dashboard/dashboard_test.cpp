@@ -269,8 +269,7 @@ TEST_F(DashboardTest, ApiOverHttpsServesWhatTheFoldComputes) {
     http::Client client(http::ClientOptions{.ca_file = BinaryPath("certs/ca.pem")});
     const http::Headers auth{{"Authorization", std::string("Bearer ") + kToken}};
 
-    const auto json =
-        client.Get(base_ + "/api/v1/portals/m1/stats?from=2026-02&to=2026-03&group_by=month,line", auth);
+    const auto json = client.Get(base_ + "/api/v1/portals/m1/stats?from=2026-02&to=2026-03&group_by=month,line", auth);
     const auto csv =
         client.Get(base_ + "/api/v1/portals/m1/stats?from=2026-02&to=2026-03&group_by=assignee&format=csv", auth);
     const auto unknown = client.Get(base_ + "/api/v1/portals/m2/stats", auth);

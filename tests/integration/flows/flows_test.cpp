@@ -510,7 +510,8 @@ TEST_F(Flows, DroppedEventsEndInTheSameLedgersAndFields) {
         AdvanceTo(At("2026-03-02T09:00:00Z"));
         Move(kRequester, ids[0], "SUCCESS");
         AdvanceTo(At("2026-03-02T10:00:00Z"));
-        auto r = client_.Post(service_ + "/_admin/flows/reconcile?member_id=" + member_, "", "application/json", Auth());
+        auto r =
+            client_.Post(service_ + "/_admin/flows/reconcile?member_id=" + member_, "", "application/json", Auth());
         EXPECT_TRUE(r && r->status == 200);
         Settle();
 
@@ -590,9 +591,8 @@ TEST_F(Flows, KpiItemsAreWrittenBackOnDemandAndOnlyChangesAreWrittenAgain) {
     const auto field = [&](const std::string& code) { return Camel(kpi_type, code); };
     const auto kpi_items = [&] {
         std::map<std::string, bj::object> by_key;
-        auto list = Act(1,
-                        "crm.item.list",
-                        bj::object{{"entityTypeId", kpi_etid}, {"select", bj::array{"id", "*", "uf_*"}}});
+        auto list =
+            Act(1, "crm.item.list", bj::object{{"entityTypeId", kpi_etid}, {"select", bj::array{"id", "*", "uf_*"}}});
         for (const auto& item : list.at("items").as_array()) {
             by_key[json::StringAt(item, field("KPI_KEY")).value_or("")] = item.as_object();
         }
@@ -602,10 +602,9 @@ TEST_F(Flows, KpiItemsAreWrittenBackOnDemandAndOnlyChangesAreWrittenAgain) {
         const std::string out = dir_.File(name);
         // Only the API token: the portals' secrets stay with the service.
         const std::string cmd = std::string("env -u DISPATCH_HOOK_KEY -u DISPATCH_CLIENT_SECRET DISPATCH_API_TOKEN=") +
-                                kApiToken + " " + DISPATCHCTL_BIN +
-                                " stats export --config " + dir_.File("config.json") + " --url " + service_ +
-                                " --ca " + BinaryPath("certs/ca.pem") + " --from 2026-03 --to 2026-03 >" + out +
-                                " 2>&1";
+                                kApiToken + " " + DISPATCHCTL_BIN + " stats export --config " +
+                                dir_.File("config.json") + " --url " + service_ + " --ca " +
+                                BinaryPath("certs/ca.pem") + " --from 2026-03 --to 2026-03 >" + out + " 2>&1";
         EXPECT_EQ(std::system(cmd.c_str()), 0) << Slurp(out);
         Settle();
         return Slurp(out);
@@ -619,8 +618,8 @@ TEST_F(Flows, KpiItemsAreWrittenBackOnDemandAndOnlyChangesAreWrittenAgain) {
         return n;
     };
     const auto matches_stats = [&](const std::map<std::string, bj::object>& items) {
-        auto stats = Get(fmt::format("{}/api/v1/portals/{}/stats?from=2026-03&to=2026-03&group_by=month",
-                                     service_, member_));
+        auto stats =
+            Get(fmt::format("{}/api/v1/portals/{}/stats?from=2026-03&to=2026-03&group_by=month", service_, member_));
         const bj::value& totals = stats.at("totals");
         ASSERT_EQ(items.count("month:2026-03:all"), 1u) << json::Dump(stats);
         const bj::object& all = items.at("month:2026-03:all");
@@ -647,8 +646,7 @@ TEST_F(Flows, KpiItemsAreWrittenBackOnDemandAndOnlyChangesAreWrittenAgain) {
     auto items = kpi_items();
     matches_stats(items);
     // The KPI writes as the service's outbox tracks them (what the command waited on): all sent, one per item.
-    const auto progress =
-        Get(fmt::format("{}/_admin/outbox?member_id={}&prefix={}/kpi/", service_, member_, member_));
+    const auto progress = Get(fmt::format("{}/_admin/outbox?member_id={}&prefix={}/kpi/", service_, member_, member_));
     EXPECT_EQ(json::IntAt(progress, "pending").value_or(-1) + json::IntAt(progress, "leased").value_or(-1), 0)
         << json::Dump(progress);
     EXPECT_EQ(json::IntAt(progress, "done"), static_cast<std::int64_t>(items.size())) << json::Dump(progress);

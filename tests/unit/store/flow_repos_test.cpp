@@ -966,7 +966,8 @@ TEST_P(OutboxRepoTest, DepthOfCountsOnePortalsActionsUnderAKeyPrefix) {
     ASSERT_THAT(store_->Outbox().Enqueue({Action("m-acme/kpi/month:2026-03:all/add", "m-acme/kpi/a", kT0),
                                           Action("m-acme/kpi/year:2026:all/add", "m-acme/kpi/b", kT0),
                                           Action("m-acme/ticket/7/route", "m-acme/ticket/7", kT0),
-                                          Action("m2/kpi/month:2026-03:all/add", "m2/kpi/a", kT0, "m2"), Action("m-acme-2/kpi/x/add", "m-acme-2/kpi/x", kT0, "m-acme-2")}),
+                                          Action("m2/kpi/month:2026-03:all/add", "m2/kpi/a", kT0, "m2"),
+                                          Action("m-acme-2/kpi/x/add", "m-acme-2/kpi/x", kT0, "m-acme-2")}),
                 IsOk());
     auto claimed = store_->Outbox().Claim(10, kT0, kLease);
     ASSERT_THAT(claimed, IsOk());
