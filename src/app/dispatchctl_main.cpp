@@ -191,15 +191,20 @@ Result<std::unique_ptr<store::Store>> OpenStore(const app::Config& config, const
     return store::OpenSqliteStore(sqlite, clock);
 }
 
-// --member as given: a member_id, or the name of a portal in the config; empty = the store's only portal.
-Result<std::string> ResolveMember(const std::string& member, const app::Config& config, store::Store& db) {
+// --member as given: the member_id of a portal the config names so, else the member_id itself ("" when not given).
+std::string NamedMember(const std::string& member, const app::Config& config) {
     for (const auto& p : config.portals) {
         if (!member.empty() && p.name == member && !p.member_id.empty()) {
             return p.member_id;
         }
     }
-    if (!member.empty()) {
-        return member;
+    return member;
+}
+
+// --member as NamedMember reads it; not given: the store's only portal.
+Result<std::string> ResolveMember(const std::string& member, const app::Config& config, store::Store& db) {
+    if (auto named = NamedMember(member, config); !named.empty()) {
+        return named;
     }
     auto portals = db.Portals().List();
     if (!portals) {
@@ -331,12 +336,7 @@ int StatsExport(int argc, char** argv) {
         return Die("config " + config_path + ": $.flows.api_token_env: environment variable " + name +
                    " is not set; the export needs the API token");
     }
-    std::string member = member_arg;
-    for (const auto& p : config->portals) {
-        if (!member_arg.empty() && p.name == member_arg && !p.member_id.empty()) {
-            member = p.member_id;
-        }
-    }
+    std::string member = NamedMember(member_arg, *config);
     if (member.empty()) {
         if (config->postgres_dsn == kUnset) {
             return Die(
@@ -382,15 +382,6 @@ int StatsExport(int argc, char** argv) {
     if (!to.empty()) {
         query += "&to=" + form::EscapeComponent(to);
     }
-    // The failures already on record, so that only this export's count (the prefix is flows::KpiOutboxPrefix).
-    const auto progress_path = [&](const std::string& prefix) {
-        return "/_admin/outbox?member_id=" + form::EscapeComponent(member) + "&prefix=" + form::EscapeComponent(prefix);
-    };
-    auto before = call("GET", progress_path(member + "/kpi/"));
-    if (!before) {
-        return Die("stats export: " + before.error().detail);
-    }
-    const std::int64_t dead_before = json::IntAt(*before, "dead").value_or(0);
     auto queued = call("POST", "/_admin/kpi/export?" + query);
     if (!queued) {
         return Die("stats export: " + queued.error().detail);
@@ -408,10 +399,12 @@ int StatsExport(int argc, char** argv) {
     }
     // The KPI writes are the portal's outbox actions under one key prefix: once none of them is pending or leased,
     // ours went out (or died, which the dead count says). Other actions of the service do not hold the wait up.
-    const std::string prefix = json::StringAt(*queued, "outbox_prefix").value_or(member + "/kpi/");
+    const std::string progress_path = "/_admin/outbox?member_id=" + form::EscapeComponent(member) + "&prefix=" +
+                                      form::EscapeComponent(json::StringAt(*queued, "outbox_prefix").value_or(""));
+    const std::int64_t dead_before = count("dead_before");
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
     for (;;) {
-        auto outbox = call("GET", progress_path(prefix));
+        auto outbox = call("GET", progress_path);
         if (!outbox) {
             return Die("stats export: " + outbox.error().detail);
         }

@@ -271,7 +271,8 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
                                                                {"created", exported->created},
                                                                {"updated", exported->updated},
                                                                {"unchanged", exported->unchanged},
-                                                               {"outbox_prefix", KpiOutboxPrefix(member)}})));
+                                                               {"outbox_prefix", KpiOutboxPrefix(member)},
+                                                               {"dead_before", exported->dead_before}})));
         }));
 
     // How far one job's writes got: the outbox actions of a portal whose idempotency key starts with `prefix`

@@ -59,7 +59,6 @@ std::int64_t EnumValue(const bj::object& item, const std::string& name) {
 
 std::string Iso(TimeMs t) { return FormatIso8601(t / 1000 * 1000); }
 
-// Normalises a value for comparison with what we would write: the text Bitrix24 keeps.
 // Numbers to the two decimals Bitrix24 keeps for a double field (and that the KPI items carry): 45 and 45.0 alike,
 // 45.5 apart from 45.9.
 std::string CanonicalNumber(double d) {
@@ -74,6 +73,7 @@ std::string CanonicalNumber(double d) {
     return text;
 }
 
+// Normalises a value for comparison with what we would write: the text Bitrix24 keeps.
 std::string Canonical(const bj::value& v) {
     if (v.is_null()) {
         return "";

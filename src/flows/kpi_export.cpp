@@ -157,6 +157,11 @@ Result<KpiExportResult> ExportKpis(Runtime& runtime, std::string_view member_id,
                                      now));
         ++result.updated;
     }
+    auto depth = runtime.Store().Outbox().DepthOf(member_id, KpiOutboxPrefix(member_id));
+    if (!depth) {
+        return depth.error();
+    }
+    result.dead_before = depth->dead;
     if (!actions.empty()) {
         auto queued = runtime.Store().Outbox().Enqueue(actions);
         if (!queued) {

@@ -21,6 +21,9 @@ struct KpiExportResult {
     int created = 0;  // crm.item.add queued
     int updated = 0;  // crm.item.update queued (changed fields only)
     int unchanged = 0;
+    // The portal's KPI writes that had already failed for good before these were queued (KpiOutboxPrefix): a
+    // caller waiting for these counts only the failures beyond it.
+    std::int64_t dead_before = 0;
 };
 
 // The start of every KPI write's idempotency key (and outbox subject) for the portal: "<member_id>/kpi/".

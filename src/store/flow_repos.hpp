@@ -128,7 +128,6 @@ class TimerRepo {
 public:
     virtual ~TimerRepo() = default;
     [[nodiscard]] virtual Result<void> Arm(const TimerArm& timer) = 0;
-    [[nodiscard]] virtual Result<void> Disarm(std::string_view kind, std::string_view subject) = 0;
     // The earliest due_at among pending timers (and leased ones whose lease expired): the scheduler sleeps until
     // then. nullopt when there is none.
     [[nodiscard]] virtual Result<std::optional<TimeMs>> NextDue() = 0;

@@ -20,7 +20,6 @@ using sql::ResultRow;
 using sql::Session;
 
 constexpr std::string_view kSlaTimer = "sla";
-const std::string kCompleteInboxSql(sql::kCompleteInbox);
 
 // ---- validation: what the schema cannot check (or, in PostgreSQL, does not) ------------------------------------
 
@@ -228,7 +227,7 @@ public:
             }
             if (c.inbox) {
                 auto held =
-                    RequireHeld(s.Run(kCompleteInboxSql, c.inbox->id, c.inbox->attempt, now), "inbox row", *c.inbox);
+                    RequireHeld(s.Run(sql::kCompleteInbox, c.inbox->id, c.inbox->attempt, now), "inbox row", *c.inbox);
                 if (!held) {
                     return held.error();
                 }
@@ -348,10 +347,6 @@ public:
             return valid;
         }
         return db_.Write([&](Session& s) { return ArmTimer(s, timer); });
-    }
-
-    Result<void> Disarm(std::string_view kind, std::string_view subject) override {
-        return db_.Write([&](Session& s) { return Done(s.Run(sql::kDisarmTimer, kind, subject)); });
     }
 
     Result<std::optional<TimeMs>> NextDue() override {

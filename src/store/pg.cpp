@@ -175,7 +175,9 @@ Result<Rows> Connection::Query(const std::string& sql, const std::vector<Param>&
     auto it = prepared_.find(sql);
     if (it == prepared_.end()) {
         const std::string name = fmt::format("dispatch_{}", prepared_.size() + 1);
-        PGresult* raw = PQprepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(params.size()), nullptr);
+        // Rewritten once per connection, on the miss: the cache is keyed by the text the caller passes.
+        const std::string text = FromSqliteParams(sql);
+        PGresult* raw = PQprepare(conn_, name.c_str(), text.c_str(), static_cast<int>(params.size()), nullptr);
         Rows holder(raw);
         if (raw == nullptr || !Ok(raw)) {
             return FromResult(conn_, raw, "prepare");

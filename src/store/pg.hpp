@@ -66,7 +66,8 @@ public:
 
     // Simple-protocol query: several statements allowed, no parameters (migrations, BEGIN/COMMIT, SET).
     [[nodiscard]] Result<void> Exec(const std::string& sql);
-    // Extended-protocol query of one statement with $N parameters, prepared once per connection and cached.
+    // Extended-protocol query of one statement with ?N (SQLite style, rewritten by FromSqliteParams) or $N
+    // parameters, prepared once per connection and cached.
     [[nodiscard]] Result<Rows> Query(const std::string& sql, const std::vector<Param>& params);
     template <class... Args>
     [[nodiscard]] Result<Rows> Run(const std::string& sql, const Args&... args) {

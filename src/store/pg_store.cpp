@@ -28,7 +28,7 @@ public:
         for (const auto& value : params) {
             values.push_back(std::visit([](const auto& v) { return pg::ToParam(v); }, value));
         }
-        auto rows = c_.Query(pg::FromSqliteParams(text), values);
+        auto rows = c_.Query(text, values);
         if (!rows) {
             return rows.error();
         }
@@ -51,8 +51,6 @@ public:
 private:
     Connection& c_;
 };
-
-const std::string kInsertInbox = pg::FromSqliteParams(sql::kInsertInbox);
 
 // The repositories (sql_store.cpp, flow_store.cpp) over PostgreSQL: every unit of work on a pooled connection in
 // its own transaction; reads in REPEATABLE READ so that, say, a ticket and its ledger come from one snapshot.
@@ -102,7 +100,8 @@ std::vector<Result<AppendOutcome>> AppendBatch(Connection& writer, std::vector<I
         return results;
     }
     for (const auto& e : events) {
-        auto rows = sql::WithInboxParams(e, [&](const auto&... params) { return writer.Run(kInsertInbox, params...); });
+        auto rows =
+            sql::WithInboxParams(e, [&](const auto&... params) { return writer.Run(sql::kInsertInbox, params...); });
         if (!rows) {
             if (writer.InTransaction()) {
                 (void)writer.Exec("ROLLBACK");
@@ -117,7 +116,7 @@ std::vector<Result<AppendOutcome>> AppendBatch(Connection& writer, std::vector<I
             }
             return results;
         }
-        results.emplace_back(rows->Size() == 1 ? AppendOutcome::kStored : AppendOutcome::kDuplicate);
+        results.emplace_back(rows->Affected() == 1 ? AppendOutcome::kStored : AppendOutcome::kDuplicate);
     }
     if (auto committed = writer.Exec("COMMIT"); !committed) {
         // If the connection broke during COMMIT the outcome is unknown; reporting failure is the safe side (a

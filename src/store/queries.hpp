@@ -45,10 +45,11 @@ inline const std::string kSwapToken = fmt::format(
     "version = version + 1 WHERE member_id = ?1 AND version = ?7 RETURNING {}",
     kTokenColumns);
 
-// A duplicate dedup_key inserts nothing and returns no row.
-inline constexpr std::string_view kInsertInbox =
+// A duplicate dedup_key inserts nothing: the affected row count (1 or 0) tells which. No RETURNING: SQLite fills
+// an ephemeral table for it on every execution, on the acknowledgement's hot path.
+inline const std::string kInsertInbox =
     "INSERT INTO inbox (member_id, received_at, kind, event_name, entity_type_id, item_id, payload, dedup_key, "
-    "available_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?2) ON CONFLICT (dedup_key) DO NOTHING RETURNING id";
+    "available_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?2) ON CONFLICT (dedup_key) DO NOTHING";
 
 // Calls bind(...) with kInsertInbox's parameters for `e`, in order.
 template <class Bind>
@@ -84,13 +85,13 @@ inline std::string ClaimInbox(std::string_view lock) {
         kInboxClaimColumns);
 }
 // The attempt number fences a stale worker out: a reclaim bumped it.
-inline constexpr std::string_view kCompleteInbox =
+inline const std::string kCompleteInbox =
     "UPDATE inbox SET state = 'done', claimed_until = NULL, done_at = ?3 "
     "WHERE id = ?1 AND state = 'claimed' AND attempts = ?2";
-inline constexpr std::string_view kFailInbox =
+inline const std::string kFailInbox =
     "UPDATE inbox SET state = ?3, available_at = ?4, claimed_until = NULL, last_error = ?5 "
     "WHERE id = ?1 AND state = 'claimed' AND attempts = ?2";
-inline constexpr std::string_view kInboxDepth =
+inline const std::string kInboxDepth =
     "SELECT state, COUNT(*) FROM inbox WHERE state IN ('pending', 'claimed', 'dead') GROUP BY state";
 
 // ---- flows (flow_store.cpp) ----------------------------------------------------------------------------------
@@ -135,15 +136,16 @@ inline const std::string kArmTimer =
     "INSERT INTO timers (member_id, kind, subject, due_at, version, payload, ready_at) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?4) ON CONFLICT (kind, subject) DO UPDATE SET member_id = excluded.member_id, "
     "due_at = excluded.due_at, version = excluded.version, payload = excluded.payload, ready_at = excluded.ready_at, "
-    "state = 'pending', armed_attempts = timers.attempts, lease_until = NULL, last_error = NULL";
+    "state = 'pending', armed_attempts = timers.attempts, last_error = NULL";
 inline const std::string kDisarmTimer = "DELETE FROM timers WHERE kind = ?1 AND subject = ?2";
-// ready_at is the due time, the retry time or the lease end: whichever makes the row claimable next.
+// ready_at is the due time, the retry time or the lease end: whichever makes the row claimable next (timers'
+// lease_until column, from 0002, is no longer written).
 inline const std::string kNextDueTimer = "SELECT MIN(ready_at) FROM timers WHERE state IN ('pending', 'leased')";
 // ?1 now, ?2 lease, ?3 max.
 inline std::string ClaimTimers(std::string_view lock) {
     return fmt::format(
         "UPDATE timers SET state = 'leased', attempts = attempts + 1, "
-        "ready_at = CAST(?1 AS BIGINT) + CAST(?2 AS BIGINT), lease_until = CAST(?1 AS BIGINT) + CAST(?2 AS BIGINT) "
+        "ready_at = CAST(?1 AS BIGINT) + CAST(?2 AS BIGINT) "
         "WHERE id IN (SELECT t.id FROM timers t WHERE t.state IN ('pending', 'leased') AND t.ready_at <= ?1 "
         "ORDER BY t.ready_at, t.id LIMIT ?3 {}) RETURNING {}",
         lock,
@@ -153,7 +155,7 @@ inline const std::string kCompleteTimer = "DELETE FROM timers WHERE id = ?1 AND 
 // ?3 retry_at, ?4 max_attempts, ?5 error.
 inline const std::string kFailTimer =
     "UPDATE timers SET state = CASE WHEN attempts - armed_attempts >= ?4 THEN 'dead' ELSE 'pending' END, "
-    "ready_at = ?3, lease_until = NULL, last_error = ?5 WHERE id = ?1 AND state = 'leased' AND attempts = ?2";
+    "ready_at = ?3, last_error = ?5 WHERE id = ?1 AND state = 'leased' AND attempts = ?2";
 inline const std::string kListTimers =
     fmt::format("SELECT {} FROM timers WHERE member_id = ?1 ORDER BY due_at, id", kTimerColumns);
 

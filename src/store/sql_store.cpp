@@ -14,11 +14,6 @@ namespace {
 using sql::ResultRow;
 using sql::Session;
 
-const std::string kInsertInboxSql(sql::kInsertInbox);
-const std::string kCompleteInboxSql(sql::kCompleteInbox);
-const std::string kFailInboxSql(sql::kFailInbox);
-const std::string kInboxDepthSql(sql::kInboxDepth);
-
 class SqlPortals final : public PortalRepo {
 public:
     explicit SqlPortals(sql::Database& db) : db_(db) {}
@@ -142,7 +137,7 @@ public:
 
     Result<void> Complete(std::int64_t id, std::int64_t attempt, TimeMs now) override {
         return b_.Write([&](Session& s) {
-            return sql::RequireHeld(s.Run(kCompleteInboxSql, id, attempt, now), "inbox row", id, attempt);
+            return sql::RequireHeld(s.Run(sql::kCompleteInbox, id, attempt, now), "inbox row", id, attempt);
         });
     }
 
@@ -152,7 +147,7 @@ public:
         outcome.dead = attempt >= policy.max_attempts;
         outcome.retry_at = outcome.dead ? 0 : now + Backoff(policy, attempt);
         auto recorded = b_.Write([&](Session& s) {
-            return sql::RequireHeld(s.Run(kFailInboxSql,
+            return sql::RequireHeld(s.Run(sql::kFailInbox,
                                           id,
                                           attempt,
                                           outcome.dead ? "dead" : "pending",
@@ -170,7 +165,7 @@ public:
 
     Result<InboxDepth> Depth() override {
         return b_.ReadValue<InboxDepth>([&](Session& s) -> Result<InboxDepth> {
-            auto rows = s.Run(kInboxDepthSql);
+            auto rows = s.Run(sql::kInboxDepth);
             if (!rows) {
                 return rows.error();
             }

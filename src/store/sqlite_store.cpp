@@ -79,7 +79,7 @@ public:
             return started.error();
         }
         checkpointer_ = std::move(*started);
-        return executor_->CallGrouped([this]() -> Result<void> {
+        return executor_->Call<void>([this]() -> Result<void> {
             checkpointer_->Attach();
             return {};
         });
@@ -120,11 +120,8 @@ std::vector<Result<AppendOutcome>> AppendBatch(Connection& writer, std::vector<I
         results.assign(events.size(), tx.error());
         return results;
     }
-    // RETURNING makes SQLite fill an ephemeral table on every execution (a page allocated, written and freed);
-    // on the acknowledgement's hot path the change count says the same: 0 rows inserted is a duplicate.
-    static const std::string insert(sql::kInsertInbox.substr(0, sql::kInsertInbox.rfind(" RETURNING")));
     for (const auto& e : events) {
-        auto st = writer.Prepare(insert);
+        auto st = writer.Prepare(sql::kInsertInbox);
         if (!st) {
             results.emplace_back(st.error());
             continue;

@@ -819,18 +819,6 @@ TEST_P(TimerRepoTest, FailureRetriesAtTheGivenTimeThenDeadLetters) {
     EXPECT_EQ(ClaimOneTimer(kT0 + kDayMs).tries, 1) << "arming again revives it";
 }
 
-TEST_P(TimerRepoTest, DisarmRemovesOnlyThatTimer) {
-    ASSERT_THAT(store_->Timers().Arm(SlaArm(Key(1), kT0)), IsOk());
-    ASSERT_THAT(store_->Timers().Arm(SlaArm(Key(2), kT0)), IsOk());
-
-    ASSERT_THAT(store_->Timers().Disarm("sla", Key(1).Subject()), IsOk());
-    ASSERT_THAT(store_->Timers().Disarm("sla", Key(99).Subject()), IsOk());
-
-    auto timers = store_->Timers().List(kMember);
-    ASSERT_THAT(timers, IsOk());
-    EXPECT_THAT(TimerSubjects(*timers), ElementsAre(Key(2).Subject()));
-}
-
 TEST_P(TimerRepoTest, ListShowsOnlyThePortalsTimersInDueOrder) {
     ASSERT_THAT(store_->Timers().Arm(SlaArm(Key(1), kT0 + 2)), IsOk());
     ASSERT_THAT(store_->Timers().Arm(SlaArm(Key(2), kT0 + 1)), IsOk());

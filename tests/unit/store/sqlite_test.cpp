@@ -118,9 +118,6 @@ TEST_F(SqliteTest, NotADatabaseIsCorrupt) {
 
 // ---- durability ---------------------------------------------------------------------------------------------------
 
-// The inbox's promise: once an append's completion fired, the event survives the process dying at once. The child
-// appends, reports the completion through a pipe and is SIGKILLed by the parent without any chance to clean up;
-// the parent then reopens the file. (Power loss is what synchronous=FULL covers; it cannot be simulated here.)
 // Checkpoints leave the commit: the writer's commits only wake the checkpointer, which copies the WAL back on its own
 // connection; past the finishing size the writer completes one itself so the WAL restarts and stays bounded.
 TEST_F(SqliteTest, WalCheckpointsRunBesideTheWriterAndTheWalStaysBounded) {
@@ -154,6 +151,9 @@ TEST_F(SqliteTest, WalCheckpointsRunBesideTheWriterAndTheWalStaysBounded) {
     EXPECT_EQ(db->QueryText("PRAGMA wal_autocheckpoint").value(), "1000");
 }
 
+// The inbox's promise: once an append's completion fired, the event survives the process dying at once. The child
+// appends, reports the completion through a pipe and is SIGKILLed by the parent without any chance to clean up;
+// the parent then reopens the file. (Power loss is what synchronous=FULL covers; it cannot be simulated here.)
 TEST(SqliteDurability, AcknowledgedAppendSurvivesSigkill) {
     TempDir dir;
     const std::string path = dir.File("inbox.db");
