@@ -166,10 +166,12 @@ public:
         if (!snap_.base_read) {
             BaseReads();
             plan_.complete = false;
+            plan_.layout_known = false;
             return std::move(plan_);
         }
         if (ProcessReads()) {
             plan_.complete = false;
+            plan_.layout_known = false;
             return std::move(plan_);
         }
         Workplace();

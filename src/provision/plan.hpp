@@ -129,6 +129,9 @@ struct Plan {
     std::size_t Count(Action action) const;
 
     bool complete = true;
+    // False while the plan stops at the reads it needs before matching anything: `layout` is then empty, not the
+    // ids the portal holds, and storing it would wipe the recorded ones.
+    bool layout_known = true;
 };
 
 Plan MakePlan(const WorkplaceSpec& spec,

@@ -93,8 +93,15 @@ public:
                         "or --public-url)");
         }
         std::string last_writes;
-        for (std::size_t round = 0; round < options_.max_rounds; ++round) {
+        for (std::size_t round = 0;; ++round) {
             Plan plan = MakePlan(spec_, snap_, stored_, options_.plan);
+            if (auto saved = SaveProgress(plan); !saved) {
+                return saved.error();
+            }
+            if (round == options_.max_rounds) {
+                return Fail(b24::Errc::kBadResponse,
+                            fmt::format("no end after {} rounds; already done: {}", options_.max_rounds, DoneText()));
+            }
             if (plan.Complete() && !shown_) {
                 shown_ = true;
                 outcome_.plan = plan;
@@ -123,8 +130,6 @@ public:
                 return sent.error();
             }
         }
-        return Fail(b24::Errc::kBadResponse,
-                    fmt::format("no end after {} rounds; already done: {}", options_.max_rounds, DoneText()));
     }
 
 private:
@@ -159,6 +164,14 @@ private:
         saved_text_ = text;
         wrote_since_save_ = false;
         return {};
+    }
+
+    // The layout of what exists after a write, even when a batch stopped halfway: the next run starts from it.
+    Result<void> SaveProgress(const Plan& plan) {
+        if (!wrote_since_save_ || !plan.layout_known) {
+            return {};
+        }
+        return Save(plan.layout, false);
     }
 
     // Sends the first batch of the plan and folds the answers in.
@@ -226,14 +239,13 @@ private:
             }
         }
         Progress(writes, cut, tally, failure.has_value());
-        if (writes) {
-            // The layout of what exists now, even when the batch stopped halfway: the next run starts from it.
-            const Plan now = MakePlan(spec_, snap_, stored_, options_.plan);
-            if (auto saved = Save(now.layout, false); !saved) {
-                return saved.error();
-            }
-        }
         if (failure) {
+            // No next round will store what this batch made before it stopped.
+            if (wrote_since_save_) {
+                if (auto saved = SaveProgress(MakePlan(spec_, snap_, stored_, options_.plan)); !saved) {
+                    return saved.error();
+                }
+            }
             return *failure;  // logged once, by whoever reports it
         }
         return {};

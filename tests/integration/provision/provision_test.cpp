@@ -419,12 +419,54 @@ TEST_F(ProvisionTest, FailureInjectedMidwayStopsWithTheCallAndAReRunCompletesWit
     EXPECT_THAT(cut.error().detail, HasSubstr("already done:"));
     EXPECT_THAT(cut.error().detail, HasSubstr("stage:"));  // the stages were done before the fields
     EXPECT_GT(saves_, 0);                                  // and what exists was recorded
+    auto layout = Layout::FromJson(*json::Parse(layout_text_));
+    ASSERT_THAT(layout, IsOk());
+    EXPECT_NE(layout->workplace_id, 0);
+    for (const auto* code : {"it_request", "helpdesk_kpi"}) {
+        const auto* process = layout->FindProcess(code);
+        ASSERT_NE(process, nullptr) << code;
+        EXPECT_EQ(process->type_id, TypeId(reader.Get(), code)) << code;
+    }
+    EXPECT_EQ(layout->FindProcess("it_request")->funnels.size(), 3u);
 
     auto rerun = Apply(app);
 
     ASSERT_THAT(rerun, IsOk());
     ExpectPortalMatchesSpec(reader.Get());  // every object once: no twin type, funnel, stage or field
     ExpectAppObjects(app.Get());
+}
+
+TEST_F(ProvisionTest, FailureBeforeANewTypeIsReadBackKeepsTheStoredLayout) {
+    EmuClient app(emu_, EmuClient::Mode::kOAuth);
+    EmuClient reader(emu_, EmuClient::Mode::kWebhook);
+    ASSERT_THAT(Apply(app), IsOk());
+    const auto kpi_type_id = TypeId(reader.Get(), "helpdesk_kpi");
+    // Deleted by hand: the next apply creates it again, and its funnels are read in the same batch, after the
+    // workplace is linked to it. That link fails, so the run stops before it has read what the new type holds.
+    emu_.Act("crm.type.delete", {{"id", TypeId(reader.Get(), "it_request")}});
+    emu_.Admin("faults",
+               {{"fail",
+                 bj::object{{"method", "crm.automatedsolution.update"},
+                            {"times", 1},
+                            {"status", 400},
+                            {"error", "ACCESS_DENIED"},
+                            {"error_description", "Access denied"}}}});
+
+    auto cut = Apply(app);
+
+    ASSERT_FALSE(cut.has_value());
+    EXPECT_THAT(cut.error().detail, HasSubstr("crm.automatedsolution.update"));
+    // What the earlier run recorded is still there for the next one to start from.
+    auto layout = Layout::FromJson(*json::Parse(layout_text_));
+    ASSERT_THAT(layout, IsOk());
+    EXPECT_NE(layout->workplace_id, 0);
+    ASSERT_NE(layout->FindProcess("helpdesk_kpi"), nullptr);
+    EXPECT_EQ(layout->FindProcess("helpdesk_kpi")->type_id, kpi_type_id);
+
+    auto rerun = Apply(app);
+
+    ASSERT_THAT(rerun, IsOk());
+    ExpectPortalMatchesSpec(reader.Get());
 }
 
 TEST_F(ProvisionTest, FailureBeforeTheFunnelsAreLinkedStillCompletesOnTheNextRunWithoutALayout) {
