@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <cctype>
 #include <map>
 #include <mutex>
@@ -26,7 +27,8 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
-using TlsStream = ssl::stream<beast::tcp_stream>;
+// beast::ssl_stream: a request's header and body leave in one TLS record (see server.cpp).
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 using Clock = std::chrono::steady_clock;
 using net::experimental::awaitable_operators::operator||;
 

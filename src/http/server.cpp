@@ -18,6 +18,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -34,7 +35,9 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
-using TlsStream = ssl::stream<beast::tcp_stream>;
+// beast::ssl_stream (not the bare asio one): it gathers a header+body buffer sequence into one TLS record and one
+// send, where asio's SSL stream encrypts only the first buffer per write.
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 constexpr log::Logger kLog{"http"};
 constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);  // Boost 1.81: a completion token is required
@@ -449,33 +452,9 @@ net::awaitable<bool> Session::Write(Response&& response, unsigned version, bool 
         message.content_length(length);
     }
 
-    // One contiguous buffer, so the response leaves as one TLS record and one send: the SSL stream encrypts only
-    // the first buffer of a sequence per write, so header and body written apart cost two records, two sends and
-    // two wake-ups of the client for every response.
-    std::string wire;
-    wire.reserve(256 + message.body().size());
-    bhttp::serializer<false, bhttp::string_body> serializer{message};
-    boost::system::error_code serialize_ec;
-    do {
-        serializer.next(serialize_ec, [&](boost::system::error_code& ec, const auto& buffers) {
-            ec = {};
-            std::size_t taken = 0;
-            for (const auto buffer : beast::buffers_range_ref(buffers)) {
-                wire.append(static_cast<const char*>(buffer.data()), buffer.size());
-                taken += buffer.size();
-            }
-            serializer.consume(taken);
-        });
-    } while (!serialize_ec && !serializer.is_done());
-    if (serialize_ec) {
-        DISPATCH_LOG_ERROR(
-            kLog, "cannot serialize response", "status={} error={}", status, log::Quote(serialize_ec.message()));
-        co_return false;
-    }
-
     auto& tcp = beast::get_lowest_layer(stream_);
     tcp.expires_after(Options().write_timeout);
-    auto [ec, n] = co_await net::async_write(stream_, net::buffer(wire), kNoThrow);
+    auto [ec, n] = co_await bhttp::async_write(stream_, message, kNoThrow);
     co_return !ec;
 }
 
