@@ -68,7 +68,10 @@ const std::vector<GlossaryEntry>& Glossary() {
          "Open at period end",
          "Requests open (not resolved, not cancelled) at the end of the period, or now for the current period. "
          "Per assignee: the person who later resolved that cycle, or the current assignee while still open."},
-        {"load", "Load", "Requests open now per assignee."},
+        {"load",
+         "Load",
+         "Requests open at the end of the range (now, when the range runs past now) per assignee, attributed as "
+         "open at period end; they add up to the range's open at period end."},
         {"arrivals",
          "Arrivals",
          "Requests created in the range by local hour of day and weekday (the portal's time zone)."},

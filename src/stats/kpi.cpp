@@ -91,24 +91,6 @@ std::optional<TimeMs> CycleEnd(const sla::FoldResult& t, const sla::MetricClock&
     return std::nullopt;
 }
 
-// Whom the ticket is open for at instant `at` (the state just before `at`), if it is open then.
-std::optional<Who> OpenAt(const sla::FoldResult& t, TimeMs at) {
-    if (t.created >= at) {
-        return std::nullopt;
-    }
-    for (auto it = t.cycles.rbegin(); it != t.cycles.rend(); ++it) {
-        if (it->start >= at) {
-            continue;
-        }
-        const auto end = CycleEnd(t, *it);
-        if (!end || *end >= at) {
-            return OfCycle(t, *it);
-        }
-        return std::nullopt;  // cycles are disjoint and ordered: an earlier one ended earlier still
-    }
-    return std::nullopt;
-}
-
 struct ClockAcc {
     std::vector<TimeMs> business;
     std::vector<TimeMs> calendar;
@@ -271,8 +253,9 @@ public:
         }
     }
 
-    // Open at each period's end: the periods whose end falls in a cycle's open span (OpenAt's rule, found by
-    // binary search instead of asking every period about every ticket).
+    // Open at each period's end: the periods whose end falls in a cycle's open span, found by binary search instead
+    // of asking every period about every ticket. The range's end (min(to, now)) is the totals' open count and the
+    // report's load, so both come from this one rule.
     void OpenLoad(const sla::FoldResult& t) {
         const TimeMs total_at = std::min(query_.to, query_.now);
         for (const sla::MetricClock& cycle : t.cycles) {
@@ -291,11 +274,14 @@ public:
             }
             if (total_at > query_.from && cycle.start < total_at && (!end || *end >= total_at)) {
                 ++totals_.open;
+                ++load_[who.assignee];
             }
         }
     }
 
     Acc& Totals() { return totals_; }
+    // Open at the range's end per assignee, in assignee order.
+    const std::map<std::int64_t, std::int64_t>& Load() const { return load_; }
 
     // Calls f(key, acc) for every group, in key order.
     template <class F>
@@ -347,6 +333,7 @@ private:
     std::vector<Acc> flat_groups_;
     std::array<bool, 4> grouped_{};
     Acc totals_;
+    std::map<std::int64_t, std::int64_t> load_;
     std::map<Key, Acc> groups_;
 };
 
@@ -433,23 +420,6 @@ std::optional<double> Quantile(const std::vector<TimeMs>& sorted, double q) {
     const double a = static_cast<double>(sorted[lo]);
     const double b = static_cast<double>(sorted[hi]);
     return a + (h - static_cast<double>(lo)) * (b - a);
-}
-
-std::vector<AssigneeLoad> OpenLoadAt(const std::vector<sla::FoldResult>& tickets, TimeMs at, const Filter& filter) {
-    std::map<std::int64_t, std::int64_t> open;
-    for (const sla::FoldResult& t : tickets) {
-        if (const auto who = OpenAt(t, at); who && Passes(filter, t, *who)) {
-            ++open[who->assignee];
-        }
-    }
-    std::vector<AssigneeLoad> out;
-    out.reserve(open.size());
-    for (const auto& [assignee, count] : open) {
-        out.push_back(AssigneeLoad{assignee, count});
-    }
-    std::stable_sort(
-        out.begin(), out.end(), [](const AssigneeLoad& a, const AssigneeLoad& b) { return a.open > b.open; });
-    return out;
 }
 
 Result<void> ValidateQuery(const Query& query, const Zone& zone) {
@@ -560,7 +530,13 @@ Result<Report> Compute(const std::vector<sla::FoldResult>& tickets,
     });
 
     report.load_at = std::min(query.to, query.now);
-    report.load = OpenLoadAt(tickets, report.load_at, query.filter);
+    report.load.reserve(folder.Load().size());
+    for (const auto& [assignee, count] : folder.Load()) {
+        report.load.push_back(AssigneeLoad{assignee, count});
+    }
+    std::stable_sort(report.load.begin(), report.load.end(), [](const AssigneeLoad& a, const AssigneeLoad& b) {
+        return a.open > b.open;
+    });
     report.targets = policy.targets;
     report.templates = policy.templates;
     return report;

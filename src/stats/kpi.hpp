@@ -145,7 +145,7 @@ struct Report {
     Kpis totals;  // the whole range, filtered, not grouped
     Arrivals arrivals;
     TimeMs load_at = 0;                    // min(to, now)
-    std::vector<AssigneeLoad> load;        // open at load_at per assignee, most loaded first
+    std::vector<AssigneeLoad> load;        // totals.open_at_end per assignee, most loaded first (ties by assignee)
     std::vector<sla::TargetRule> targets;  // the policy's target rows, for "against target" displays
     std::vector<std::string> templates;    // the policy's templates, for filters
 };
@@ -158,9 +158,6 @@ inline constexpr int kMaxPeriods = 240;
                                      const sla::Policy& policy,
                                      const Zone& zone,
                                      const Query& query);
-
-// Open tickets at `at` (<= the fold instant) per assignee, attributed as "open at end" above, most loaded first.
-std::vector<AssigneeLoad> OpenLoadAt(const std::vector<sla::FoldResult>& tickets, TimeMs at, const Filter& filter = {});
 
 // The q-quantile (0 <= q <= 1) of sorted samples by linear interpolation between closest ranks; nullopt when empty.
 std::optional<double> Quantile(const std::vector<TimeMs>& sorted, double q);

@@ -182,8 +182,7 @@
     figure.dataset.sum = String(sum(firstSeries));
   }
 
-  function tiles(totals, load) {
-    const openNow = sum(load.by_assignee.map((l) => l.open));
+  function tiles(totals) {
     const items = [
       ['created', 'Requests created', fmt(totals.created)],
       ['closed', 'Closed', fmt(totals.closed)],
@@ -195,7 +194,7 @@
       ['returns', 'Returns', fmt(totals.returns) + ' (' + fmt(totals.return_rate_percent, '%') + ')'],
       ['auto_accepted', 'Auto-accepted', fmt(totals.auto_accepted_percent, '%')],
       ['paused', 'Time paused', fmt(Math.round((totals.paused_minutes / 60) * 10) / 10, 'h')],
-      ['open_now', 'Open at the end', fmt(openNow)],
+      ['open_now', 'Open at the end', fmt(totals.open_at_end)],
     ];
     const box = document.getElementById('tiles');
     box.replaceChildren();
@@ -212,7 +211,6 @@
       tile.append(v, l);
       box.append(tile);
     }
-    return openNow;
   }
 
   function clockChart(id, rows, labels, pick) {
@@ -418,7 +416,7 @@
     glossary(report.glossary);
     templates(report.templates);
 
-    const openNow = tiles(report.totals, report.load);
+    tiles(report.totals);
     const t = report.totals;
     main.dataset.view = state.view;
     main.dataset.rows = String(rows.length);
@@ -428,7 +426,7 @@
     main.dataset.totalReturns = String(t.returns);
     main.dataset.reactionOnTime = t.reaction.on_time_percent === null ? '' : String(t.reaction.on_time_percent);
     main.dataset.resolutionOnTime = t.resolution.on_time_percent === null ? '' : String(t.resolution.on_time_percent);
-    main.dataset.openNow = String(openNow);
+    main.dataset.openNow = String(t.open_at_end);
     document.getElementById('zone').textContent = report.zone + ' · ' + report.from.slice(0, 10) + ' … ' +
       report.to.slice(0, 10) + ' (exclusive)';
 

@@ -352,19 +352,42 @@ TEST_F(KpiTest, OpenAtEachMonthEndIsAttributedToWhoResolvedThatCycle) {
     EXPECT_EQ(r.load[0].assignee, 13);
     EXPECT_EQ(r.load[1].assignee, 14);
     EXPECT_EQ(r.load[0].open + r.load[1].open, 2);
-    // Mid-March: tickets 1 (12) and 2 (current assignee 14) were open; ticket 3 was in review.
-    const auto mid = OpenLoadAt(folded_, Msk("2026-03-15 12:00"));
-    ASSERT_EQ(mid.size(), 2u);
-    EXPECT_EQ(mid[0].assignee, 12);
-    EXPECT_EQ(mid[0].open, 1);
-    EXPECT_EQ(mid[1].assignee, 14);
-    EXPECT_EQ(mid[1].open, 1);
+    EXPECT_EQ(r.totals.open_at_end, 2);
     // Rows come by period, then assignee.
     for (std::size_t i = 1; i < r.rows.size(); ++i) {
         const Row& a = r.rows[i - 1];
         const Row& b = r.rows[i];
         EXPECT_TRUE(a.period_from < b.period_from || (a.period_from == b.period_from && a.assignee < b.assignee));
     }
+
+    // A range ending mid-March (15 March 00:00): tickets 1 (12) and 2 (current assignee 14) were open; ticket 3
+    // was in review.
+    const Report mid = Run(t, "2026-03-01", "2026-03-14", "", "2026-04-02 12:00");
+    EXPECT_EQ(mid.load_at, Msk("2026-03-15 00:00"));
+    EXPECT_EQ(mid.totals.open_at_end, 2);
+    ASSERT_EQ(mid.load.size(), 2u);
+    EXPECT_EQ(mid.load[0].assignee, 12);
+    EXPECT_EQ(mid.load[0].open, 1);
+    EXPECT_EQ(mid.load[1].assignee, 14);
+    EXPECT_EQ(mid.load[1].open, 1);
+}
+
+TEST_F(KpiTest, ARangeStartingAfterNowHasNoOpenLoad) {
+    std::vector<Ticket> t;
+    t.emplace_back(1, "2026-03-02 10:00", Priority::kLow, "Hardware");
+    t.back().Take("2026-03-02 10:30", 12);  // open now
+
+    // Nothing is known about May on 2 April: neither the total nor the load counts the ticket.
+    const Report r = Run(t, "2026-05", "2026-05", "", "2026-04-02 12:00");
+
+    EXPECT_EQ(r.totals.open_at_end, 0);
+    EXPECT_TRUE(r.load.empty());
+    // The same ticket in a range holding now is open for 12.
+    const Report now = Run(t, "2026-03", "2026-05", "", "2026-04-02 12:00");
+    EXPECT_EQ(now.totals.open_at_end, 1);
+    ASSERT_EQ(now.load.size(), 1u);
+    EXPECT_EQ(now.load[0].assignee, 12);
+    EXPECT_EQ(now.load[0].open, 1);
 }
 
 TEST_F(KpiTest, PausedTimeIsSplitAcrossMonthsByThePauseItself) {
