@@ -48,7 +48,12 @@ std::string HookSecret(std::string_view hook_key, std::string_view member_id) {
 }
 
 Endpoints::Endpoints(store::Store& store, const Clock& clock, metrics::Registry& metrics, EndpointOptions options)
-    : store_(store), clock_(clock), metrics_(metrics), options_(std::move(options)) {}
+    : store_(store), clock_(clock), metrics_(metrics), options_(std::move(options)) {
+    for (const char* route : {"events", "robots", "hook", "install"}) {
+        accepted_[route] = &metrics_.GetCounter(
+            "dispatch_intake_accepted_total", "Inbound calls made durable, by route", {{"route", route}});
+    }
+}
 
 void Endpoints::Register(http::Router& router) {
     router.Add("POST", "/b24/events", [this](http::Request&& req, http::Respond respond) {
@@ -68,17 +73,8 @@ void Endpoints::Register(http::Router& router) {
 }
 
 metrics::Counter& Endpoints::Accepted(const char* route) {
-    // Looked up once per route: the events route is the hot path, and a registry lookup takes its lock.
-    std::lock_guard lock(mu_);
-    auto it = accepted_.find(route);
-    if (it == accepted_.end()) {
-        it = accepted_
-                 .emplace(
-                     route,
-                     &metrics_.GetCounter(
-                         "dispatch_intake_accepted_total", "Inbound calls made durable, by route", {{"route", route}}))
-                 .first;
-    }
+    const auto it = accepted_.find(route);
+    DISPATCH_CHECK(it != accepted_.end(), "every appending route has its counter");
     return *it->second;
 }
 
@@ -127,8 +123,7 @@ http::Response Endpoints::Refuse(const Error& error, const char* what) {
 }
 
 void Endpoints::Append(store::InboxEvent&& event, http::Respond respond, const char* what) {
-    auto& stored = metrics_.GetCounter(
-        "dispatch_intake_accepted_total", "Inbound calls made durable, by route", {{"route", what}});
+    auto& stored = Accepted(what);
     store_.Inbox().Append(
         std::move(event),
         [respond = std::move(respond), &stored, what, wake = options_.on_stored](Result<store::AppendOutcome> outcome) {

@@ -73,7 +73,8 @@ private:
     EndpointOptions options_;
     std::mutex mu_;
     std::map<std::string, Known, std::less<>> portals_;  // member_id → token; the hot path reads no database
-    std::map<std::string, metrics::Counter*, std::less<>> accepted_;  // route → dispatch_intake_accepted_total
+    // route → dispatch_intake_accepted_total, resolved in the constructor: read without a lock on the hot path.
+    std::map<std::string, metrics::Counter*, std::less<>> accepted_;
 };
 
 }  // namespace dispatch::intake
