@@ -130,31 +130,14 @@ std::optional<double> RoundedMinutes(std::optional<double> ms) {
     return Round1(Minutes(*ms));
 }
 
-// Quantile() without sorting: selection is linear, and sorting every group's samples dominated the fold. Reorders
-// `samples`; the result is the same as Quantile() on the sorted samples.
-std::optional<double> SelectQuantile(std::vector<TimeMs>& samples, double q) {
-    if (samples.empty()) {
-        return std::nullopt;
-    }
-    const double h = (static_cast<double>(samples.size()) - 1.0) * q;
-    const auto lo = static_cast<std::size_t>(std::floor(h));
-    std::nth_element(samples.begin(), samples.begin() + static_cast<std::ptrdiff_t>(lo), samples.end());
-    const double a = static_cast<double>(samples[lo]);
-    const double b = lo + 1 < samples.size()
-                         ? static_cast<double>(
-                               *std::min_element(samples.begin() + static_cast<std::ptrdiff_t>(lo) + 1, samples.end()))
-                         : a;
-    return a + (h - static_cast<double>(lo)) * (b - a);
-}
-
 Summary Summarize(std::vector<TimeMs>& samples) {
     Summary out;
     out.count = static_cast<std::int64_t>(samples.size());
     if (samples.empty()) {
         return out;
     }
-    out.median = RoundedMinutes(SelectQuantile(samples, 0.5));
-    out.p90 = RoundedMinutes(SelectQuantile(samples, 0.9));
+    out.median = RoundedMinutes(Quantile(samples, 0.5));
+    out.p90 = RoundedMinutes(Quantile(samples, 0.9));
     const double sum = std::accumulate(
         samples.begin(), samples.end(), 0.0, [](double a, TimeMs b) { return a + static_cast<double>(b); });
     out.mean = Round1(Minutes(sum / static_cast<double>(samples.size())));
@@ -165,7 +148,7 @@ ClockKpis Finish(ClockAcc& acc) {
     ClockKpis out;
     out.business = Summarize(acc.business);
     out.calendar = Summarize(acc.calendar);
-    out.target_median = RoundedMinutes(SelectQuantile(acc.target, 0.5));
+    out.target_median = RoundedMinutes(Quantile(acc.target, 0.5));
     out.met = acc.met;
     out.breached = acc.breached;
     out.on_time_percent = Percent(acc.met, acc.met + acc.breached);
@@ -410,15 +393,20 @@ Result<GroupBy> ParseGroupBy(std::string_view text) {
     return out;
 }
 
-std::optional<double> Quantile(const std::vector<TimeMs>& sorted, double q) {
-    if (sorted.empty()) {
+// Selection instead of sorting: nth_element for the lower rank and the minimum of what lies above it for the upper
+// one are linear, and sorting every group's samples dominated the fold.
+std::optional<double> Quantile(std::vector<TimeMs>& samples, double q) {
+    if (samples.empty()) {
         return std::nullopt;
     }
-    const double h = (static_cast<double>(sorted.size()) - 1.0) * q;
+    const double h = (static_cast<double>(samples.size()) - 1.0) * q;
     const auto lo = static_cast<std::size_t>(std::floor(h));
-    const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
-    const double a = static_cast<double>(sorted[lo]);
-    const double b = static_cast<double>(sorted[hi]);
+    std::nth_element(samples.begin(), samples.begin() + static_cast<std::ptrdiff_t>(lo), samples.end());
+    const double a = static_cast<double>(samples[lo]);
+    const double b = lo + 1 < samples.size()
+                         ? static_cast<double>(
+                               *std::min_element(samples.begin() + static_cast<std::ptrdiff_t>(lo) + 1, samples.end()))
+                         : a;
     return a + (h - static_cast<double>(lo)) * (b - a);
 }
 

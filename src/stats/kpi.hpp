@@ -159,7 +159,8 @@ inline constexpr int kMaxPeriods = 240;
                                      const Zone& zone,
                                      const Query& query);
 
-// The q-quantile (0 <= q <= 1) of sorted samples by linear interpolation between closest ranks; nullopt when empty.
-std::optional<double> Quantile(const std::vector<TimeMs>& sorted, double q);
+// The q-quantile (0 <= q <= 1) of the samples by linear interpolation between closest ranks (Summary's rule);
+// nullopt when empty. Reorders `samples` (in linear time; they need not be sorted).
+std::optional<double> Quantile(std::vector<TimeMs>& samples, double q);
 
 }  // namespace dispatch::stats
