@@ -80,7 +80,6 @@ void EncodeValue(std::string& out, const std::string& key, const bj::value& v) {
     }
 }
 
-// Keys referenced by "$result[key]" anywhere in the params.
 void CollectRefs(const bj::value& v, std::set<std::string>& out) {
     if (v.is_string()) {
         const std::string_view s = v.get_string();
@@ -224,6 +223,12 @@ bj::object BatchBuilder::Params() const {
     return params;
 }
 
+std::set<std::string> RefsIn(const bj::value& params) {
+    std::set<std::string> out;
+    CollectRefs(params, out);
+    return out;
+}
+
 Result<std::vector<BatchBuilder>> SplitIntoBatches(std::vector<BatchCall> calls, bool halt, std::size_t per_batch) {
     per_batch = std::clamp<std::size_t>(per_batch, 1, kMaxBatchCalls);
     std::vector<BatchBuilder> batches;
@@ -232,9 +237,7 @@ Result<std::vector<BatchBuilder>> SplitIntoBatches(std::vector<BatchCall> calls,
         if (batches.empty() || batches.back().Size() >= per_batch) {
             batches.emplace_back(halt);
         }
-        std::set<std::string> refs;
-        CollectRefs(bj::value(call.params), refs);
-        for (const auto& ref : refs) {
+        for (const auto& ref : RefsIn(bj::value(call.params))) {
             const auto it = batch_of_key.find(ref);
             if (it == batch_of_key.end() || it->second != batches.size() - 1) {
                 return Fail(Errc::kInvalidArgument,

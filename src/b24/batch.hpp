@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,8 @@ std::string PercentEncode(std::string_view text);
 std::string Ref(std::string_view key, std::initializer_list<std::string_view> path = {});
 // True when `value` is a whole back-reference of the form Ref produces.
 bool IsRef(std::string_view value);
+// The keys that "$result[key]..." anywhere in `params` (strings at any depth, whole or embedded) refer to.
+std::set<std::string> RefsIn(const bj::value& params);
 
 struct BatchCall {
     std::string key{};     // [A-Za-z0-9_.-]+, unique in its batch

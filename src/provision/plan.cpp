@@ -107,27 +107,6 @@ std::string Join(const std::vector<std::string>& parts, std::string_view separat
     return out;
 }
 
-void CollectRefs(const bj::value& v, std::set<std::string>& out) {
-    if (v.is_string()) {
-        const std::string_view s = v.get_string();
-        for (auto pos = s.find("$result["); pos != std::string_view::npos; pos = s.find("$result[", pos + 1)) {
-            const auto start = pos + 8;
-            const auto end = s.find(']', start);
-            if (end != std::string_view::npos) {
-                out.emplace(s.substr(start, end - start));
-            }
-        }
-    } else if (v.is_array()) {
-        for (const auto& e : v.get_array()) {
-            CollectRefs(e, out);
-        }
-    } else if (v.is_object()) {
-        for (const auto& kv : v.get_object()) {
-            CollectRefs(kv.value(), out);
-        }
-    }
-}
-
 std::string JoinUrl(std::string_view base, std::string_view path) {
     while (!base.empty() && base.back() == '/') {
         base.remove_suffix(1);
@@ -221,8 +200,7 @@ private:
         op.params = std::move(params);
         op.kind = kind;
         op.entry = entry;
-        std::set<std::string> refs;
-        CollectRefs(bj::value(op.params), refs);
+        const auto refs = b24::RefsIn(bj::value(op.params));
         op.refs.assign(refs.begin(), refs.end());
         return op;
     }

@@ -69,6 +69,15 @@ TEST(Ref, BuildsAndRecognisesReferences) {
     EXPECT_FALSE(IsRef("result[item]"));
 }
 
+TEST(Ref, RefsInFindsTheKeysAtAnyDepth) {
+    const object params{{"id", Ref("a", {"item", "id"})},
+                        {"fields", object{{"list", array{"x", Ref("b")}}, {"text", "after $result[c][id] too"}}},
+                        {"plain", 5}};
+
+    EXPECT_EQ(RefsIn(value(params)), (std::set<std::string>{"a", "b", "c"}));
+    EXPECT_TRUE(RefsIn(value(object{{"id", 1}})).empty());
+}
+
 TEST(BatchBuilder, ParamsHoldCmdStringsInOrderAndHalt) {
     BatchBuilder batch(/*halt=*/true);
     ASSERT_THAT(batch.Add("item", "crm.item.get", {{"entityTypeId", 1038}, {"id", 57}}), IsOk());
