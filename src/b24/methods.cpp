@@ -134,7 +134,7 @@ Result<std::int64_t> ItemAdd(Client& client, std::int64_t entity_type_id, const 
     if (!item) {
         return item.error();
     }
-    const auto id = json::IntAt(bj::value(*item), "id");
+    const auto id = json::IntAt(*item, "id");
     if (!id) {
         return Fail(Errc::kBadResponse, "method=crm.item.add item without id");
     }

@@ -117,16 +117,27 @@ std::optional<std::string> ToString(const bj::value& v) {
     return std::nullopt;
 }
 
+const bj::value* Find(const bj::object& o, std::string_view key) {
+    return o.if_contains(bj::string_view(key.data(), key.size()));
+}
+
 const bj::value* Find(const bj::value& v, std::string_view key) {
-    if (!v.is_object()) {
-        return nullptr;
-    }
-    return v.get_object().if_contains(bj::string_view(key.data(), key.size()));
+    return v.is_object() ? Find(v.get_object(), key) : nullptr;
+}
+
+std::optional<std::int64_t> IntAt(const bj::object& o, std::string_view key) {
+    const bj::value* f = Find(o, key);
+    return f ? ToInt(*f) : std::nullopt;
 }
 
 std::optional<std::int64_t> IntAt(const bj::value& v, std::string_view key) {
     const bj::value* f = Find(v, key);
     return f ? ToInt(*f) : std::nullopt;
+}
+
+std::optional<std::string> StringAt(const bj::object& o, std::string_view key) {
+    const bj::value* f = Find(o, key);
+    return f ? ToString(*f) : std::nullopt;
 }
 
 std::optional<std::string> StringAt(const bj::value& v, std::string_view key) {

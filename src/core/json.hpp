@@ -32,6 +32,10 @@ std::optional<std::string> ToString(const bj::value& v);
 const bj::value* Find(const bj::value& v, std::string_view key);
 std::optional<std::int64_t> IntAt(const bj::value& v, std::string_view key);
 std::optional<std::string> StringAt(const bj::value& v, std::string_view key);
+// The same on an object, without copying it into a value first.
+const bj::value* Find(const bj::object& o, std::string_view key);
+std::optional<std::int64_t> IntAt(const bj::object& o, std::string_view key);
+std::optional<std::string> StringAt(const bj::object& o, std::string_view key);
 
 // JSON Pointer-ish path for error messages: "$.calendars[2].hours.mon".
 std::string PathKey(const std::string& parent, std::string_view key);

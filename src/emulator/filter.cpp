@@ -314,14 +314,18 @@ std::optional<ApiError> ParseGroup(const bj::object& obj, const FieldLookup& loo
 
 }  // namespace
 
-const bj::value* RowValue(const bj::object& row, const FilterField& field) {
-    if (field.position < row.size()) {
-        const auto& kv = row.begin()[field.position];
-        if (kv.key() == field.key) {
+const bj::value* RowValue(const bj::object& row, std::string_view key, std::size_t position) {
+    if (position < row.size()) {
+        const auto& kv = row.begin()[position];
+        if (kv.key() == key) {
             return &kv.value();
         }
     }
-    return row.if_contains(field.key);
+    return row.if_contains(key);
+}
+
+const bj::value* RowValue(const bj::object& row, const FilterField& field) {
+    return RowValue(row, field.key, field.position);
 }
 
 std::optional<double> ToDouble(const bj::value& v) {

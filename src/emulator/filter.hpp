@@ -39,6 +39,9 @@ struct FilterField {
 
 // The row's value for `field`: by position when the row has it there, else by key; nullptr when absent.
 const boost::json::value* RowValue(const boost::json::object& row, const FilterField& field);
+// `key` in `row`, looked for first at `position` (where the row's schema puts it: rows are built in field order,
+// so this is a hit but for rows written before a field existed), then by name.
+const boost::json::value* RowValue(const boost::json::object& row, std::string_view key, std::size_t position);
 
 // Maps a request field name to a row key; nullopt = "not allowed in filter/order" (INVALID_ARG_VALUE).
 using FieldLookup = std::function<std::optional<FilterField>(std::string_view name)>;

@@ -257,13 +257,7 @@ void ItemSchema::Prefetch(const bj::object& values, const std::vector<const Item
 }
 
 const bj::value* ItemSchema::Stored(const bj::object& values, const ItemField& field) const {
-    if (field.index < values.size()) {
-        const auto& kv = values.begin()[field.index];
-        if (kv.key() == field.key) {
-            return &kv.value();
-        }
-    }
-    return values.if_contains(field.key);
+    return RowValue(values, field.key, field.index);
 }
 
 std::variant<bj::value, ApiError> ItemSchema::ToStorage(const Portal& portal,

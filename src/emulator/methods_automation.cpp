@@ -65,7 +65,7 @@ MethodReply TriggerDelete(CallContext& ctx, const bj::object& p) {
 MethodReply Fire(CallContext& ctx, const std::string& code, std::int64_t e, std::int64_t id) {
     const auto& items = ctx.portal.State().items[e];
     const auto it = items.find(id);
-    const auto category = json::IntAt(bj::value(it->second.values), "categoryId").value_or(0);
+    const auto category = json::IntAt(it->second.values, "categoryId").value_or(0);
     const Stage* target = nullptr;
     for (const auto* s : ctx.portal.StagesOf(e, category)) {
         const bool placed =

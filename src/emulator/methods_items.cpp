@@ -15,16 +15,6 @@ namespace {
 ApiError TypeNotFound() { return Err(400, "NOT_FOUND", "Smart process not found"); }
 ApiError ItemNotFound() { return Err(400, "NOT_FOUND", "Item not found"); }
 
-// Field reads on item values without copying the object into a bj::value first.
-std::optional<std::int64_t> IntOf(const bj::object& values, std::string_view key) {
-    const auto* v = values.if_contains(key);
-    return v != nullptr ? json::ToInt(*v) : std::nullopt;
-}
-std::optional<std::string> StringOf(const bj::object& values, std::string_view key) {
-    const auto* v = values.if_contains(key);
-    return v != nullptr ? json::ToString(*v) : std::nullopt;
-}
-
 bool OriginalNames(const bj::object& p) { return YesParam(Param(p, "useOriginalUfNames")); }
 
 bj::object RenderItem(const Portal& portal,
@@ -70,14 +60,14 @@ void AddHistory(Portal& portal, std::int64_t e, const Item& item, int type_id) {
     h.type_id = type_id;
     h.owner_id = item.id;
     h.created_time = portal.NowSeconds();
-    h.category_id = IntOf(item.values, "categoryId").value_or(0);
-    h.stage_id = StringOf(item.values, "stageId").value_or("");
+    h.category_id = json::IntAt(item.values, "categoryId").value_or(0);
+    h.stage_id = json::StringAt(item.values, "stageId").value_or("");
     h.stage_semantic_id = StageSemantic(portal, h.stage_id);
     portal.State().stage_history.push_back(std::move(h));
 }
 
 void RaiseRobots(CallContext& ctx, std::int64_t e, const Item& item) {
-    const auto stage = StringOf(item.values, "stageId").value_or("");
+    const auto stage = json::StringAt(item.values, "stageId").value_or("");
     for (const auto& pl : ctx.portal.State().placements) {
         if (pl.stage_id == stage) {
             ctx.portal.RaiseRobot(RobotCall{pl, e, item.id, ctx.caller.user_id});
@@ -112,9 +102,9 @@ std::optional<ApiError> ApplyFields(CallContext& ctx,
     // given (CONTRACT §14.11: an omitted categoryId keeps the current funnel; README).
     const bool cat_given = fields.if_contains("categoryId") != nullptr;
     const bool stage_given = fields.if_contains("stageId") != nullptr;
-    auto cat = IntOf(values, "categoryId");
+    auto cat = json::IntAt(values, "categoryId");
     if (stage_given && !cat_given) {
-        if (const auto* s = portal.StageByStatusId(StringOf(values, "stageId").value_or(""))) {
+        if (const auto* s = portal.StageByStatusId(json::StringAt(values, "stageId").value_or(""))) {
             cat = s->category_id;
         }
     }
@@ -128,7 +118,7 @@ std::optional<ApiError> ApplyFields(CallContext& ctx,
     }
     values["categoryId"] = *cat;
     const auto stages = portal.StagesOf(type.entity_type_id, *cat);
-    auto stage = StringOf(values, "stageId");
+    auto stage = json::StringAt(values, "stageId");
     const bool stage_in_cat =
         stage && std::any_of(stages.begin(), stages.end(), [&](const Stage* s) { return s->status_id == *stage; });
     if (!stage_in_cat) {
@@ -198,7 +188,7 @@ MethodReply ItemAdd(CallContext& ctx, const bj::object& p) {
     item.id = ++portal.State().item_seq[type.entity_type_id];
     values["id"] = item.id;
     values["entityTypeId"] = type.entity_type_id;
-    const auto title = StringOf(values, "title").value_or("");
+    const auto title = json::StringAt(values, "title").value_or("");
     if (title.empty()) {
         values["title"] = type.title + " #" + std::to_string(item.id);
     }
@@ -251,10 +241,10 @@ MethodReply ItemUpdate(CallContext& ctx, const bj::object& p) {
         return bj::value(bj::object{{"item", RenderItem(portal, schema, *item, nullptr)}});
     }
     const TimeMs now = portal.NowSeconds();
-    const auto old_stage = StringOf(item->values, "stageId").value_or("");
-    const auto old_cat = IntOf(item->values, "categoryId").value_or(0);
-    const auto new_stage = StringOf(values, "stageId").value_or("");
-    const auto new_cat = IntOf(values, "categoryId").value_or(0);
+    const auto old_stage = json::StringAt(item->values, "stageId").value_or("");
+    const auto old_cat = json::IntAt(item->values, "categoryId").value_or(0);
+    const auto new_stage = json::StringAt(values, "stageId").value_or("");
+    const auto new_cat = json::IntAt(values, "categoryId").value_or(0);
     values["updatedBy"] = ctx.caller.user_id;
     values["updatedTime"] = now;
     const bool moved = old_stage != new_stage;

@@ -185,8 +185,7 @@ MethodReply CategoryDelete(CallContext& ctx, const bj::object& p) {
     auto& st = ctx.portal.State();
     if (auto it = st.items.find(c->entity_type_id); it != st.items.end()) {
         for (const auto& [id, item] : it->second) {
-            const auto* cat = item.values.if_contains("categoryId");
-            if (cat != nullptr && json::ToInt(*cat) == c->id) {
+            if (json::IntAt(item.values, "categoryId") == c->id) {
                 return Err(400, "BX_ERROR", "Elements related to the funnel found");
             }
         }
@@ -444,7 +443,7 @@ MethodReply StatusDelete(CallContext& ctx, const bj::object& p) {
     const auto* s = std::get<Stage*>(found);
     bool forced = false;
     if (const auto* params = ObjectParam(p, "params")) {
-        forced = json::StringAt(bj::value(*params), "FORCED").value_or("") == "Y";
+        forced = json::StringAt(*params, "FORCED").value_or("") == "Y";
     }
     if (s->system && !forced) {
         return Sentence("CRM System Status can be deleted only if parameter FORCED is specified and equal to \"Y\".");

@@ -153,7 +153,7 @@ MethodReply TypeAdd(CallContext& ctx, const bj::object& p) {
             }
         }
     }
-    const auto title = json::StringAt(bj::value(*fields), "title").value_or("");
+    const auto title = json::StringAt(*fields, "title").value_or("");
     if (title.empty()) {
         return ErrZero("The field \"title\" is required");
     }
@@ -374,7 +374,7 @@ MethodReply SolutionAdd(CallContext& ctx, const bj::object& p) {
         return Err(400, "ACCESS_DENIED", "Access denied.");
     }
     const auto* fields = ObjectParam(p, "fields");
-    const auto title = fields ? json::StringAt(bj::value(*fields), "title").value_or("") : "";
+    const auto title = fields ? json::StringAt(*fields, "title").value_or("") : "";
     if (title.empty()) {
         return Err(400, "BX_EMPTY_REQUIRED", "Required field \"title\" is not filled");
     }

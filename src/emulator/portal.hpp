@@ -72,7 +72,10 @@ public:
     TimeMs Now() const { return clock_.Now(); }
     // The emulator clock truncated to whole seconds: what the portal stores in datetime columns (items, types,
     // history, comments), so a time read back from a response filters exactly.
-    TimeMs NowSeconds() const { return Now() - Now() % kSecondMs; }
+    TimeMs NowSeconds() const {
+        const TimeMs t = Now();  // read once: two reads may straddle a second under a real or warped clock
+        return t - t % kSecondMs;
+    }
     // "2026-01-12T10:04:11+03:00" in the portal zone; like Bitrix24 (PHP's DATE_ATOM), no fraction of a second.
     std::string Iso(TimeMs t) const;
     // The same text into `buf`, returning its length (no allocation: list pages format hundreds of these).
