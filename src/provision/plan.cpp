@@ -411,8 +411,15 @@ private:
         return !plan_.ops.empty();
     }
 
-    // How many items a deletion would touch; nullopt (and a count is requested) while unknown.
-    std::optional<std::int64_t> ItemsIn(const std::string& key, std::int64_t entity_type_id, bj::object filter) {
+    // How many items a deletion would touch; nullopt (and a count is requested) while unknown. A funnel this apply
+    // created (category_id; 0 for a filter across funnels) holds none, so it is not counted.
+    std::optional<std::int64_t> ItemsIn(const std::string& key,
+                                        std::int64_t entity_type_id,
+                                        bj::object filter,
+                                        std::int64_t category_id = 0) {
+        if (category_id != 0 && snap_.fresh_categories.count(category_id) != 0) {
+            return 0;
+        }
         if (const auto count = snap_.ItemCount(key)) {
             return count;
         }
@@ -423,6 +430,20 @@ private:
         op.count_key = key;
         count_reads_.push_back(std::move(op));
         return std::nullopt;
+    }
+
+    // The items holding a value in field `pf`.
+    std::optional<std::int64_t> FieldItems(const PortalField& pf, std::int64_t entity_type_id) {
+        return ItemsIn(FieldCountKey(pf.field_name), entity_type_id, bj::object{{"!" + pf.field_name, ""}});
+    }
+
+    // A stray funnel or stage to delete once its items are counted.
+    void Counting(ObjectKind kind, std::string path, std::string_view name, std::int64_t id) {
+        AddEntry(kind,
+                 Action::kDelete,
+                 std::move(path),
+                 fmt::format("{} is not in the spec (counting its items)", Quoted(name)),
+                 id);
     }
 
     // ---- workplace, types, binding ---------------------------------------------------------------------------
@@ -725,15 +746,9 @@ private:
                 continue;
             }
             const auto items =
-                snap_.fresh_categories.count(c->id) != 0
-                    ? std::optional<std::int64_t>(0)
-                    : ItemsIn(CategoryCountKey(c->id), type.entity_type_id, bj::object{{"categoryId", c->id}});
+                ItemsIn(CategoryCountKey(c->id), type.entity_type_id, bj::object{{"categoryId", c->id}}, c->id);
             if (!items) {
-                AddEntry(ObjectKind::kFunnel,
-                         Action::kDelete,
-                         path,
-                         fmt::format("{} is not in the spec (counting its items)", Quoted(c->name)),
-                         c->id);
+                Counting(ObjectKind::kFunnel, path, c->name, c->id);
                 continue;
             }
             if (*items > 0) {
@@ -891,105 +906,98 @@ private:
                          s->id);
                 continue;
             }
-            const auto items = snap_.fresh_categories.count(c.id) != 0
-                                   ? std::optional<std::int64_t>(0)
-                                   : ItemsIn(StageCountKey(s->status_id), e, bj::object{{"stageId", s->status_id}});
+            const auto key = StageCountKey(s->status_id);
+            const auto items = ItemsIn(key, e, bj::object{{"stageId", s->status_id}}, c.id);
             if (!items) {
+                Counting(ObjectKind::kStage, path, s->name, s->id);
+                continue;
+            }
+            if (*items == 0) {
+                const auto entry = AddEntry(ObjectKind::kStage,
+                                            Action::kDelete,
+                                            path,
+                                            fmt::format("{} is not in the spec and holds no items", Quoted(s->name)),
+                                            s->id);
+                deletes.push_back(StageDeleteOp(process, funnel, e, c, *s, entry));
+                continue;
+            }
+            // crm-status-delete.md: the portal refuses to delete a stage that holds items.
+            const auto* target = funnel.StageWithRole(s->semantics == StageSemantics::kSuccess   ? StageRole::kDone
+                                                      : s->semantics == StageSemantics::kFailure ? StageRole::kRejected
+                                                                                                 : StageRole::kNew);
+            if (!options_.prune || target == nullptr) {
                 AddEntry(ObjectKind::kStage,
-                         Action::kDelete,
+                         Action::kKeep,
                          path,
-                         fmt::format("{} is not in the spec (counting its items)", Quoted(s->name)),
+                         fmt::format("{} is not in the spec but holds {} items (kept; --prune moves them to {} "
+                                     "and deletes the stage)",
+                                     Quoted(s->name),
+                                     *items,
+                                     target != nullptr ? Quoted(target->name.Get(Lang())) : "another stage"),
                          s->id);
                 continue;
             }
-            if (*items > 0) {
-                // crm-status-delete.md: the portal refuses to delete a stage that holds items.
-                const auto* target =
-                    funnel.StageWithRole(s->semantics == StageSemantics::kSuccess   ? StageRole::kDone
-                                         : s->semantics == StageSemantics::kFailure ? StageRole::kRejected
-                                                                                    : StageRole::kNew);
-                if (!options_.prune || target == nullptr) {
-                    AddEntry(ObjectKind::kStage,
-                             Action::kKeep,
-                             path,
-                             fmt::format("{} is not in the spec but holds {} items (kept; --prune moves them to {} "
-                                         "and deletes the stage)",
-                                         Quoted(s->name),
-                                         *items,
-                                         target != nullptr ? Quoted(target->name.Get(Lang())) : "another stage"),
-                             s->id);
-                    continue;
-                }
-                const auto key = StageCountKey(s->status_id);
-                const auto ids = snap_.item_ids.find(key);
-                const auto note = fmt::format(
-                    "{} is not in the spec and holds {} items: they move to {} (this stage "
-                    "stays in their history), then it is deleted",
-                    Quoted(s->name),
-                    *items,
-                    Quoted(target->name.Get(Lang())));
-                const auto entry = AddEntry(ObjectKind::kStage, Action::kDelete, path, note, s->id);
-                if (ids == snap_.item_ids.end()) {
-                    auto read = NewOp(OpKind::kListItemIds,
-                                      "crm.item.list",
-                                      {{"entityTypeId", e},
-                                       {"select", bj::array{"id"}},
-                                       {"filter", bj::object{{"stageId", s->status_id}}},
-                                       {"order", bj::object{{"id", "ASC"}}}},
-                                      kNoEntry);
-                    read.count_key = key;
-                    count_reads_.push_back(std::move(read));
-                    continue;
-                }
-                const auto target_status = StagePrefix(e, c.id) + ":" + target->code;
-                for (const auto item : ids->second) {
-                    // CONTRACT §14.11: categoryId goes with stageId, so the item stays in this funnel.
-                    auto move = NewOp(OpKind::kItemMove,
-                                      "crm.item.update",
-                                      {{"entityTypeId", e},
-                                       {"id", item},
-                                       {"fields", bj::object{{"stageId", target_status}, {"categoryId", c.id}}}},
-                                      entry);
-                    move.entity_type_id = e;
-                    move.category_id = c.id;
-                    move.object_id = item;
-                    move.count_key = key;
-                    deletes.push_back(std::move(move));
-                }
-                auto del = NewOp(OpKind::kStageDelete, "crm.status.delete", {{"id", s->id}}, entry);
-                if (s->system) {
-                    del.params["params"] = bj::object{{"FORCED", "Y"}};
-                }
-                del.process = process.code;
-                del.funnel = funnel.code;
-                del.entity_type_id = e;
-                del.category_id = c.id;
-                del.object_id = s->id;
-                deletes.push_back(std::move(del));
+            const auto note = fmt::format(
+                "{} is not in the spec and holds {} items: they move to {} (this stage "
+                "stays in their history), then it is deleted",
+                Quoted(s->name),
+                *items,
+                Quoted(target->name.Get(Lang())));
+            const auto entry = AddEntry(ObjectKind::kStage, Action::kDelete, path, note, s->id);
+            const auto ids = snap_.item_ids.find(key);
+            if (ids == snap_.item_ids.end()) {
+                auto read = NewOp(OpKind::kListItemIds,
+                                  "crm.item.list",
+                                  {{"entityTypeId", e},
+                                   {"select", bj::array{"id"}},
+                                   {"filter", bj::object{{"stageId", s->status_id}}},
+                                   {"order", bj::object{{"id", "ASC"}}}},
+                                  kNoEntry);
+                read.count_key = key;
+                count_reads_.push_back(std::move(read));
                 continue;
             }
-            const auto entry = AddEntry(ObjectKind::kStage,
-                                        Action::kDelete,
-                                        path,
-                                        fmt::format("{} is not in the spec and holds no items", Quoted(s->name)),
-                                        s->id);
-            bj::object params{{"id", s->id}};
-            if (s->system) {
-                params["params"] = bj::object{{"FORCED", "Y"}};  // crm-status-delete.md: system stages need it
+            const auto target_status = StagePrefix(e, c.id) + ":" + target->code;
+            for (const auto item : ids->second) {
+                // CONTRACT §14.11: categoryId goes with stageId, so the item stays in this funnel.
+                auto move = NewOp(OpKind::kItemMove,
+                                  "crm.item.update",
+                                  {{"entityTypeId", e},
+                                   {"id", item},
+                                   {"fields", bj::object{{"stageId", target_status}, {"categoryId", c.id}}}},
+                                  entry);
+                move.entity_type_id = e;
+                move.category_id = c.id;
+                move.object_id = item;
+                move.count_key = key;
+                deletes.push_back(std::move(move));
             }
-            auto op = NewOp(OpKind::kStageDelete, "crm.status.delete", std::move(params), entry);
-            op.process = process.code;
-            op.funnel = funnel.code;
-            op.entity_type_id = e;
-            op.category_id = c.id;
-            op.object_id = s->id;
-            deletes.push_back(std::move(op));
+            deletes.push_back(StageDeleteOp(process, funnel, e, c, *s, entry));
         }
         for (auto* group : {&updates, &adds, &deletes}) {
             for (auto& op : *group) {
                 Push(std::move(op));
             }
         }
+    }
+
+    PlannedOp StageDeleteOp(const SmartProcessSpec& process,
+                            const FunnelSpec& funnel,
+                            std::int64_t entity_type_id,
+                            const PortalCategory& c,
+                            const PortalStage& s,
+                            std::size_t entry) {
+        bj::object params{{"id", s.id}};
+        if (s.system) {
+            params["params"] = bj::object{{"FORCED", "Y"}};  // crm-status-delete.md: system stages need it
+        }
+        auto op = NewOp(OpKind::kStageDelete, "crm.status.delete", std::move(params), entry);
+        op.process = process.code;
+        op.funnel = funnel.code;
+        op.entity_type_id = entity_type_id;
+        op.category_id = c.id;
+        op.object_id = s.id;
+        return op;
     }
 
     // ---- fields ----------------------------------------------------------------------------------------------
@@ -1080,8 +1088,7 @@ private:
                          pf->id);
                 continue;
             }
-            const auto items =
-                ItemsIn(FieldCountKey(pf->field_name), type->entity_type_id, bj::object{{"!" + pf->field_name, ""}});
+            const auto items = FieldItems(*pf, type->entity_type_id);
             const auto entry = AddEntry(ObjectKind::kField,
                                         Action::kDelete,
                                         path,
@@ -1135,8 +1142,7 @@ private:
                          pf.id);
                 return;
             }
-            const auto items =
-                ItemsIn(FieldCountKey(pf.field_name), type.entity_type_id, bj::object{{"!" + pf.field_name, ""}});
+            const auto items = FieldItems(pf, type.entity_type_id);
             const auto entry =
                 AddEntry(ObjectKind::kField,
                          Action::kDrift,
