@@ -183,9 +183,12 @@ Result<void> Runtime::CommitTicket(const store::TicketKey& key,
                                    const provision::ProcessIds& ids,
                                    std::optional<store::Fence> inbox,
                                    std::optional<store::Fence> timer,
-                                   std::vector<store::OutboxAction> extra) {
+                                   std::vector<store::OutboxAction> extra,
+                                   std::optional<store::TicketState> preloaded) {
     for (int attempt = 1;; ++attempt) {
-        auto state = store_.Tickets().Load(key);
+        // The state read before the fetch serves the first plan only: a kConflict means it is stale.
+        Result<store::TicketState> state =
+            attempt == 1 && preloaded ? Result<store::TicketState>(std::move(*preloaded)) : store_.Tickets().Load(key);
         if (!state) {
             return state.error();
         }
@@ -232,44 +235,35 @@ Result<void> Runtime::CommitTicket(const store::TicketKey& key,
 }
 
 Result<std::vector<Result<Fetched>>> Runtime::FetchTickets(b24::Client& client,
-                                                           const std::vector<store::TicketKey>& keys) {
+                                                           const std::vector<store::TicketKey>& keys,
+                                                           const std::vector<std::int64_t>& after) {
     // One batch: the item and its new stage-history rows for every ticket (25 tickets = 50 calls = one request).
-    std::vector<std::int64_t> after;
     b24::BatchBuilder batch;
     for (std::size_t i = 0; i < keys.size(); ++i) {
-        auto state = store_.Tickets().Load(keys[i]);
-        if (!state) {
-            return state.error();
-        }
-        after.push_back(state->snapshot ? state->snapshot->last_history_id : 0);
         (void)batch.Add(fmt::format("i{}", i),
                         "crm.item.get",
                         bj::object{{"entityTypeId", keys[i].entity_type_id}, {"id", keys[i].item_id}});
-        (void)batch.Add(fmt::format("h{}", i), "crm.stagehistory.list", HistoryParams(keys[i], after.back()));
+        (void)batch.Add(fmt::format("h{}", i), "crm.stagehistory.list", HistoryParams(keys[i], after[i]));
     }
     auto answer = client.CallBatch(batch);
     if (!answer) {
         return answer.error();
     }
-    std::vector<Result<Fetched>> out;
-    for (std::size_t i = 0; i < keys.size(); ++i) {
+    auto one = [&](std::size_t i) -> Result<Fetched> {
         Fetched fetched;
         auto item = answer->Get(fmt::format("i{}", i));
         if (item) {
             const bj::value* obj = json::Find(*item, "item");
             if (obj == nullptr || !obj->is_object()) {
-                out.push_back(Error{make_error_code(b24::Errc::kBadResponse), "crm.item.get without item"});
-                continue;
+                return Error{make_error_code(b24::Errc::kBadResponse), "crm.item.get without item"};
             }
             fetched.item = obj->as_object();
         } else if (!IsB24(item.error(), b24::Errc::kNotFound)) {
-            out.push_back(item.error());
-            continue;
+            return item.error();
         }
         auto history = answer->Get(fmt::format("h{}", i));
         if (!history) {
-            out.push_back(history.error());
-            continue;
+            return history.error();
         }
         fetched.history = ParseHistory(*history);
         if (fetched.history.size() >= 50) {
@@ -279,12 +273,15 @@ Result<std::vector<Result<Fetched>>> Runtime::FetchTickets(b24::Client& client,
             query.order = bj::object{{"ID", "ASC"}};
             auto all = b24::StageHistoryList(client, keys[i].entity_type_id, query);
             if (!all) {
-                out.push_back(all.error());
-                continue;
+                return all.error();
             }
             fetched.history = std::move(*all);
         }
-        out.push_back(std::move(fetched));
+        return fetched;
+    };
+    std::vector<Result<Fetched>> out;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        out.push_back(one(i));
     }
     return out;
 }
@@ -343,19 +340,31 @@ Result<void> Runtime::HandleTicketRows(const std::string& member_id,
         return {};
     }
 
+    std::vector<store::ClaimedEvent*> loaded;
     std::vector<store::TicketKey> keys;
+    std::vector<store::TicketState> states;
+    std::vector<std::int64_t> after;
     for (auto* row : tickets) {
         store::TicketKey key;
         key.member_id = member_id;
         key.entity_type_id = row->event.entity_type_id;
         key.item_id = row->event.item_id;
-        keys.push_back(std::move(key));
-    }
-    auto fetched_all = FetchTickets(**client, keys);
-    if (!fetched_all) {
-        if (IsStore(fetched_all.error(), store::Errc::kUnavailable)) {
-            return fetched_all.error();
+        auto state = store_.Tickets().Load(key);
+        if (!state) {
+            FailRow(*row, state.error(), stats);
+            continue;
         }
+        after.push_back(state->snapshot ? state->snapshot->last_history_id : 0);
+        loaded.push_back(row);
+        keys.push_back(std::move(key));
+        states.push_back(std::move(*state));
+    }
+    tickets = std::move(loaded);
+    if (tickets.empty()) {
+        return {};
+    }
+    auto fetched_all = FetchTickets(**client, keys, after);
+    if (!fetched_all) {
         for (auto* row : tickets) {
             FailRow(*row, fetched_all.error(), stats);
         }
@@ -385,8 +394,13 @@ Result<void> Runtime::HandleTicketRows(const std::string& member_id,
                                now));
             }
         }
-        auto done =
-            CommitTicket(keys[i], &fetched, *ids, store::Fence{row.id, row.attempt}, std::nullopt, std::move(extra));
+        auto done = CommitTicket(keys[i],
+                                 &fetched,
+                                 *ids,
+                                 store::Fence{row.id, row.attempt},
+                                 std::nullopt,
+                                 std::move(extra),
+                                 std::move(states[i]));
         if (!done) {
             if (IsStore(done.error(), store::Errc::kLeaseLost)) {
                 continue;  // someone else holds the row now; their commit counts
@@ -426,11 +440,19 @@ Result<PassStats> Runtime::FireTimers() {
     // Look before acting: a ticket whose timer fell due is read again first, so a reaction hidden by a dropped or
     // late event does not escalate. If the portal cannot be read, the decisions still happen on what we know (on
     // time, with their true instants); their actions wait in the outbox like any other.
-    std::map<std::string, Fetched> fresh;  // by subject
+    std::map<std::string, Fetched> fresh;                      // by subject
+    std::map<std::string, Result<store::TicketState>> states;  // by subject
     {
         std::map<std::string, std::vector<store::TicketKey>> by_portal;
         for (const auto& t : *due) {
-            if (auto key = ParseSubject(t.timer.subject); key && t.timer.kind == kSlaTimer) {
+            auto key = ParseSubject(t.timer.subject);
+            if (!key || t.timer.kind != kSlaTimer || states.count(t.timer.subject) != 0) {
+                continue;
+            }
+            auto state = store_.Tickets().Load(*key);
+            const bool ok = state.has_value();
+            states.emplace(t.timer.subject, std::move(state));
+            if (ok) {
                 by_portal[key->member_id].push_back(*key);
             }
         }
@@ -444,7 +466,12 @@ Result<PassStats> Runtime::FireTimers() {
                     keys.begin() + static_cast<std::ptrdiff_t>(from),
                     keys.begin() + static_cast<std::ptrdiff_t>(
                                        std::min(keys.size(), from + static_cast<std::size_t>(options_.inbox_batch))));
-                auto fetched = FetchTickets(**client, chunk);
+                std::vector<std::int64_t> after;
+                for (const auto& key : chunk) {
+                    const auto& snapshot = states.at(key.Subject())->snapshot;
+                    after.push_back(snapshot ? snapshot->last_history_id : 0);
+                }
+                auto fetched = FetchTickets(**client, chunk, after);
                 if (!fetched) {
                     DISPATCH_LOG_WARN(
                         kLog, "timer look-up failed", "member={} detail=\"{}\"", member, fetched.error().detail);
@@ -473,9 +500,23 @@ Result<PassStats> Runtime::FireTimers() {
             const provision::ProcessIds* ids = layout ? Tickets(**layout) : nullptr;
             if (ids == nullptr) {
                 done = Fail(CoreErrc::kNotFound, "portal not provisioned");
+            } else if (auto state = states.find(t.timer.subject); state != states.end() && !state->second) {
+                done = state->second.error();
             } else {
                 auto it = fresh.find(t.timer.subject);
-                done = CommitTicket(*key, it != fresh.end() ? &it->second : nullptr, *ids, std::nullopt, fence, {});
+                std::optional<store::TicketState> preloaded;
+                if (state != states.end()) {
+                    // Taken, not copied: a second timer of the ticket (none today: UNIQUE (kind, subject)) loads.
+                    preloaded = std::move(*state->second);
+                    states.erase(state);
+                }
+                done = CommitTicket(*key,
+                                    it != fresh.end() ? &it->second : nullptr,
+                                    *ids,
+                                    std::nullopt,
+                                    fence,
+                                    {},
+                                    std::move(preloaded));
             }
         } else {
             DISPATCH_LOG_WARN(kLog, "unknown timer dropped", "kind={} subject={}", t.timer.kind, t.timer.subject);

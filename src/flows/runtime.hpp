@@ -98,7 +98,10 @@ public:
 
 private:
     // The item and its stage-history rows since the snapshot, for each key, in one batch; per-key failures inside.
-    Result<std::vector<Result<Fetched>>> FetchTickets(b24::Client& client, const std::vector<store::TicketKey>& keys);
+    // REST only: `after[i]` is the last stage-history id the snapshot of `keys[i]` already holds.
+    Result<std::vector<Result<Fetched>>> FetchTickets(b24::Client& client,
+                                                      const std::vector<store::TicketKey>& keys,
+                                                      const std::vector<std::int64_t>& after);
     Result<void> HandleTicketRows(const std::string& member_id,
                                   std::vector<store::ClaimedEvent>& rows,
                                   PassStats& stats);
@@ -107,7 +110,8 @@ private:
                               const provision::ProcessIds& ids,
                               std::optional<store::Fence> inbox,
                               std::optional<store::Fence> timer,
-                              std::vector<store::OutboxAction> extra);
+                              std::vector<store::OutboxAction> extra,
+                              std::optional<store::TicketState> preloaded = std::nullopt);
     void FailRow(const store::ClaimedEvent& row, const Error& error, PassStats& stats);
     void Loop(bool outbox);
     std::optional<std::chrono::milliseconds> RealDelay(TimeMs delay) const;
