@@ -357,11 +357,11 @@ private:
         }
     }
 
-    PlannedOp StageListOp(std::int64_t entity_type_id, std::int64_t category_id) {
+    // The stages matching `filter`; entity_type_id and category_id are 0 while only a back-reference knows them.
+    PlannedOp StageListOp(bj::object filter, std::int64_t entity_type_id = 0, std::int64_t category_id = 0) {
         auto op = NewOp(OpKind::kListStages,
                         "crm.status.list",
-                        {{"filter", bj::object{{"ENTITY_ID", StageEntityId(entity_type_id, category_id)}}},
-                         {"order", bj::object{{"SORT", "ASC"}}}},
+                        {{"filter", std::move(filter)}, {"order", bj::object{{"SORT", "ASC"}}}},
                         kNoEntry);
         op.entity_type_id = entity_type_id;
         op.category_id = category_id;
@@ -386,14 +386,14 @@ private:
                     if (const auto* sp = StoredProcess(process.code); sp != nullptr && sp->entity_type_id == e) {
                         for (const auto& f : sp->funnels) {
                             if (f.category_id != 0 && snap_.stages_read.count(f.category_id) == 0) {
-                                Push(StageListOp(e, f.category_id));
+                                Push(StageListOp({{"ENTITY_ID", StageEntityId(e, f.category_id)}}, e, f.category_id));
                             }
                         }
                     }
                 } else {
                     for (const auto& m : MatchFunnels(process, *type)) {
                         if (m.category != nullptr && snap_.stages_read.count(m.category->id) == 0) {
-                            Push(StageListOp(e, m.category->id));
+                            Push(StageListOp({{"ENTITY_ID", StageEntityId(e, m.category->id)}}, e, m.category->id));
                         }
                     }
                 }
@@ -620,26 +620,7 @@ private:
             const bool recorded = sf != nullptr && sf->category_id != 0;
             const auto name = funnel.name.Get(Lang());
             if (c == nullptr) {
-                const auto entry = AddEntry(ObjectKind::kFunnel, Missing(recorded), path, Quoted(name));
-                auto op =
-                    NewOp(OpKind::kCategoryAdd,
-                          "crm.category.add",
-                          {{"entityTypeId", e},
-                           {"fields",
-                            bj::object{{"name", name}, {"sort", funnel.sort}, {"isDefault", YN(funnel.is_default)}}}},
-                          entry);
-                op.process = process.code;
-                op.funnel = funnel.code;
-                op.entity_type_id = e;
-                const auto key = Push(std::move(op));
-                // A new funnel comes with the portal's default stages; read them in the same request.
-                auto read = NewOp(OpKind::kListStages,
-                                  "crm.status.list",
-                                  {{"filter", bj::object{{"CATEGORY_ID", b24::Ref(key, {"category", "id"})}}},
-                                   {"order", bj::object{{"SORT", "ASC"}}}},
-                                  kNoEntry);
-                read.entity_type_id = e;
-                Push(std::move(read));
+                AddFunnel(process, funnel, e, AddEntry(ObjectKind::kFunnel, Missing(recorded), path, Quoted(name)));
                 continue;
             }
             FunnelIds ids;
@@ -674,6 +655,28 @@ private:
         StrayFunnels(process, *type, matches);
     }
 
+    // `entity_type`: the type's entityTypeId, or a back-reference to the crm.type.add of the same batch.
+    void AddFunnel(const SmartProcessSpec& process,
+                   const FunnelSpec& funnel,
+                   const bj::value& entity_type,
+                   std::size_t entry) {
+        const std::int64_t e = entity_type.is_int64() ? entity_type.get_int64() : 0;
+        auto op = NewOp(
+            OpKind::kCategoryAdd,
+            "crm.category.add",
+            {{"entityTypeId", entity_type},
+             {"fields",
+              bj::object{
+                  {"name", funnel.name.Get(Lang())}, {"sort", funnel.sort}, {"isDefault", YN(funnel.is_default)}}}},
+            entry);
+        op.process = process.code;
+        op.funnel = funnel.code;
+        op.entity_type_id = e;
+        const auto key = Push(std::move(op));
+        // A new funnel comes with the portal's default stages; read them in the same request.
+        Push(StageListOp({{"CATEGORY_ID", b24::Ref(key, {"category", "id"})}}, e));
+    }
+
     void FunnelsOfNewType(const SmartProcessSpec& process) {
         const auto& type_key = new_type_keys_.at(process.code);
         const bj::value entity_type_ref(b24::Ref(type_key, {"type", "entityTypeId"}));
@@ -683,12 +686,7 @@ private:
         list.process = process.code;
         list.fresh = true;
         const auto list_key = Push(std::move(list));
-        auto stages = NewOp(OpKind::kListStages,
-                            "crm.status.list",
-                            {{"filter", bj::object{{"CATEGORY_ID", b24::Ref(list_key, {"categories", "0", "id"})}}},
-                             {"order", bj::object{{"SORT", "ASC"}}}},
-                            kNoEntry);
-        Push(std::move(stages));
+        Push(StageListOp({{"CATEGORY_ID", b24::Ref(list_key, {"categories", "0", "id"})}}));
         for (const auto& funnel : process.funnels) {
             const auto path = fmt::format("{}/{}", process.code, funnel.code);
             const auto name = funnel.name.Get(Lang());
@@ -700,21 +698,8 @@ private:
                 plan_.entries[entry].deferred = true;
                 continue;
             }
-            const auto entry = AddEntry(ObjectKind::kFunnel, Action::kCreate, path, Quoted(name));
-            auto op = NewOp(OpKind::kCategoryAdd,
-                            "crm.category.add",
-                            {{"entityTypeId", entity_type_ref},
-                             {"fields", bj::object{{"name", name}, {"sort", funnel.sort}, {"isDefault", "N"}}}},
-                            entry);
-            op.process = process.code;
-            op.funnel = funnel.code;
-            const auto key = Push(std::move(op));
-            auto read = NewOp(OpKind::kListStages,
-                              "crm.status.list",
-                              {{"filter", bj::object{{"CATEGORY_ID", b24::Ref(key, {"category", "id"})}}},
-                               {"order", bj::object{{"SORT", "ASC"}}}},
-                              kNoEntry);
-            Push(std::move(read));
+            AddFunnel(
+                process, funnel, entity_type_ref, AddEntry(ObjectKind::kFunnel, Action::kCreate, path, Quoted(name)));
         }
     }
 
