@@ -33,8 +33,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <date/date.h>
-#include <date/tz.h>
 #include <limits>
 #include <map>
 #include <numbers>
@@ -57,6 +55,7 @@
 #include "sla/calendar.hpp"
 #include "sla/policy.hpp"
 #include "sla/policy_load.hpp"
+#include "stats/zone.hpp"
 
 #ifndef DISPATCH_SOURCE_DIR
 #define DISPATCH_SOURCE_DIR "."
@@ -316,8 +315,8 @@ public:
                         fmt::format("/_emu/act {}: HTTP {} {}", method, reply->status, Brief(reply->body)));
         }
         if (*status != 200) {
-            return Fail(CoreErrc::kInvalid, fmt::format("{} as user {}: status {} {}", method, user, *status,
-                                                        Brief(*rest)));
+            return Fail(CoreErrc::kInvalid,
+                        fmt::format("{} as user {}: status {} {}", method, user, *status, Brief(*rest)));
         }
         return rest->get_object();
     }
@@ -330,7 +329,9 @@ public:
         return result != nullptr ? *result : bj::value(nullptr);
     }
     // Every row of a paged list method: `key` names the array inside "result" (empty: "result" is the array).
-    Result<std::vector<bj::object>> ListAll(std::int64_t user, std::string_view method, bj::object params,
+    Result<std::vector<bj::object>> ListAll(std::int64_t user,
+                                            std::string_view method,
+                                            bj::object params,
                                             std::string_view key) {
         std::vector<bj::object> rows;
         std::int64_t start = 0;
@@ -368,8 +369,10 @@ public:
         }
         const auto now = json::IntAt(reply->body, "now_ms");
         if (reply->status != 200 || !now) {
-            return Fail(CoreErrc::kInvalid, fmt::format("/_emu/clock: HTTP {} {} (is b24emu on --clock manual?)",
-                                                        reply->status, Brief(reply->body)));
+            return Fail(
+                CoreErrc::kInvalid,
+                fmt::format(
+                    "/_emu/clock: HTTP {} {} (is b24emu on --clock manual?)", reply->status, Brief(reply->body)));
         }
         return *now;
     }
@@ -381,8 +384,8 @@ public:
         }
         const auto attempted = json::IntAt(reply->body, "attempted");
         if (reply->status != 200 || !attempted) {
-            return Fail(CoreErrc::kInvalid, fmt::format("/_emu/events/flush: HTTP {} {}", reply->status,
-                                                        Brief(reply->body)));
+            return Fail(CoreErrc::kInvalid,
+                        fmt::format("/_emu/events/flush: HTTP {} {}", reply->status, Brief(reply->body)));
         }
         return *attempted;
     }
@@ -417,7 +420,8 @@ public:
         if (reply->status != 200) {
             return Fail(CoreErrc::kInvalid,
                         fmt::format("POST /_admin/clock: HTTP {} {} (does dispatchd run on a manual clock?)",
-                                    reply->status, Brief(reply->body)));
+                                    reply->status,
+                                    Brief(reply->body)));
         }
         return {};
     }
@@ -463,22 +467,18 @@ public:
         }
         return f;
     }
-    // The stats report; nullopt when the route is not there (yet).
-    Result<std::optional<bj::value>> Stats(const std::string& member, const std::string& query) {
-        auto reply = wire_.Call("GET", fmt::format("{}/api/v1/portals/{}/stats?{}", base_, member, query), nullptr,
-                                true);
+    // The stats report. Anything but a 200 with totals is a failure to report (a wrong token, a 500): the summary
+    // must come from the service when one runs.
+    Result<bj::value> Stats(const std::string& member, const std::string& query) {
+        auto reply =
+            wire_.Call("GET", fmt::format("{}/api/v1/portals/{}/stats?{}", base_, member, query), nullptr, true);
         if (!reply) {
             return reply.error();
         }
-        if (reply->status == 404 || reply->status == 405 || json::Find(reply->body, "totals") == nullptr) {
-            DISPATCH_LOG_INFO(kLog, "stats api unavailable", "status={} body={}", reply->status,
-                              log::Quote(Brief(reply->body)));
-            return std::optional<bj::value>();
-        }
-        if (reply->status != 200) {
+        if (reply->status != 200 || json::Find(reply->body, "totals") == nullptr) {
             return Fail(CoreErrc::kInvalid, fmt::format("GET stats: HTTP {} {}", reply->status, Brief(reply->body)));
         }
-        return std::optional<bj::value>(std::move(reply->body));
+        return std::move(reply->body);
     }
 
 private:
@@ -506,9 +506,9 @@ struct Layout {
     std::int64_t entity_type_id = 0;
     std::int64_t type_id = 0;
     std::vector<FunnelInfo> funnels;
-    std::map<std::string, StageRef> by_status;            // STATUS_ID → stage
-    std::map<std::string, std::int64_t> template_ids;     // xml_id → enumeration item id
-    std::map<std::int64_t, std::string> template_by_id;   // and back
+    std::map<std::string, StageRef> by_status;           // STATUS_ID → stage
+    std::map<std::string, std::int64_t> template_ids;    // xml_id → enumeration item id
+    std::map<std::int64_t, std::string> template_by_id;  // and back
     std::map<std::string, std::int64_t> priority_ids;
     std::map<std::int64_t, std::string> priority_by_id;
 
@@ -601,7 +601,8 @@ Result<Layout> Discover(Portal& portal, const provision::WorkplaceSpec& spec, co
         return Fail(CoreErrc::kNotFound,
                     fmt::format("no smart process with code {} (or title \"{}\") in the portal: run dispatchctl "
                                 "provision apply first",
-                                process->code, process->title));
+                                process->code,
+                                process->title));
     }
 
     auto categories =
@@ -629,13 +630,15 @@ Result<Layout> Discover(Portal& portal, const provision::WorkplaceSpec& spec, co
             if (funnel.code == "changes") {
                 continue;  // the player files nothing there
             }
-            return Fail(CoreErrc::kNotFound, fmt::format("no funnel {} in smart process {}", funnel.code,
-                                                         layout.entity_type_id));
+            return Fail(CoreErrc::kNotFound,
+                        fmt::format("no funnel {} in smart process {}", funnel.code, layout.entity_type_id));
         }
         auto stages = portal.ActResult(
-            options.admin_user, "crm.status.list",
-            bj::object{{"filter", bj::object{{"ENTITY_ID", fmt::format("DYNAMIC_{}_STAGE_{}", layout.entity_type_id,
-                                                                       info.category_id)}}}});
+            options.admin_user,
+            "crm.status.list",
+            bj::object{{"filter",
+                        bj::object{{"ENTITY_ID",
+                                    fmt::format("DYNAMIC_{}_STAGE_{}", layout.entity_type_id, info.category_id)}}}});
         if (!stages) {
             return stages.error();
         }
@@ -666,7 +669,8 @@ Result<Layout> Discover(Portal& portal, const provision::WorkplaceSpec& spec, co
     }
 
     auto fields = portal.ListAll(
-        options.admin_user, "userfieldconfig.list",
+        options.admin_user,
+        "userfieldconfig.list",
         bj::object{{"moduleId", "crm"}, {"filter", bj::object{{"entityId", fmt::format("CRM_{}", layout.type_id)}}}},
         "fields");
     if (!fields) {
@@ -681,8 +685,8 @@ Result<Layout> Discover(Portal& portal, const provision::WorkplaceSpec& spec, co
             }
         }
         if (field_spec == nullptr || found == nullptr) {
-            return Fail(CoreErrc::kNotFound, fmt::format("no field {} in smart process {}", layout.Uf(code),
-                                                         layout.entity_type_id));
+            return Fail(CoreErrc::kNotFound,
+                        fmt::format("no field {} in smart process {}", layout.Uf(code), layout.entity_type_id));
         }
         auto items = EnumItems(*found, *field_spec);
         if (!items) {
@@ -701,60 +705,14 @@ Result<Layout> Discover(Portal& portal, const provision::WorkplaceSpec& spec, co
 // ---------------------------------------------------------------------------------------------------------------
 // Local time in the desk's zone (date/tz: g++ 12 has no C++20 zones).
 
-class LocalZone {
-public:
-    explicit LocalZone(const date::time_zone* zone) : zone_(zone) {}
-
-    struct Parts {
-        int year = 0;
-        unsigned month = 0;
-        unsigned day = 0;
-        int hour = 0;
-        int weekday = 0;  // 0 = Monday
-    };
-    Parts At(TimeMs t) const {
-        const auto sys = date::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(t));
-        const auto local = zone_->to_local(sys);
-        const auto day = date::floor<date::days>(local);
-        const date::year_month_day ymd(day);
-        const date::hh_mm_ss<std::chrono::milliseconds> tod(local - day);
-        Parts p;
-        p.year = static_cast<int>(ymd.year());
-        p.month = static_cast<unsigned>(ymd.month());
-        p.day = static_cast<unsigned>(ymd.day());
-        p.hour = static_cast<int>(tod.hours().count());
-        p.weekday = static_cast<int>(date::weekday(day).iso_encoding()) - 1;
-        return p;
-    }
-    // Local midnight of a date (a midnight inside a DST gap moves to the gap's end).
-    TimeMs Midnight(int year, unsigned month, unsigned day) const {
-        const date::local_days d{date::year(year) / date::month(month) / date::day(day)};
-        const auto sys = zone_->to_sys(date::local_time<std::chrono::seconds>(d), date::choose::earliest);
-        return std::chrono::duration_cast<std::chrono::milliseconds>(sys.time_since_epoch()).count();
-    }
-    TimeMs NextMidnight(TimeMs t) const {
-        const Parts p = At(t);
-        const date::year_month_day next{date::local_days{date::year(p.year) / date::month(p.month) / date::day(p.day)} +
-                                        date::days(1)};
-        return Midnight(static_cast<int>(next.year()), static_cast<unsigned>(next.month()),
-                        static_cast<unsigned>(next.day()));
-    }
-    std::string Date(TimeMs t) const {
-        const Parts p = At(t);
-        return fmt::format("{:04}-{:02}-{:02}", p.year, p.month, p.day);
-    }
-
-private:
-    const date::time_zone* zone_;
-};
-
 constexpr std::string_view kWeekdays[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
 
 // ---------------------------------------------------------------------------------------------------------------
 // The company: who files, who works.
 
 struct Staff {
-    std::vector<std::int64_t> line1_dispatchers, line1_specialists, line2_dispatchers, line2_specialists, specialists_1c;
+    std::vector<std::int64_t> line1_dispatchers, line1_specialists, line2_dispatchers, line2_specialists,
+        specialists_1c;
     std::set<std::int64_t> everyone;
     std::set<std::int64_t> line2_hours;  // people who keep the line-2 calendar
 
@@ -824,26 +782,55 @@ struct TemplateMix {
 
 const std::vector<TemplateMix>& Mix() {
     static const std::vector<TemplateMix> kMix = {
-        {"1C", 20,
-         {"1C: cannot post the invoice", "1C: the sales report shows wrong totals", "1C: licence error at start-up",
-          "1C: bank statement import failed", "1C: need a new user for a newcomer", "1C: VAT ledger does not close",
-          "1C: document numbering went wrong", "1C: slow when opening the warehouse journal"}},
-        {"HARDWARE", 25,
-         {"Printer on the 3rd floor is jammed", "Laptop will not boot", "Monitor flickers",
-          "Need a second monitor", "Keyboard keys stick", "Docking station not detected", "Scanner shows error E5",
-          "Headset microphone does not work", "Projector in the meeting room is dead"}},
-        {"ACCESS", 15,
-         {"Need access to the sales share", "VPN password reset", "Account locked after holidays",
-          "Access to the CRM reports", "Account for a new employee", "Remove access for a leaver",
+        {"1C",
+         20,
+         {"1C: cannot post the invoice",
+          "1C: the sales report shows wrong totals",
+          "1C: licence error at start-up",
+          "1C: bank statement import failed",
+          "1C: need a new user for a newcomer",
+          "1C: VAT ledger does not close",
+          "1C: document numbering went wrong",
+          "1C: slow when opening the warehouse journal"}},
+        {"HARDWARE",
+         25,
+         {"Printer on the 3rd floor is jammed",
+          "Laptop will not boot",
+          "Monitor flickers",
+          "Need a second monitor",
+          "Keyboard keys stick",
+          "Docking station not detected",
+          "Scanner shows error E5",
+          "Headset microphone does not work",
+          "Projector in the meeting room is dead"}},
+        {"ACCESS",
+         15,
+         {"Need access to the sales share",
+          "VPN password reset",
+          "Account locked after holidays",
+          "Access to the CRM reports",
+          "Account for a new employee",
+          "Remove access for a leaver",
           "Need rights on the HR folder"}},
-        {"SOFTWARE", 20,
-         {"Excel crashes when opening a file", "Please install a PDF editor", "Outlook does not sync",
-          "No sound in video calls", "Antivirus blocks the supplier's tool", "Browser keeps asking for a certificate",
+        {"SOFTWARE",
+         20,
+         {"Excel crashes when opening a file",
+          "Please install a PDF editor",
+          "Outlook does not sync",
+          "No sound in video calls",
+          "Antivirus blocks the supplier's tool",
+          "Browser keeps asking for a certificate",
           "Update the design software"}},
-        {"WEB", 8,
-         {"Website contact form does not send", "Update the price list on the website", "Typo on the landing page",
-          "Certificate warning on the shop", "Website is slow in the evening"}},
-        {"OTHER", 4, {"Move my workplace to room 214", "Phone extension for a newcomer", "Question about the IT policy"}},
+        {"WEB",
+         8,
+         {"Website contact form does not send",
+          "Update the price list on the website",
+          "Typo on the landing page",
+          "Certificate warning on the shop",
+          "Website is slow in the evening"}},
+        {"OTHER",
+         4,
+         {"Move my workplace to room 214", "Phone extension for a newcomer", "Question about the IT policy"}},
         {"", 8, {"Help!", "Something is broken", "It does not work again", "Urgent problem", "Please call me"}},
     };
     return kMix;
@@ -870,7 +857,7 @@ enum class Review { kAccept, kReturn, kIgnore };
 struct Script {
     bool late_reaction = false;
     bool late_resolution = false;
-    bool waits = false;        // the specialist asks the requester something once
+    bool waits = false;  // the specialist asks the requester something once
     Review review = Review::kAccept;
     Review second_review = Review::kAccept;  // after a return
     double reaction_share = 0;               // of the reaction target (> 1 when late)
@@ -899,7 +886,7 @@ struct Request {
     Snapshot known;
     std::uint64_t version = 0;  // bumps on every re-plan; queued steps of older versions are dropped
     bool closed = false;
-    bool reacted = false;       // the desk's first move is done (the planned reaction instant is spent)
+    bool reacted = false;  // the desk's first move is done (the planned reaction instant is spent)
     bool escalated = false;
     bool waited = false;
     int returns = 0;
@@ -951,6 +938,23 @@ struct DayCounters {
     int filed = 0, taken = 0, resolved = 0, accepted = 0, returned = 0, paused = 0;
     int rejected = 0;  // by the dispatcher, by hand (no template and no service to close it)
     int auto_closed = 0, escalated = 0, auto_accepted = 0, rerouted = 0;
+
+    DayCounters& operator+=(const DayCounters& d) {
+        for (auto [mine, theirs] : {std::pair{&filed, &d.filed},
+                                    {&taken, &d.taken},
+                                    {&resolved, &d.resolved},
+                                    {&accepted, &d.accepted},
+                                    {&returned, &d.returned},
+                                    {&paused, &d.paused},
+                                    {&rejected, &d.rejected},
+                                    {&auto_closed, &d.auto_closed},
+                                    {&escalated, &d.escalated},
+                                    {&auto_accepted, &d.auto_accepted},
+                                    {&rerouted, &d.rerouted}}) {
+            *mine += *theirs;
+        }
+        return *this;
+    }
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -958,8 +962,15 @@ struct DayCounters {
 
 class Player {
 public:
-    Player(const Options& options, Portal& portal, Service* service, const Layout& layout, const sla::Policy& policy,
-           const sla::CalendarSet& calendars, const sla::Calendar& line1, const sla::Calendar& line2, LocalZone zone,
+    Player(const Options& options,
+           Portal& portal,
+           Service* service,
+           const Layout& layout,
+           const sla::Policy& policy,
+           const sla::CalendarSet& calendars,
+           const sla::Calendar& line1,
+           const sla::Calendar& line2,
+           stats::Zone zone,
            Staff staff)
         : options_(options),
           portal_(portal),
@@ -979,6 +990,11 @@ public:
 
     const std::vector<Request>& Requests() const { return requests_; }
     const DayCounters& Totals() const { return totals_; }
+    // Requests filed and not closed yet.
+    int OpenCount() const {
+        return static_cast<int>(std::count_if(
+            requests_.begin(), requests_.end(), [](const Request& r) { return r.item_id != 0 && !r.closed; }));
+    }
     std::int64_t Steps() const { return steps_; }
     std::int64_t ClockStops() const { return clock_stops_; }
     std::int64_t Settles() const { return settles_; }
@@ -1030,7 +1046,8 @@ private:
     const sla::CalendarSet& calendars_;
     const sla::Calendar& line1_;
     const sla::Calendar& line2_;
-    LocalZone zone_;
+    stats::Zone zone_;
+    TimeMs NextMidnight(TimeMs t) const { return zone_.StartOf(stats::NextDay(zone_.ToLocal(t).date)); }
     Staff staff_;
 
     std::vector<Request> requests_;
@@ -1072,14 +1089,14 @@ void Player::PlanArrivals(TimeMs from, TimeMs to, const std::vector<Requester>& 
     Rng rng(StreamSeed(options_.seed, 0xA11));
     // Hour slots of the month, weighted: office hours of working days carry the traffic, with the morning and
     // after-lunch peaks; evenings and days off are quiet but not silent.
-    static constexpr double kHourWeight[24] = {0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.02, 0.08, 0.5, 1.3, 1.6, 1.5,
-                                               1.1,  0.8,  1.3,  1.4,  1.2,  0.9,  0.5,  0.3, 0.1, 0.06, 0.03, 0.02};
+    static constexpr double kHourWeight[24] = {0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.02, 0.08, 0.5, 1.3,  1.6,  1.5,
+                                               1.1,  0.8,  1.3,  1.4,  1.2,  0.9,  0.5,  0.3,  0.1, 0.06, 0.03, 0.02};
     std::vector<TimeMs> slots;
     std::vector<double> weights;
     const TimeMs first = from / kHourMs * kHourMs;
     for (TimeMs slot = first; slot < to; slot += kHourMs) {
-        const LocalZone::Parts p = zone_.At(slot);
-        const bool working_day = line1_.IsOpen(zone_.Midnight(p.year, p.month, p.day) + 12 * kHourMs);
+        const stats::LocalTime p = zone_.ToLocal(slot);
+        const bool working_day = line1_.IsOpen(zone_.StartOf(p.date) + 12 * kHourMs);
         double w = working_day ? kHourWeight[p.hour] : (p.hour >= 10 && p.hour < 19 ? 0.04 : 0.004);
         if (working_day && p.weekday == 0) {
             w *= 1.15;  // Monday: the weekend's problems arrive
@@ -1105,7 +1122,8 @@ void Player::PlanArrivals(TimeMs from, TimeMs to, const std::vector<Requester>& 
     std::vector<TimeMs> arrivals;
     for (int i = 0; i < options_.requests && !slots.empty(); ++i) {
         const TimeMs slot = slots[rng.Pick(weights)];
-        const TimeMs at = slot + static_cast<TimeMs>(rng.Uniform() * static_cast<double>(kHourMs)) / kSecondMs * kSecondMs;
+        const TimeMs at =
+            slot + static_cast<TimeMs>(rng.Uniform() * static_cast<double>(kHourMs)) / kSecondMs * kSecondMs;
         arrivals.push_back(std::clamp(at, from, to - kSecondMs));
     }
     std::sort(arrivals.begin(), arrivals.end());
@@ -1147,8 +1165,8 @@ void Player::PlanArrivals(TimeMs from, TimeMs to, const std::vector<Requester>& 
 std::int64_t Player::PickSpecialist(Request& r, int line) const {
     std::vector<std::int64_t> candidates;
     if (line == 2) {
-        candidates = r.template_xml == "1C" && !staff_.specialists_1c.empty() ? staff_.specialists_1c
-                                                                              : staff_.line2_specialists;
+        candidates =
+            r.template_xml == "1C" && !staff_.specialists_1c.empty() ? staff_.specialists_1c : staff_.line2_specialists;
     } else {
         const sla::RouteTarget route = sla::Route(policy_, r.template_name);
         candidates = !route.fallback && !route.users.empty() ? route.users : staff_.line1_specialists;
@@ -1189,8 +1207,8 @@ void Player::Replan(Request& r) {
         return;
     }
     const int line = layout_.funnels[static_cast<std::size_t>(s.funnel)].line;
-    const std::int64_t dispatcher =
-        line == 2 && !staff_.line2_dispatchers.empty() ? staff_.line2_dispatchers.front() : staff_.line1_dispatchers.front();
+    const std::int64_t dispatcher = line == 2 && !staff_.line2_dispatchers.empty() ? staff_.line2_dispatchers.front()
+                                                                                   : staff_.line1_dispatchers.front();
     const std::int64_t a = s.assignee;
     const bool needs_triage = staff_.IsDispatcher(a) || !staff_.IsStaff(a);
     const sla::TargetRule* targets = TargetsOf(r);
@@ -1208,8 +1226,7 @@ void Player::Replan(Request& r) {
         case StageRole::kNew:
             if (r.template_xml.empty() && line == 1) {
                 // Without the service (or before it acts), the dispatcher closes what cannot be routed.
-                Push(r, StepKind::kReject, dispatcher,
-                     After(line1_, now_, Minutes(r.rng.Uniform(3, 25)), dispatcher));
+                Push(r, StepKind::kReject, dispatcher, After(line1_, now_, Minutes(r.rng.Uniform(3, 25)), dispatcher));
             } else if (needs_triage) {
                 Push(r, StepKind::kTriage, dispatcher, first_move(dispatcher));
             } else {
@@ -1221,7 +1238,9 @@ void Player::Replan(Request& r) {
                 Push(r, StepKind::kTriage, dispatcher, first_move(dispatcher));
             } else {
                 const bool urgent = kPriorities[r.priority].priority == sla::Priority::kUrgent;
-                Push(r, StepKind::kTake, a,
+                Push(r,
+                     StepKind::kTake,
+                     a,
                      After(HoursOf(a), now_, Minutes(urgent ? r.rng.Uniform(1, 8) : r.rng.Uniform(2, 50)), a));
             }
             return;
@@ -1316,8 +1335,13 @@ void Player::Observe(Request& r, const Snapshot& seen) {
     } else if (seen.assignee != before.assignee) {
         ++day_.rerouted;
     }
-    DISPATCH_LOG_DEBUG(kLog, "service changed an item", "item={} stage={} funnel={} assignee={}", r.item_id,
-                       provision::ToString(seen.role), seen.funnel, seen.assignee);
+    DISPATCH_LOG_DEBUG(kLog,
+                       "service changed an item",
+                       "item={} stage={} funnel={} assignee={}",
+                       r.item_id,
+                       provision::ToString(seen.role),
+                       seen.funnel,
+                       seen.assignee);
     Replan(r);
 }
 
@@ -1374,7 +1398,11 @@ Result<void> Player::Settle() {
             settle_total_ += took;
             settle_max_ = std::max(settle_max_, std::chrono::duration_cast<std::chrono::microseconds>(took));
             ++settles_;
-            DISPATCH_LOG_DEBUG(kLog, "settled", "at={} rounds={} ms={}", FormatIso8601(now_), rounds,
+            DISPATCH_LOG_DEBUG(kLog,
+                               "settled",
+                               "at={} rounds={} ms={}",
+                               FormatIso8601(now_),
+                               rounds,
                                std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
             return {};
         }
@@ -1388,7 +1416,9 @@ Result<void> Player::Settle() {
         if (std::chrono::steady_clock::now() > deadline) {
             return Fail(CoreErrc::kInvalid,
                         fmt::format("dispatchd did not settle within {} s at {}: last /_admin/flows {}",
-                                    options_.settle_timeout_s, FormatIso8601(now_), Brief(flows->raw)));
+                                    options_.settle_timeout_s,
+                                    FormatIso8601(now_),
+                                    Brief(flows->raw)));
         }
         if (!quiet) {
             std::this_thread::sleep_for(pause);
@@ -1398,13 +1428,13 @@ Result<void> Player::Settle() {
 }
 
 Result<void> Player::Scan() {
-    auto rows = portal_.ListAll(
-        options_.admin_user, "crm.item.list",
-        bj::object{{"entityTypeId", layout_.entity_type_id},
-                   {"select", bj::array{"id", "stageId", "categoryId", "assignedById"}},
-                   {"filter", bj::object{{">=updatedTime", FormatIso8601(last_scan_)}}},
-                   {"order", bj::object{{"id", "ASC"}}}},
-        "items");
+    auto rows = portal_.ListAll(options_.admin_user,
+                                "crm.item.list",
+                                bj::object{{"entityTypeId", layout_.entity_type_id},
+                                           {"select", bj::array{"id", "stageId", "categoryId", "assignedById"}},
+                                           {"filter", bj::object{{">=updatedTime", FormatIso8601(last_scan_)}}},
+                                           {"order", bj::object{{"id", "ASC"}}}},
+                                "items");
     if (!rows) {
         return rows.error();
     }
@@ -1425,8 +1455,8 @@ Result<void> Player::Scan() {
 }
 
 Result<Snapshot> Player::Read(Request& r) {
-    auto result = portal_.ActResult(options_.admin_user, "crm.item.get",
-                                    bj::object{{"entityTypeId", layout_.entity_type_id}, {"id", r.item_id}});
+    auto result = portal_.ActResult(
+        options_.admin_user, "crm.item.get", bj::object{{"entityTypeId", layout_.entity_type_id}, {"id", r.item_id}});
     if (!result) {
         return result.error();
     }
@@ -1439,7 +1469,8 @@ Result<Snapshot> Player::Read(Request& r) {
 }
 
 Result<void> Player::Update(Request& r, std::int64_t actor, bj::object fields) {
-    auto result = portal_.ActResult(actor, "crm.item.update",
+    auto result = portal_.ActResult(actor,
+                                    "crm.item.update",
                                     bj::object{{"entityTypeId", layout_.entity_type_id},
                                                {"id", r.item_id},
                                                {"fields", std::move(fields)},
@@ -1455,12 +1486,14 @@ Result<void> Player::Update(Request& r, std::int64_t actor, bj::object fields) {
 }
 
 Result<void> Player::Comment(const Request& r, std::int64_t author, std::string_view text) {
-    auto result = portal_.ActResult(
-        author, "crm.timeline.comment.add",
-        bj::object{{"fields", bj::object{{"ENTITY_TYPE", fmt::format("dynamic_{}", layout_.entity_type_id)},
-                                         {"ENTITY_ID", r.item_id},
-                                         {"COMMENT", text},
-                                         {"AUTHOR_ID", author}}}});
+    auto result =
+        portal_.ActResult(author,
+                          "crm.timeline.comment.add",
+                          bj::object{{"fields",
+                                      bj::object{{"ENTITY_TYPE", fmt::format("dynamic_{}", layout_.entity_type_id)},
+                                                 {"ENTITY_ID", r.item_id},
+                                                 {"COMMENT", text},
+                                                 {"AUTHOR_ID", author}}}});
     if (!result) {
         return result.error();
     }
@@ -1475,8 +1508,10 @@ Result<void> Player::File(Request& r) {
     fields[layout_.Uf(provision::field_codes::kPriority)] =
         layout_.priority_ids.at(std::string(kPriorities[r.priority].xml_id));
     auto result = portal_.ActResult(
-        r.requester, "crm.item.add",
-        bj::object{{"entityTypeId", layout_.entity_type_id}, {"fields", std::move(fields)}, {"useOriginalUfNames", "Y"}});
+        r.requester,
+        "crm.item.add",
+        bj::object{
+            {"entityTypeId", layout_.entity_type_id}, {"fields", std::move(fields)}, {"useOriginalUfNames", "Y"}});
     if (!result) {
         return result.error();
     }
@@ -1495,8 +1530,9 @@ Result<void> Player::File(Request& r) {
         const sla::Calendar* cal = calendars_.Find(targets->reaction.calendar);
         cal = cal != nullptr ? cal : &line1_;
         const TimeMs span = TargetSpan(targets->reaction, r.filed_at);
-        r.reaction_at = cal->Deadline(r.filed_at, static_cast<TimeMs>(r.script.reaction_share * static_cast<double>(span)))
-                            .value_or(r.filed_at + span);
+        r.reaction_at =
+            cal->Deadline(r.filed_at, static_cast<TimeMs>(r.script.reaction_share * static_cast<double>(span)))
+                .value_or(r.filed_at + span);
         r.reaction_at = (r.reaction_at + kSecondMs - 1) / kSecondMs * kSecondMs;  // people act on whole seconds
     } else {
         r.reaction_at = r.filed_at + kHourMs;
@@ -1533,8 +1569,8 @@ Result<void> Player::Run(const Step& step) {
                    ? bj::object{}
                    : bj::object{{"categoryId", funnel.category_id}, {"stageId", it->second}};
     };
-    DISPATCH_LOG_DEBUG(kLog, "step", "at={} item={} step={} actor={}", FormatIso8601(now_), r.item_id, Name(step.kind),
-                       step.actor);
+    DISPATCH_LOG_DEBUG(
+        kLog, "step", "at={} item={} step={} actor={}", FormatIso8601(now_), r.item_id, Name(step.kind), step.actor);
     Result<void> done;
     switch (step.kind) {
         case StepKind::kFile:
@@ -1610,29 +1646,28 @@ Result<void> Player::Run(const Step& step) {
 }
 
 void Player::PrintDay(TimeMs day_start) {
-    int open = 0;
-    for (const auto& r : requests_) {
-        open += r.item_id != 0 && !r.closed ? 1 : 0;
-    }
-    const double wall =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
-    fmt::print("day={} wd={} filed={} first_moves={} paused={} resolved={} accepted={} returned={} rejected={} "
-               "auto_closed={} escalated={} auto_accepted={} rerouted={} open={} wall_s={:.1f}\n",
-               zone_.Date(day_start), kWeekdays[zone_.At(day_start).weekday], day_.filed, day_.taken, day_.paused,
-               day_.resolved, day_.accepted, day_.returned, day_.rejected, day_.auto_closed, day_.escalated,
-               day_.auto_accepted, day_.rerouted, open, wall);
+    const int open = OpenCount();
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
+    fmt::print(
+        "day={} wd={} filed={} first_moves={} paused={} resolved={} accepted={} returned={} rejected={} "
+        "auto_closed={} escalated={} auto_accepted={} rerouted={} open={} wall_s={:.1f}\n",
+        stats::FormatDate(zone_.ToLocal(day_start).date),
+        kWeekdays[zone_.ToLocal(day_start).weekday],
+        day_.filed,
+        day_.taken,
+        day_.paused,
+        day_.resolved,
+        day_.accepted,
+        day_.returned,
+        day_.rejected,
+        day_.auto_closed,
+        day_.escalated,
+        day_.auto_accepted,
+        day_.rerouted,
+        open,
+        wall);
     std::fflush(stdout);
-    totals_.filed += day_.filed;
-    totals_.taken += day_.taken;
-    totals_.paused += day_.paused;
-    totals_.resolved += day_.resolved;
-    totals_.accepted += day_.accepted;
-    totals_.returned += day_.returned;
-    totals_.rejected += day_.rejected;
-    totals_.auto_closed += day_.auto_closed;
-    totals_.escalated += day_.escalated;
-    totals_.auto_accepted += day_.auto_accepted;
-    totals_.rerouted += day_.rerouted;
+    totals_ += day_;
     day_ = DayCounters{};
 }
 
@@ -1643,8 +1678,8 @@ Result<void> Player::Play(TimeMs start, TimeMs end) {
     if (auto settled = Settle(); !settled) {
         return settled.error();
     }
-    TimeMs day_start = zone_.Midnight(zone_.At(start).year, zone_.At(start).month, zone_.At(start).day);
-    TimeMs next_midnight = zone_.NextMidnight(start);
+    TimeMs day_start = zone_.StartOf(zone_.ToLocal(start).date);
+    TimeMs next_midnight = NextMidnight(start);
     for (;;) {
         // The next stop: the next planned human step, the service's next timer or retry, the next midnight (a
         // progress line), or the end; never further than any of them.
@@ -1681,7 +1716,7 @@ Result<void> Player::Play(TimeMs start, TimeMs end) {
         if (now_ >= next_midnight) {
             PrintDay(day_start);
             day_start = next_midnight;
-            next_midnight = zone_.NextMidnight(next_midnight);
+            next_midnight = NextMidnight(next_midnight);
         }
         if (now_ >= end) {
             if (now_ > day_start) {
@@ -1695,9 +1730,13 @@ Result<void> Player::Play(TimeMs start, TimeMs end) {
             const Step step = queue_.top();
             queue_.pop();
             if (auto ran = Run(step); !ran) {
-                return Error{ran.error().code, fmt::format("{} of item {} (request {}) at {}: {}", Name(step.kind),
-                                                           requests_[static_cast<std::size_t>(step.request)].item_id,
-                                                           step.request, FormatIso8601(now_), ran.error().detail)};
+                return Error{ran.error().code,
+                             fmt::format("{} of item {} (request {}) at {}: {}",
+                                         Name(step.kind),
+                                         requests_[static_cast<std::size_t>(step.request)].item_id,
+                                         step.request,
+                                         FormatIso8601(now_),
+                                         ran.error().detail)};
             }
             acted = true;
         }
@@ -1726,15 +1765,6 @@ struct SummaryRow {
     std::int64_t returns = 0;
     std::int64_t auto_accepted = 0;
 };
-
-std::optional<double> Median(std::vector<double> v) {
-    if (v.empty()) {
-        return std::nullopt;
-    }
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 std::optional<double> Number(const bj::value* v) {
     if (v == nullptr || v->is_null()) {
@@ -1792,7 +1822,8 @@ std::vector<SummaryRow> FromStats(const bj::value& report) {
         }
     }
     for (auto& [name, row] : by_template) {
-        if (std::none_of(rows.begin(), rows.end(), [&](const SummaryRow& r) { return r.name == TemplateLabel(name); })) {
+        if (std::none_of(
+                rows.begin(), rows.end(), [&](const SummaryRow& r) { return r.name == TemplateLabel(name); })) {
             rows.push_back(row);
         }
     }
@@ -1802,9 +1833,11 @@ std::vector<SummaryRow> FromStats(const bj::value& report) {
     return rows;
 }
 
-// The same figures from the items themselves: the SLA fields the service wrote back (empty without it).
+// Without the service (--no-service) nothing computes SLA figures: the summary counts the items per template, and
+// the requests the dispatcher rejected for want of a template.
 Result<std::vector<SummaryRow>> FromItems(Portal& portal, const Layout& layout, const Options& options) {
-    auto items = portal.ListAll(options.admin_user, "crm.item.list",
+    auto items = portal.ListAll(options.admin_user,
+                                "crm.item.list",
                                 bj::object{{"entityTypeId", layout.entity_type_id},
                                            {"select", bj::array{"*"}},
                                            {"order", bj::object{{"id", "ASC"}}},
@@ -1813,71 +1846,33 @@ Result<std::vector<SummaryRow>> FromItems(Portal& portal, const Layout& layout, 
     if (!items) {
         return items.error();
     }
-    struct Acc {
-        SummaryRow row;
-        std::vector<double> reaction, resolution;
-        int reaction_flags = 0, reaction_met = 0, resolution_flags = 0, resolution_met = 0;
-    };
-    std::map<std::string, Acc> by;
-    const auto uf = [&](const bj::object& item, std::string_view code) { return item.if_contains(layout.Uf(code)); };
+    const std::string all =
+        "\x01"
+        "all";  // sorts apart from any template code
+    std::map<std::string, SummaryRow> by;
     for (const auto& item : *items) {
         std::string name;
-        if (const bj::value* t = uf(item, provision::field_codes::kTemplate)) {
-            if (auto id = json::ToInt(*t)) {
-                auto it = layout.template_by_id.find(*id);
-                name = it != layout.template_by_id.end() ? it->second : "";
-            }
+        if (auto id = json::IntAt(item, layout.Uf(provision::field_codes::kTemplate))) {
+            auto it = layout.template_by_id.find(*id);
+            name = it != layout.template_by_id.end() ? it->second : "";
         }
-        const std::string stage = json::StringAt(item, "stageId").value_or("");
-        auto ref = layout.by_status.find(stage);
+        auto ref = layout.by_status.find(json::StringAt(item, "stageId").value_or(""));
         const bool rejected = ref != layout.by_status.end() && ref->second.role == StageRole::kRejected;
-        for (const std::string& key : {name, std::string("\x01all")}) {
-            Acc& a = by[key];
-            ++a.row.requests;
-            if (rejected && name.empty()) {
-                ++a.row.auto_closed;
-                continue;  // counted in intake only
-            }
-            if (auto m = Number(uf(item, "SLA_REACTION_MINUTES"))) {
-                a.reaction.push_back(*m);
-            }
-            if (auto m = Number(uf(item, "SLA_RESOLUTION_MINUTES"))) {
-                a.resolution.push_back(*m);
-            }
-            if (const bj::value* f = uf(item, "SLA_REACTION_ON_TIME"); f != nullptr && !f->is_null()) {
-                ++a.reaction_flags;
-                a.reaction_met += json::ToBool(*f).value_or(false) ? 1 : 0;
-            }
-            if (const bj::value* f = uf(item, "SLA_RESOLUTION_ON_TIME"); f != nullptr && !f->is_null()) {
-                ++a.resolution_flags;
-                a.resolution_met += json::ToBool(*f).value_or(false) ? 1 : 0;
-            }
-            a.row.returns += static_cast<std::int64_t>(Number(uf(item, "SLA_RETURNS")).value_or(0));
-            if (const bj::value* f = uf(item, "SLA_AUTO_ACCEPTED"); f != nullptr && json::ToBool(*f).value_or(false)) {
-                ++a.row.auto_accepted;
-            }
+        for (const std::string& key : {name, all}) {
+            SummaryRow& row = by[key];
+            ++row.requests;
+            row.auto_closed += rejected && name.empty() ? 1 : 0;
         }
     }
     std::vector<SummaryRow> rows;
-    const auto finish = [](Acc& a, std::string label) {
-        a.row.name = std::move(label);
-        a.row.reaction_median = Median(a.reaction);
-        a.row.resolution_median = Median(a.resolution);
-        if (a.reaction_flags > 0) {
-            a.row.reaction_on_time = 100.0 * a.reaction_met / a.reaction_flags;
-        }
-        if (a.resolution_flags > 0) {
-            a.row.resolution_on_time = 100.0 * a.resolution_met / a.resolution_flags;
-        }
-        return a.row;
-    };
     for (const auto& m : Mix()) {
-        auto it = by.find(std::string(m.xml_id));
-        if (it != by.end()) {
-            rows.push_back(finish(it->second, TemplateLabel(m.xml_id)));
+        if (auto it = by.find(std::string(m.xml_id)); it != by.end()) {
+            it->second.name = TemplateLabel(m.xml_id);
+            rows.push_back(it->second);
         }
     }
-    rows.push_back(finish(by["\x01all"], "all"));
+    by[all].name = "all";
+    rows.push_back(by[all]);
     return rows;
 }
 
@@ -1886,30 +1881,44 @@ std::string Cell(const std::optional<double>& v, std::string_view unit = "") {
 }
 
 void PrintTable(const std::vector<SummaryRow>& rows) {
-    fmt::print("\n{:<10} {:>8} {:>11} {:>13} {:>15} {:>13} {:>15} {:>8} {:>13}\n", "template", "requests",
-               "auto-closed", "reaction med", "resolution med", "reaction ok", "resolution ok", "returns",
+    fmt::print("\n{:<10} {:>8} {:>11} {:>13} {:>15} {:>13} {:>15} {:>8} {:>13}\n",
+               "template",
+               "requests",
+               "auto-closed",
+               "reaction med",
+               "resolution med",
+               "reaction ok",
+               "resolution ok",
+               "returns",
                "auto-accepted");
-    fmt::print("{:<10} {:>8} {:>11} {:>13} {:>15} {:>13} {:>15} {:>8} {:>13}\n", "", "", "", "(bus. min)", "(bus. min)",
-               "(% on time)", "(% on time)", "", "");
+    fmt::print("{:<10} {:>8} {:>11} {:>13} {:>15} {:>13} {:>15} {:>8} {:>13}\n",
+               "",
+               "",
+               "",
+               "(bus. min)",
+               "(bus. min)",
+               "(% on time)",
+               "(% on time)",
+               "",
+               "");
     for (const auto& r : rows) {
         if (r.name == "all") {
             fmt::print("{}\n", std::string(114, '-'));
         }
-        fmt::print("{:<10} {:>8} {:>11} {:>13} {:>15} {:>13} {:>15} {:>8} {:>13}\n", r.name, r.requests, r.auto_closed,
-                   Cell(r.reaction_median), Cell(r.resolution_median), Cell(r.reaction_on_time, "%"),
-                   Cell(r.resolution_on_time, "%"), r.returns, r.auto_accepted);
+        fmt::print("{:<10} {:>8} {:>11} {:>13} {:>15} {:>13} {:>15} {:>8} {:>13}\n",
+                   r.name,
+                   r.requests,
+                   r.auto_closed,
+                   Cell(r.reaction_median),
+                   Cell(r.resolution_median),
+                   Cell(r.reaction_on_time, "%"),
+                   Cell(r.resolution_on_time, "%"),
+                   r.returns,
+                   r.auto_accepted);
     }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-
-Result<std::pair<int, unsigned>> ParseMonth(std::string_view text) {
-    auto date = sla::ParseLocalDate(fmt::format("{}-01", text));
-    if (text.size() != 7 || !date) {
-        return Fail(CoreErrc::kInvalid, fmt::format("--month {}: expected YYYY-MM", text));
-    }
-    return std::pair<int, unsigned>{date->year, date->month};
-}
 
 int Main(int argc, char** argv) {
     const auto wall_start = std::chrono::steady_clock::now();
@@ -1925,9 +1934,11 @@ int Main(int argc, char** argv) {
         return 1;
     };
 
-    auto month = ParseMonth(options.month);
-    if (!month) {
-        return fail("arguments", month.error());
+    const auto month = sla::ParseLocalDate(options.month + "-01");
+    if (options.month.size() != 7 || !month) {
+        return fail(
+            "arguments",
+            Error{make_error_code(CoreErrc::kInvalid), fmt::format("--month {}: expected YYYY-MM", options.month)});
     }
     auto spec = provision::LoadWorkplaceSpec(options.workplace, options.workplace_schema);
     if (!spec) {
@@ -1941,7 +1952,7 @@ int Main(int argc, char** argv) {
     if (!sla_config) {
         return fail("sla policy", sla_config.error());
     }
-    auto calendars = sla::CompileCalendars(sla_config->calendars, month->first - 1, month->first + 1);
+    auto calendars = sla::CompileCalendars(sla_config->calendars, month->year - 1, month->year + 1);
     if (!calendars) {
         return fail("calendars", calendars.error());
     }
@@ -1952,16 +1963,15 @@ int Main(int argc, char** argv) {
     const sla::Calendar* line2 =
         normal != nullptr && normal->line2_ola ? calendars->Find(normal->line2_ola->calendar) : line1;
     if (line1 == nullptr || line2 == nullptr || policy.Users(sla::Role::kLine1Dispatcher).empty()) {
-        return fail("sla policy", Error{make_error_code(CoreErrc::kInvalid),
-                                        "needs a normal-priority target with calendars and a line-1 dispatcher"});
+        return fail("sla policy",
+                    Error{make_error_code(CoreErrc::kInvalid),
+                          "needs a normal-priority target with calendars and a line-1 dispatcher"});
     }
-    const date::time_zone* tz = nullptr;
-    try {
-        tz = date::locate_zone(line1->Zone());
-    } catch (const std::exception& e) {
-        return fail("time zone", Error{make_error_code(CoreErrc::kNotFound), e.what()});
+    auto located = stats::Zone::Locate(line1->Zone());
+    if (!located) {
+        return fail("time zone", located.error());
     }
-    const LocalZone zone(tz);
+    const stats::Zone zone = *located;
 
     Wire wire(options.ca, options.service_token);
     Portal portal(wire, options.emu);
@@ -1974,8 +1984,13 @@ int Main(int argc, char** argv) {
     if (!layout) {
         return fail("portal layout", layout.error());
     }
-    DISPATCH_LOG_INFO(kLog, "portal layout found", "entity_type_id={} type_id={} funnels={} stages={}",
-                      layout->entity_type_id, layout->type_id, layout->funnels.size(), layout->by_status.size());
+    DISPATCH_LOG_INFO(kLog,
+                      "portal layout found",
+                      "entity_type_id={} type_id={} funnels={} stages={}",
+                      layout->entity_type_id,
+                      layout->type_id,
+                      layout->funnels.size(),
+                      layout->by_status.size());
     Staff staff = StaffOf(policy);
     Rng people_rng(StreamSeed(options.seed, 0xBEEF));
     auto requesters = Requesters(portal, staff, options, people_rng);
@@ -1996,26 +2011,42 @@ int Main(int argc, char** argv) {
         }
         start = std::max(start, flows->now);
     }
-    const TimeMs month_start = zone.Midnight(month->first, month->second, 1);
-    const TimeMs month_end = zone.Midnight(month->second == 12 ? month->first + 1 : month->first,
-                                           month->second == 12 ? 1 : month->second + 1, 1);
+    const TimeMs month_start = stats::ParseRangeStart(options.month, zone).value();
+    const TimeMs month_end = stats::ParseRangeEnd(options.month, zone).value();
     if (start >= month_end) {
-        return fail("clocks", Error{make_error_code(CoreErrc::kInvalid),
-                                    fmt::format("the clocks are at {}, after the month {} (start b24emu with --start "
-                                                "{} and dispatchd's clock there too)",
-                                                FormatIso8601(start), options.month, FormatIso8601(month_start))});
+        return fail("clocks",
+                    Error{make_error_code(CoreErrc::kInvalid),
+                          fmt::format("the clocks are at {}, after the month {} (start b24emu with --start "
+                                      "{} and dispatchd's clock there too)",
+                                      FormatIso8601(start),
+                                      options.month,
+                                      FormatIso8601(month_start))});
     }
     // Past the month's end plus 4 business days: reviews left at the month's end are auto-accepted by then.
     const TimeMs end = line1->AddBusinessDays(month_end, 4, true).value_or(month_end + 7 * kDayMs) + kMinuteMs;
 
-    Player player(options, portal, service ? &*service : nullptr, *layout, policy, *calendars, *line1, *line2, zone,
+    Player player(options,
+                  portal,
+                  service ? &*service : nullptr,
+                  *layout,
+                  policy,
+                  *calendars,
+                  *line1,
+                  *line2,
+                  zone,
                   std::move(staff));
     player.PlanArrivals(std::max(start, month_start), month_end, *requesters);
-    fmt::print("dispatch-demo: month={} requests={} seed={} requesters={} entity_type_id={} service={} from={} "
-               "until={}\n",
-               options.month, player.Requests().size(), options.seed, requesters->size(), layout->entity_type_id,
-               service ? service->Base() : std::string("none"), FormatIso8601(std::max(start, month_start)),
-               FormatIso8601(end));
+    fmt::print(
+        "dispatch-demo: month={} requests={} seed={} requesters={} entity_type_id={} service={} from={} "
+        "until={}\n",
+        options.month,
+        player.Requests().size(),
+        options.seed,
+        requesters->size(),
+        layout->entity_type_id,
+        service ? service->Base() : std::string("none"),
+        FormatIso8601(std::max(start, month_start)),
+        FormatIso8601(end));
     std::fflush(stdout);
     const auto play_start = std::chrono::steady_clock::now();
     if (auto played = player.Play(std::max(start, month_start), end); !played) {
@@ -2026,42 +2057,54 @@ int Main(int argc, char** argv) {
     std::vector<SummaryRow> rows;
     std::string source;
     if (service) {
-        const std::string query =
-            fmt::format("from={}&to={}&group_by=template", options.month, zone.Date(end - kMinuteMs));
+        const std::string query = fmt::format(
+            "from={}&to={}&group_by=template", options.month, stats::FormatDate(zone.ToLocal(end - kMinuteMs).date));
         auto stats = service->Stats(options.member, query);
         if (!stats) {
             return fail("stats", stats.error());
         }
-        if (*stats) {
-            rows = FromStats(**stats);
-            source = fmt::format("dispatchd stats API ({}/api/v1/portals/{}/stats?{})", service->Base(),
-                                 options.member, query);
-        }
-    }
-    if (rows.empty()) {
+        rows = FromStats(*stats);
+        source =
+            fmt::format("dispatchd stats API ({}/api/v1/portals/{}/stats?{})", service->Base(), options.member, query);
+    } else {
         auto from_items = FromItems(portal, *layout, options);
         if (!from_items) {
             return fail("summary", from_items.error());
         }
         rows = std::move(*from_items);
-        source = "the items' SLA fields in the portal (stats API not available)";
+        source = "the items in the portal (no service: counts only)";
     }
     const DayCounters& t = player.Totals();
-    int open_at_end = 0;
-    for (const auto& r : player.Requests()) {
-        open_at_end += r.item_id != 0 && !r.closed ? 1 : 0;
-    }
+    const int open_at_end = player.OpenCount();
     fmt::print("\nSummary of {} (source: {})\n", options.month, source);
     PrintTable(rows);
-    fmt::print("\npeople: filed={} first_moves={} paused={} resolved={} accepted={} returned={} rejected={} | seen "
-               "from the service: auto_closed={} escalated={} auto_accepted={} rerouted={} | still open={}\n",
-               t.filed, t.taken, t.paused, t.resolved, t.accepted, t.returned, t.rejected, t.auto_closed, t.escalated,
-               t.auto_accepted, t.rerouted, open_at_end);
+    fmt::print(
+        "\npeople: filed={} first_moves={} paused={} resolved={} accepted={} returned={} rejected={} | seen "
+        "from the service: auto_closed={} escalated={} auto_accepted={} rerouted={} | still open={}\n",
+        t.filed,
+        t.taken,
+        t.paused,
+        t.resolved,
+        t.accepted,
+        t.returned,
+        t.rejected,
+        t.auto_closed,
+        t.escalated,
+        t.auto_accepted,
+        t.rerouted,
+        open_at_end);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-    fmt::print("wall time: {:.1f} s (play {:.1f} s; {} steps, {} clock stops, {} settles taking {:.1f} s, the longest "
-               "{:.0f} ms; {} HTTP calls)\n",
-               wall, play_s, player.Steps(), player.ClockStops(), player.Settles(), player.SettleSeconds(),
-               player.SettleMaxMs(), wire.Calls());
+    fmt::print(
+        "wall time: {:.1f} s (play {:.1f} s; {} steps, {} clock stops, {} settles taking {:.1f} s, the longest "
+        "{:.0f} ms; {} HTTP calls)\n",
+        wall,
+        play_s,
+        player.Steps(),
+        player.ClockStops(),
+        player.Settles(),
+        player.SettleSeconds(),
+        player.SettleMaxMs(),
+        wire.Calls());
     if (service) {
         fmt::print("dashboard: {}/dashboard\n", service->Base());
     }
@@ -2072,7 +2115,8 @@ int Main(int argc, char** argv) {
 }  // namespace dispatch::demo
 
 int main(int argc, char** argv) {
-    dispatch::log::SetLevel(dispatch::log::ParseLevel(
-        std::getenv("DISPATCH_LOG_LEVEL") != nullptr ? std::getenv("DISPATCH_LOG_LEVEL") : "", dispatch::log::Level::kWarn));
+    dispatch::log::SetLevel(
+        dispatch::log::ParseLevel(std::getenv("DISPATCH_LOG_LEVEL") != nullptr ? std::getenv("DISPATCH_LOG_LEVEL") : "",
+                                  dispatch::log::Level::kWarn));
     return dispatch::demo::Main(argc, argv);
 }
