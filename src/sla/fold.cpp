@@ -521,6 +521,7 @@ Result<FoldResult> Fold(const Policy& policy, const CalendarSet& calendars, cons
     out.priority = scan.current.priority;
     out.template_name = TemplateOf(scan.current);
     out.cancelled = scan.cancelled_at.has_value();
+    out.cancelled_at = scan.cancelled_at;
     out.auto_closed = scan.auto_closed;
     out.accepted = scan.accepted;
     out.auto_accepted = scan.auto_accepted;

@@ -118,6 +118,7 @@ struct FoldResult {
     Priority priority = Priority::kNormal;
     std::string template_name;
     bool cancelled = false;
+    std::optional<TimeMs> cancelled_at;  // set with `cancelled`: the rejection, auto-close or deletion that cut it
     bool auto_closed = false;
     bool accepted = false;
     bool auto_accepted = false;

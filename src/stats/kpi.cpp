@@ -78,17 +78,13 @@ bool Passes(const Filter& filter, const sla::FoldResult& t, Who who) {
            (!filter.priority || *filter.priority == t.priority);
 }
 
-// The end of the span during which a resolution cycle was open: its stop; for a cycle cut by cancellation the
-// cancellation instant, which the fold encodes as start + calendar time + paused time (sla/fold.cpp evaluates a
-// cancelled open clock up to min(now, cancelled)); nullopt while it is still open.
+// The end of the span during which a resolution cycle was open: its stop, or the cancellation that cut it; nullopt
+// while it is still open.
 std::optional<TimeMs> CycleEnd(const sla::FoldResult& t, const sla::MetricClock& cycle) {
     if (cycle.stop) {
         return cycle.stop;
     }
-    if (t.cancelled) {
-        return cycle.start + cycle.elapsed_calendar_ms + cycle.paused_ms;
-    }
-    return std::nullopt;
+    return t.cancelled_at;
 }
 
 struct ClockAcc {

@@ -204,6 +204,24 @@ TEST_F(FoldTest, ReturnOpensANewCycleAndCountsAgainstTheResolver) {
     EXPECT_EQ(r.resolution_total.deadline, Msk("2026-03-03T16:00:00+03:00"));
 }
 
+TEST_F(FoldTest, RejectionRecordsTheInstantThatCutTheOpenClocks) {
+    Add(Event::Created(
+        Msk("2026-03-02T09:00:00+03:00"), 1, Priority::kNormal, "Hardware", StageRole::kInProgress, 1, 12));
+    EXPECT_FALSE(FoldAt("2026-03-02T09:30:00+03:00").cancelled_at);
+    Add(Event::StageMoved(Msk("2026-03-02T10:00:00+03:00"), 2, StageRole::kWaiting));
+    Add(Event::StageMoved(Msk("2026-03-02T10:30:00+03:00"), 3, StageRole::kInProgress));
+    Add(Event::StageMoved(Msk("2026-03-02T11:00:00+03:00"), 4, StageRole::kRejected));
+
+    const FoldResult r = FoldAt("2026-03-02T12:00:00+03:00");
+
+    EXPECT_TRUE(r.cancelled);
+    EXPECT_EQ(r.cancelled_at, Msk("2026-03-02T11:00:00+03:00"));
+    EXPECT_EQ(r.resolution.state, ClockState::kCancelled);
+    // The open clock ran until the rejection: 1 h 30 min of it, 30 min of which paused.
+    EXPECT_EQ(r.resolution.elapsed_calendar_ms, 90 * kMinuteMs);
+    EXPECT_EQ(r.resolution.paused_ms, 30 * kMinuteMs);
+}
+
 TEST_F(FoldTest, ACarriedOutDecisionIsNotDueAgain) {
     Add(Event::Created(Msk("2026-03-02T09:00:00+03:00"), 1, Priority::kNormal, "Hardware"));
     Add(Event::Simple(Msk("2026-03-02T09:00:00+03:00"), 2, EventKind::kRouted));
