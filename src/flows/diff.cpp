@@ -102,7 +102,7 @@ DiffOutput Diff(const DiffInput& in) {
     }
     const ItemView& item = *in.item;
     const provision::ProcessIds& ids = *in.ids;
-    std::vector<b24::StageHistoryRow> rows = in.history;
+    std::vector<b24::StageHistoryRow> rows(in.history.begin(), in.history.end());
     std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     rows.erase(std::remove_if(rows.begin(), rows.end(), [&](const auto& r) { return r.id <= out.last_history_id; }),
                rows.end());
@@ -112,7 +112,9 @@ DiffOutput Diff(const DiffInput& in) {
         return std::max(item.created_time, t ? *t : item.updated_time);
     };
 
-    Remembered before;
+    // Where the ticket stood before this fetch; on first sight, the first stage.
+    sla::StageRole before_role = sla::StageRole::kNew;
+    int before_line = 1;
     std::string before_stage;
     if (in.previous == nullptr) {
         // First sight. The creation row of the stage history (type 1) tells the first stage; without it the
@@ -129,14 +131,19 @@ DiffOutput Diff(const DiffInput& in) {
         }
         out.events.push_back(sla::Event::Created(
             item.created_time, own++, item.priority, item.template_name, first.role, first.line, item.assignee));
-        before.role = first.role;
-        before.line = first.line;
-        before.assignee = item.assignee;
-        before.priority = item.priority;
-        before.template_name = item.template_name;
+        before_role = first.role;
+        before_line = first.line;
         rows.erase(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(next_row));
     } else {
-        before = RememberedFromJson(ParseOr(in.previous->fields));
+        Remembered parsed;
+        const Remembered* remembered = in.before;
+        if (remembered == nullptr) {
+            parsed = RememberedFromJson(ParseOr(in.previous->fields));
+            remembered = &parsed;
+        }
+        const Remembered& before = *remembered;
+        before_role = before.role;
+        before_line = before.line;
         before_stage = in.previous->stage_id;
         // Attribute changes since the last fetch, at the item's updatedTime (Bitrix24 keeps no history of them).
         if (item.assignee != before.assignee) {
@@ -164,7 +171,7 @@ DiffOutput Diff(const DiffInput& in) {
     // updatedTime at the latest.
     if (!stage.empty() && stage != item.stage_id) {
         out.events.push_back(sla::Event::StageMoved(item.updated_time, own++, item.role, item.line));
-    } else if (stage.empty() && (item.role != before.role || item.line != before.line)) {
+    } else if (stage.empty() && (item.role != before_role || item.line != before_line)) {
         out.events.push_back(sla::Event::StageMoved(item.updated_time, own++, item.role, item.line));
     }
     return out;

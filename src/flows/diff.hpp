@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -44,8 +45,10 @@ Remembered Remember(const ItemView& item);
 
 struct DiffInput {
     const store::TicketSnapshot* previous = nullptr;  // nullptr: first sight of the ticket
-    const ItemView* item = nullptr;                   // nullptr: the item is gone (deleted)
-    std::vector<b24::StageHistoryRow> history;        // rows after previous->last_history_id, by id
+    // previous->fields as the caller already parsed it; nullptr: Diff parses it.
+    const Remembered* before = nullptr;
+    const ItemView* item = nullptr;                 // nullptr: the item is gone (deleted)
+    std::span<const b24::StageHistoryRow> history;  // rows after previous->last_history_id, by id; not owned
     const provision::ProcessIds* ids = nullptr;
     TimeMs now = 0;                           // the instant a deletion is recorded at
     std::int64_t next_own_seq = kOwnSeqBase;  // first free own sequence number

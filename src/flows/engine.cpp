@@ -98,6 +98,7 @@ Result<Planned> Engine::Plan(const store::TicketKey& key,
         }
         DiffInput in;
         in.previous = previous;
+        in.before = previous != nullptr ? &item : nullptr;
         in.item = view ? &*view : nullptr;
         in.history = fetched->history;
         in.ids = &ids;
