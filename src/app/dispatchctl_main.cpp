@@ -300,11 +300,8 @@ int StatsExport(int argc, char** argv) {
         if (auto it = text_options.find(flag); it != text_options.end()) {
             *it->second = value;
         } else if (flag == "--wait") {
-            try {
-                wait_seconds = std::stoi(value);
-            } catch (const std::exception&) {
-                wait_seconds = -1;
-            }
+            const auto seconds = json::ParseInt(value);
+            wait_seconds = seconds && *seconds >= 0 && *seconds <= 86400 ? static_cast<int>(*seconds) : -1;
             if (wait_seconds < 0) {
                 return Die("--wait needs a number of seconds (>= 0)");
             }
