@@ -54,9 +54,8 @@ std::size_t MethodIndex(std::string_view method) {
     return static_cast<std::size_t>(it - kKnownMethods.begin());
 }
 
-std::string MethodLabel(std::string_view method) {
-    const std::size_t i = MethodIndex(method);
-    return i < kKnownMethods.size() ? std::string(kKnownMethods[i]) : std::string("other");
+std::string MethodLabel(std::size_t index) {
+    return index < kKnownMethods.size() ? std::string(kKnownMethods[index]) : std::string("other");
 }
 
 }  // namespace
@@ -145,7 +144,6 @@ void Router::Dispatch(Request&& request, Respond respond) const {
     const auto parts = SplitPath(request.path);
     const bool is_head = request.method == "HEAD";
 
-    const Route* best = nullptr;
     std::shared_ptr<const Route> best_route;  // keeps the route's metric cache alive as long as the callback
     std::vector<int> best_rank;
     std::map<std::string, std::string> best_params;
@@ -161,25 +159,21 @@ void Router::Dispatch(Request&& request, Respond respond) const {
             allowed.insert("HEAD");
         }
         const bool method_ok = route->method == request.method || (is_head && route->method == "GET");
-        if (method_ok && (best == nullptr || best_rank < *rank)) {
-            best = route.get();
+        if (method_ok && (best_route == nullptr || best_rank < *rank)) {
             best_route = route;
             best_rank = std::move(*rank);
             best_params = std::move(params);
         }
     }
 
-    std::string route_label = best != nullptr ? best->pattern : std::string("unmatched");
-    const std::string method_label = MethodLabel(request.method);
     const std::size_t method_index = MethodIndex(request.method);
 
     // Exactly one response reaches the server even if a handler responds and then throws.
     auto done = std::make_shared<std::atomic<bool>>(false);
+    // The metric labels are built only when the route's cached counters miss (the first response of a kind).
     Respond once = [registry = registry_,
                     done,
-                    method_label,
                     method_index,
-                    route_label,
                     route = best_route,
                     start = std::chrono::steady_clock::now(),
                     inner = std::move(respond)](Response&& response) {
@@ -196,11 +190,13 @@ void Router::Dispatch(Request&& request, Respond respond) const {
                     counter = route->ok_counters[method_index].load(std::memory_order_acquire);
                 }
             }
+            const auto route_label = [&] { return route != nullptr ? route->pattern : std::string("unmatched"); };
             if (counter == nullptr) {
-                counter = &registry->GetCounter(
-                    "dispatch_http_requests_total",
-                    "HTTP requests served, by method, route pattern and status",
-                    {{"method", method_label}, {"route", route_label}, {"status", std::to_string(response.status)}});
+                counter = &registry->GetCounter("dispatch_http_requests_total",
+                                                "HTTP requests served, by method, route pattern and status",
+                                                {{"method", MethodLabel(method_index)},
+                                                 {"route", route_label()},
+                                                 {"status", std::to_string(response.status)}});
                 if (route != nullptr && response.status == 200) {
                     route->ok_counters[method_index].store(counter, std::memory_order_release);
                 }
@@ -208,7 +204,7 @@ void Router::Dispatch(Request&& request, Respond respond) const {
             if (latency == nullptr) {
                 latency = &registry->GetHistogram("dispatch_http_request_duration_seconds",
                                                   "Time from routing to response, by method and route pattern",
-                                                  {{"method", method_label}, {"route", route_label}});
+                                                  {{"method", MethodLabel(method_index)}, {"route", route_label()}});
                 if (route != nullptr) {
                     route->latencies[method_index].store(latency, std::memory_order_release);
                 }
@@ -219,7 +215,7 @@ void Router::Dispatch(Request&& request, Respond respond) const {
         inner(std::move(response));
     };
 
-    if (best == nullptr) {
+    if (best_route == nullptr) {
         if (allowed.empty()) {
             once(Response::Status(404));
             return;
@@ -235,15 +231,20 @@ void Router::Dispatch(Request&& request, Respond respond) const {
     }
 
     request.params = std::move(best_params);
-    request.route = best->pattern;
+    request.route = best_route->pattern;
     try {
-        best->handler(std::move(request), once);
+        best_route->handler(std::move(request), once);
     } catch (const std::exception& e) {
-        DISPATCH_LOG_ERROR(
-            kLog, "handler failed", "method={} route={} what={}", method_label, route_label, log::Quote(e.what()));
+        DISPATCH_LOG_ERROR(kLog,
+                           "handler failed",
+                           "method={} route={} what={}",
+                           MethodLabel(method_index),
+                           best_route->pattern,
+                           log::Quote(e.what()));
         once(Response::Status(500));
     } catch (...) {
-        DISPATCH_LOG_ERROR(kLog, "handler failed", "method={} route={} what=unknown", method_label, route_label);
+        DISPATCH_LOG_ERROR(
+            kLog, "handler failed", "method={} route={} what=unknown", MethodLabel(method_index), best_route->pattern);
         once(Response::Status(500));
     }
 }
