@@ -212,23 +212,19 @@ Result<void> ApplyResult(PortalSnapshot& snap,
             if (!id || fields == nullptr || !fields->is_object()) {
                 return Fail(b24::Errc::kBadResponse, "method=crm.status.add answer is not an id");
             }
-            const bj::value& f = *fields;
-            PortalStage stage;
-            stage.id = *id;
-            stage.entity_id = json::StringAt(f, "ENTITY_ID").value_or("");
+            // The row as crm.status.list would give it back.
+            bj::object row = fields->get_object();
             const auto prefix = StagePrefix(op.entity_type_id, op.category_id) + ":";
-            const auto code = json::StringAt(f, "STATUS_ID").value_or("");
+            const auto code = json::StringAt(*fields, "STATUS_ID").value_or("");
+            row["ID"] = *id;
             // crm-status-add.md: a bare code is stored with the funnel's prefix.
-            stage.status_id = code.rfind(prefix, 0) == 0 ? code : prefix + code;
-            stage.name = json::StringAt(f, "NAME").value_or("");
-            stage.sort = json::IntAt(f, "SORT").value_or(0);
-            stage.color = json::StringAt(f, "COLOR").value_or("");
-            const auto semantics = json::StringAt(f, "SEMANTICS").value_or("");
-            stage.semantics = semantics == "S"   ? StageSemantics::kSuccess
-                              : semantics == "F" ? StageSemantics::kFailure
-                                                 : StageSemantics::kProcess;
-            stage.category_id = op.category_id;
-            snap.Put(std::move(stage));
+            row["STATUS_ID"] = code.rfind(prefix, 0) == 0 ? code : prefix + code;
+            row["CATEGORY_ID"] = op.category_id;
+            auto stage = ParseStage(bj::value(std::move(row)));
+            if (!stage) {
+                return stage.error();
+            }
+            snap.Put(std::move(*stage));
             return {};
         }
         case OpKind::kStageUpdate: {

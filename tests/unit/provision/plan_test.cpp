@@ -597,6 +597,11 @@ TEST_F(PlanTest, ApplyResultFoldsAnswersIntoTheSnapshot) {
     ASSERT_EQ(funnel_stages.size(), 2u);  // the deal stage sharing the category id is not ours
     EXPECT_EQ(funnel_stages[1]->status_id, "DT1038_14:QUEUED");
     EXPECT_EQ(funnel_stages[1]->id, 42);
+    EXPECT_EQ(funnel_stages[1]->name, "Queued");
+    EXPECT_EQ(funnel_stages[1]->sort, 20);
+    EXPECT_EQ(funnel_stages[1]->category_id, 14);
+    EXPECT_EQ(funnel_stages[1]->semantics, StageSemantics::kProcess);
+    EXPECT_FALSE(funnel_stages[1]->system);
     EXPECT_TRUE(funnel_stages[0]->system);
 }
 
