@@ -261,13 +261,7 @@ TEST_P(DispatchctlStoreTest, ConfigModeUsesTheStoredTokensBindsEventsAndStoresTh
 }
 
 TEST_F(DispatchctlTest, AFailedCallExitsOneNamingTheCallItsCodeAndWhatWasDone) {
-    emu_.Admin("faults",
-               {{"fail",
-                 bj::object{{"method", "crm.status.add"},
-                            {"times", 1},
-                            {"status", 400},
-                            {"error", "ERROR_CORE"},
-                            {"error_description", "Error on creating status."}}}});
+    emu_.FailNext("crm.status.add", 1, 400, "ERROR_CORE", "Error on creating status.");
 
     const auto failed = Ctl({"provision", "apply", "--portal", emu_.WebhookUrl(), "--ca", Ca()});
 

@@ -105,6 +105,17 @@ bj::value EmuPortal::AdminGet(const std::string& path) {
     return parsed ? *parsed : bj::value();
 }
 
+void EmuPortal::FailNext(
+    const std::string& method, int times, int status, const std::string& error, const std::string& description) {
+    Admin("faults",
+          {{"fail",
+            bj::object{{"method", method},
+                       {"times", times},
+                       {"status", status},
+                       {"error", error},
+                       {"error_description", description}}}});
+}
+
 bj::value EmuPortal::Act(const std::string& method, const bj::object& params) {
     const auto answer = Admin("act", {{"user_id", 1}, {"method", method}, {"params", params}});
     const auto status = json::IntAt(answer, "status").value_or(0);

@@ -60,6 +60,9 @@ public:
     // POST /_emu/{path}; the parsed answer (null on any failure, which the caller's assertions then show).
     boost::json::value Admin(const std::string& path, const boost::json::object& body);
     boost::json::value AdminGet(const std::string& path);
+    // The next `times` calls of `method` ("batch" for whole requests) answer HTTP `status` with this error.
+    void FailNext(
+        const std::string& method, int times, int status, const std::string& error, const std::string& description);
     // Any REST method as user 1 through /_emu/act (a hand edit in the UI, as far as the portal can tell): the
     // method's `result`, or null when it failed.
     boost::json::value Act(const std::string& method, const boost::json::object& params);

@@ -404,13 +404,7 @@ TEST_F(ProvisionTest, RenamedStageAndDeletedFieldShowAsDriftAndApplyRepairsThem)
 TEST_F(ProvisionTest, FailureInjectedMidwayStopsWithTheCallAndAReRunCompletesWithoutDuplicates) {
     EmuClient app(emu_, EmuClient::Mode::kOAuth);
     EmuClient reader(emu_, EmuClient::Mode::kWebhook);
-    emu_.Admin("faults",
-               {{"fail",
-                 bj::object{{"method", "userfieldconfig.add"},
-                            {"times", 1},
-                            {"status", 400},
-                            {"error", ""},
-                            {"error_description", "Fail to create new user field"}}}});
+    emu_.FailNext("userfieldconfig.add", 1, 400, "", "Fail to create new user field");
 
     auto cut = Apply(app);
 
@@ -444,13 +438,7 @@ TEST_F(ProvisionTest, FailureBeforeANewTypeIsReadBackKeepsTheStoredLayout) {
     // Deleted by hand: the next apply creates it again, and its funnels are read in the same batch, after the
     // workplace is linked to it. That link fails, so the run stops before it has read what the new type holds.
     emu_.Act("crm.type.delete", {{"id", TypeId(reader.Get(), "it_request")}});
-    emu_.Admin("faults",
-               {{"fail",
-                 bj::object{{"method", "crm.automatedsolution.update"},
-                            {"times", 1},
-                            {"status", 400},
-                            {"error", "ACCESS_DENIED"},
-                            {"error_description", "Access denied"}}}});
+    emu_.FailNext("crm.automatedsolution.update", 1, 400, "ACCESS_DENIED", "Access denied");
 
     auto cut = Apply(app);
 
@@ -472,13 +460,7 @@ TEST_F(ProvisionTest, FailureBeforeANewTypeIsReadBackKeepsTheStoredLayout) {
 TEST_F(ProvisionTest, FailureBeforeTheFunnelsAreLinkedStillCompletesOnTheNextRunWithoutALayout) {
     EmuClient app(emu_, EmuClient::Mode::kOAuth);
     EmuClient reader(emu_, EmuClient::Mode::kWebhook);
-    emu_.Admin("faults",
-               {{"fail",
-                 bj::object{{"method", "crm.category.add"},
-                            {"times", 1},
-                            {"status", 400},
-                            {"error", "ACCESS_DENIED"},
-                            {"error_description", "Access denied"}}}});
+    emu_.FailNext("crm.category.add", 1, 400, "ACCESS_DENIED", "Access denied");
     ProvisionOptions options = Options(true, true);
     options.save_layout = nullptr;  // as with an incoming webhook and no store: nothing remembers the ids
 
@@ -494,13 +476,7 @@ TEST_F(ProvisionTest, FailureBeforeTheFunnelsAreLinkedStillCompletesOnTheNextRun
 TEST_F(ProvisionTest, ServiceUnavailableStormIsRiddenOutWithinOneApply) {
     EmuClient app(emu_, EmuClient::Mode::kOAuth);
     EmuClient reader(emu_, EmuClient::Mode::kWebhook);
-    emu_.Admin("faults",
-               {{"fail",
-                 bj::object{{"method", "batch"},
-                            {"times", 4},
-                            {"status", 503},
-                            {"error", "QUERY_LIMIT_EXCEEDED"},
-                            {"error_description", "Too many requests"}}}});
+    emu_.FailNext("batch", 4, 503, "QUERY_LIMIT_EXCEEDED", "Too many requests");
 
     auto outcome = Apply(app);
 
@@ -526,13 +502,7 @@ TEST_F(ProvisionTest, StormLongerThanTheRetriesFailsMidwayAndTheNextRunCompletes
         progress_.push_back(line);
         if (!storm_started && line.rfind("write", 0) == 0) {
             storm_started = true;
-            emu_.Admin("faults",
-                       {{"fail",
-                         bj::object{{"method", "batch"},
-                                    {"times", 3},
-                                    {"status", 503},
-                                    {"error", "QUERY_LIMIT_EXCEEDED"},
-                                    {"error_description", "Too many requests"}}}});
+            emu_.FailNext("batch", 3, 503, "QUERY_LIMIT_EXCEEDED", "Too many requests");
         }
     };
 
