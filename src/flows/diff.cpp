@@ -41,8 +41,6 @@ bj::object ToJson(const Remembered& r) {
                       {"template", r.template_name},
                       {"requester", r.requester},
                       {"funnel", r.funnel},
-                      {"category_id", r.category_id},
-                      {"service_fields", r.service_fields},
                       {"written", r.written}};
 }
 
@@ -64,10 +62,6 @@ Remembered RememberedFromJson(const bj::value& json) {
     r.template_name = json::StringAt(json, "template").value_or("");
     r.requester = json::IntAt(json, "requester").value_or(0);
     r.funnel = json::StringAt(json, "funnel").value_or("");
-    r.category_id = json::IntAt(json, "category_id").value_or(0);
-    if (const auto* f = json::Find(json, "service_fields"); f != nullptr && f->is_object()) {
-        r.service_fields = f->as_object();
-    }
     if (const auto* w = json::Find(json, "written"); w != nullptr && w->is_object()) {
         r.written = w->as_object();
     }
@@ -83,8 +77,6 @@ Remembered Remember(const ItemView& item) {
     r.template_name = item.template_name;
     r.requester = item.created_by;
     r.funnel = item.funnel;
-    r.category_id = item.category_id;
-    r.service_fields = item.service_fields;
     return r;
 }
 

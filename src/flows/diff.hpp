@@ -21,7 +21,8 @@ namespace dispatch::flows {
 // Our own sequence numbers start here, above any stage-history id, so they never collide with one.
 inline constexpr std::int64_t kOwnSeqBase = std::int64_t{1} << 40;
 
-// What the flows remember of an item between fetches (TicketSnapshot::fields).
+// What the flows remember of an item between fetches (TicketSnapshot::fields). The category is a column of the
+// snapshot itself. Snapshots written before may carry more keys; they are ignored.
 struct Remembered {
     sla::StageRole role = sla::StageRole::kNew;
     int line = 1;
@@ -30,8 +31,6 @@ struct Remembered {
     std::string template_name;
     std::int64_t requester = 0;  // createdBy
     std::string funnel;          // spec code of the item's funnel
-    std::int64_t category_id = 0;
-    bj::object service_fields;  // what the item held of our SLA fields when last fetched
     // What we last queued for those fields. Write-back compares against this, not against the fetched item: an
     // event that arrives before our queued write has left would otherwise make us queue the same values again.
     // (A person editing an SLA field by hand is corrected the next time its value changes.)

@@ -115,7 +115,7 @@ Result<Planned> Engine::Plan(const store::TicketKey& key,
             bj::object written = std::move(item.written);
             item = Remember(*view);
             // First sight of an item that already carries SLA values (a re-provisioned service): take them as ours.
-            item.written = previous != nullptr ? std::move(written) : item.service_fields;
+            item.written = previous != nullptr ? std::move(written) : view->service_fields;
             commit.snapshot.stage_id = view->stage_id;
             commit.snapshot.category_id = view->category_id;
             commit.snapshot.assigned_by_id = view->assigned_by_id;

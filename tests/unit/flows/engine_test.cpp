@@ -419,6 +419,33 @@ TEST_F(FlowsEngine, LedgerRowsRoundTrip) {
     EXPECT_FALSE(FromRow(bad));
 }
 
+TEST(FlowsSnapshot, FieldsWrittenBeforeTheSlimmerShapeStillParse) {
+    Remembered want;
+    want.role = sla::StageRole::kInProgress;
+    want.line = 2;
+    want.assignee = 21;
+    want.priority = sla::Priority::kUrgent;
+    want.template_name = "1C";
+    want.requester = 101;
+    want.funnel = "line2";
+    want.written = bj::object{{"ufCrm21SlaLine", 5}};
+    bj::object stored = ToJson(want);
+    EXPECT_FALSE(stored.contains("category_id"));
+    EXPECT_FALSE(stored.contains("service_fields"));
+    // Snapshots stored by earlier builds carry these too; nothing reads them any more.
+    stored["category_id"] = 7;
+    stored["service_fields"] = bj::object{{"ufCrm21SlaLine", 4}};
+    const Remembered r = RememberedFromJson(ParseOr(json::Dump(stored)));
+    EXPECT_EQ(r.role, want.role);
+    EXPECT_EQ(r.line, want.line);
+    EXPECT_EQ(r.assignee, want.assignee);
+    EXPECT_EQ(r.priority, want.priority);
+    EXPECT_EQ(r.template_name, want.template_name);
+    EXPECT_EQ(r.requester, want.requester);
+    EXPECT_EQ(r.funnel, want.funnel);
+    EXPECT_EQ(r.written, want.written);
+}
+
 TEST(FlowsSubject, PicksUsersDeterministically) {
     EXPECT_EQ(PickUser({12, 13, 14}, 7), 13);
     EXPECT_EQ(PickUser({12, 13, 14}, 9), 12);
