@@ -5,7 +5,7 @@
 namespace dispatch::stats {
 namespace {
 
-std::string DefaultLineCode(int line) {
+std::string LineCode(int line) {
     if (line == 1 || line == 2) {
         return "line" + std::to_string(line);
     }
@@ -33,8 +33,8 @@ TimeMs CeilTo(PeriodKind kind, TimeMs t, const Zone& zone) {
     return zone.StartOf(sla::LocalDate{d.year, d.month + 1, 1});
 }
 
-KpiItem MakeItem(
-    const Row& row, ScopeKind scope, std::string scope_value, const Zone& zone, const KpiFieldCodes& codes) {
+KpiItem MakeItem(const Row& row, ScopeKind scope, std::string scope_value, const Zone& zone) {
+    static const KpiFieldCodes codes;
     KpiItem item;
     item.period_kind = row.period_kind;
     item.period = row.period;
@@ -98,7 +98,6 @@ Result<std::vector<KpiItem>> ExportKpis(const std::vector<sla::FoldResult>& tick
                                         const sla::Policy& policy,
                                         const Zone& zone,
                                         const ExportOptions& options) {
-    const auto line_code = options.line_code ? options.line_code : DefaultLineCode;
     std::vector<KpiItem> items;
     for (const PeriodKind kind : {PeriodKind::kMonth, PeriodKind::kYear}) {
         Query query;
@@ -111,37 +110,27 @@ Result<std::vector<KpiItem>> ExportKpis(const std::vector<sla::FoldResult>& tick
         if (!all) {
             return all.error();
         }
-        std::vector<Report> scoped;
-        if (options.per_line) {
-            query.group_by.dimensions = {Dimension::kLine};
-            auto lines = Compute(tickets, policy, zone, query);
-            if (!lines) {
-                return lines.error();
-            }
-            scoped.push_back(std::move(*lines));
+        query.group_by.dimensions = {Dimension::kLine};
+        auto lines = Compute(tickets, policy, zone, query);
+        if (!lines) {
+            return lines.error();
         }
-        if (options.per_assignee) {
-            query.group_by.dimensions = {Dimension::kAssignee};
-            auto assignees = Compute(tickets, policy, zone, query);
-            if (!assignees) {
-                return assignees.error();
-            }
-            scoped.push_back(std::move(*assignees));
+        query.group_by.dimensions = {Dimension::kAssignee};
+        auto assignees = Compute(tickets, policy, zone, query);
+        if (!assignees) {
+            return assignees.error();
         }
         // Period by period: all, then its lines, then its assignees.
         for (const Row& row : all->rows) {
-            items.push_back(MakeItem(row, ScopeKind::kAll, "", zone, options.codes));
-            for (const Report& report : scoped) {
-                for (const Row& r : report.rows) {
-                    if (r.period != row.period) {
-                        continue;
-                    }
-                    if (r.line) {
-                        items.push_back(MakeItem(r, ScopeKind::kLine, line_code(*r.line), zone, options.codes));
-                    } else if (r.assignee && *r.assignee != 0) {
-                        items.push_back(
-                            MakeItem(r, ScopeKind::kAssignee, std::to_string(*r.assignee), zone, options.codes));
-                    }
+            items.push_back(MakeItem(row, ScopeKind::kAll, "", zone));
+            for (const Row& r : lines->rows) {
+                if (r.period == row.period) {
+                    items.push_back(MakeItem(r, ScopeKind::kLine, LineCode(*r.line), zone));
+                }
+            }
+            for (const Row& r : assignees->rows) {
+                if (r.period == row.period && *r.assignee != 0) {
+                    items.push_back(MakeItem(r, ScopeKind::kAssignee, std::to_string(*r.assignee), zone));
                 }
             }
         }

@@ -8,7 +8,6 @@
 //   "month:2026-03:all", "month:2026-03:line:line1", "month:2026-03:assignee:22", "year:2026:all".
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <string>
 #include <variant>
@@ -69,15 +68,11 @@ struct ExportOptions {
     TimeMs from = 0;
     TimeMs to = 0;
     TimeMs now = 0;  // the fold instant
-    KpiFieldCodes codes;
-    bool per_line = true;
-    bool per_assignee = true;  // unassigned (0) gets no item
-    // The scope value of a line: the funnel codes of workplace/helpdesk.json by default (1 → "line1", 2 → "line2",
-    // anything else → "other").
-    std::function<std::string(int line)> line_code;
 };
 
-// Items ordered months first, then years; within a period all, lines, assignees. Fails like Compute.
+// Items ordered months first, then years; within a period all, lines, assignees (unassigned, 0, gets no item).
+// Fields are keyed by KpiFieldCodes{}; a line's scope value is its funnel code in workplace/helpdesk.json
+// (1 → "line1", 2 → "line2", anything else → "other"). Fails like Compute.
 [[nodiscard]] Result<std::vector<KpiItem>> ExportKpis(const std::vector<sla::FoldResult>& tickets,
                                                       const sla::Policy& policy,
                                                       const Zone& zone,

@@ -142,21 +142,6 @@ TEST_F(ExportTest, LineAndAssigneeScopesAndTheWholeYear) {
     EXPECT_EQ(std::get<std::int64_t>(year->fields.at("KPI_OPEN_LOAD")), 1);  // at now: the year has not ended
 }
 
-TEST_F(ExportTest, LineCodesAndFieldCodesAreParameters) {
-    options_.line_code = [](int line) { return line == 2 ? std::string("L2") : std::string("L1"); };
-    options_.codes.created = "UF_CRM_5_KPI_CREATED";
-    options_.per_assignee = false;
-
-    const auto items = Export();
-
-    EXPECT_NE(Find(items, "month:2026-03:line:L2"), nullptr);
-    EXPECT_EQ(Find(items, "month:2026-03:assignee:12"), nullptr);
-    const KpiItem* march = Find(items, "month:2026-03:all");
-    ASSERT_NE(march, nullptr);
-    EXPECT_EQ(std::get<std::int64_t>(march->fields.at("UF_CRM_5_KPI_CREATED")), 3);
-    EXPECT_EQ(march->fields.count("KPI_CREATED"), 0u);
-}
-
 TEST_F(ExportTest, ARangeEndingOnAMonthStartDoesNotAddTheNextMonth) {
     options_.from = Msk("2026-03-01 00:00");
     options_.to = Msk("2026-04-01 00:00");
