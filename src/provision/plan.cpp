@@ -26,6 +26,14 @@ std::string YN(bool value) { return value ? "Y" : "N"; }
 
 std::string Quoted(std::string_view text) { return fmt::format("'{}'", text); }
 
+bj::object Localized(const LocalizedText& text) {
+    bj::object out;
+    for (const auto& [language, value] : text.by_language) {
+        out[language] = value;
+    }
+    return out;
+}
+
 // What differs between an object on the portal and the spec: one readable line per difference for the plan, and
 // the REST fields that repair them.
 struct Changes {
@@ -50,16 +58,24 @@ struct Changes {
             fields[field] = YN(want);
         }
     }
+    // The spec's text in each of its languages against a portal label object {"en": "...", "ru": "..."}; the
+    // whole label is sent when any language differs.
+    void Labels(std::string_view label, const LocalizedText& want, const bj::object& have, std::string_view field) {
+        bool differs = false;
+        for (const auto& [language, text] : want.by_language) {
+            const auto* v = have.if_contains(language);
+            const std::string current = v != nullptr && !v->is_null() ? json::ToString(*v).value_or("") : "";
+            if (current != text) {
+                diffs.push_back(fmt::format("{}[{}] {} -> {}", label, language, Quoted(current), Quoted(text)));
+                differs = true;
+            }
+        }
+        if (differs) {
+            fields[field] = Localized(want);
+        }
+    }
     bool Empty() const { return diffs.empty(); }
 };
-
-bj::object Localized(const LocalizedText& text) {
-    bj::object out;
-    for (const auto& [language, value] : text.by_language) {
-        out[language] = value;
-    }
-    return out;
-}
 
 std::string Upper(std::string text) {
     std::transform(
@@ -118,20 +134,6 @@ bool SameColor(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
                return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
            });
-}
-
-// The spec's text in one language against a portal label object {"en": "...", "ru": "..."}.
-void DiffLabels(std::string_view what,
-                const LocalizedText& want,
-                const bj::object& have,
-                std::vector<std::string>& diffs) {
-    for (const auto& [language, text] : want.by_language) {
-        const auto* v = have.if_contains(language);
-        const std::string current = v != nullptr && !v->is_null() ? json::ToString(*v).value_or("") : "";
-        if (current != text) {
-            diffs.push_back(fmt::format("{}[{}] {} -> {}", what, language, Quoted(current), Quoted(text)));
-        }
-    }
 }
 
 bool ShowFilterOn(std::string_view portal_value) { return !portal_value.empty() && portal_value != "N"; }
@@ -1141,38 +1143,18 @@ private:
             }
             return;
         }
-        std::vector<std::string> diffs;
-        bj::object update;
-        {
-            std::vector<std::string> label_diffs;
-            DiffLabels("label", field.label, pf.edit_form_label, label_diffs);
-            if (!label_diffs.empty()) {
-                update["editFormLabel"] = Localized(field.label);
-                diffs.insert(diffs.end(), label_diffs.begin(), label_diffs.end());
-            }
-        }
+        Changes changes;
+        changes.Labels("label", field.label, pf.edit_form_label, "editFormLabel");
         if (field.help) {
-            std::vector<std::string> help_diffs;
-            DiffLabels("help", *field.help, pf.help_message, help_diffs);
-            if (!help_diffs.empty()) {
-                update["helpMessage"] = Localized(*field.help);
-                diffs.insert(diffs.end(), help_diffs.begin(), help_diffs.end());
-            }
+            changes.Labels("help", *field.help, pf.help_message, "helpMessage");
         }
-        {
-            Changes changes;
-            changes.Number("sort", pf.sort, field.sort, "sort");
-            changes.Flag("mandatory", pf.mandatory, field.mandatory, "mandatory");
-            changes.Flag("isSearchable", pf.searchable, field.searchable, "isSearchable");
-            diffs.insert(diffs.end(), changes.diffs.begin(), changes.diffs.end());
-            for (auto& kv : changes.fields) {
-                update[kv.key()] = std::move(kv.value());
-            }
-        }
+        changes.Number("sort", pf.sort, field.sort, "sort");
+        changes.Flag("mandatory", pf.mandatory, field.mandatory, "mandatory");
+        changes.Flag("isSearchable", pf.searchable, field.searchable, "isSearchable");
         if (ShowFilterOn(pf.show_filter) != field.show_filter) {
             // The portal keeps a filter mode ("E", "I", "S", "N"), the spec only on or off.
-            diffs.push_back(fmt::format("showFilter {} -> {}", pf.show_filter, YN(field.show_filter)));
-            update["showFilter"] = YN(field.show_filter);
+            changes.diffs.push_back(fmt::format("showFilter {} -> {}", pf.show_filter, YN(field.show_filter)));
+            changes.fields["showFilter"] = YN(field.show_filter);
         }
         bool settings_differ = false;
         for (const auto& kv : field.settings) {
@@ -1180,7 +1162,7 @@ private:
             const std::string want = Canonical(kv.value());
             const std::string current = have != nullptr ? Canonical(*have) : "";
             if (have == nullptr || current != want) {
-                diffs.push_back(
+                changes.diffs.push_back(
                     fmt::format("settings.{} {} -> {}", std::string_view(kv.key()), Quoted(current), Quoted(want)));
                 settings_differ = true;
             }
@@ -1190,30 +1172,30 @@ private:
             for (const auto& kv : field.settings) {
                 merged[kv.key()] = kv.value();
             }
-            update["settings"] = std::move(merged);
+            changes.fields["settings"] = std::move(merged);
         }
         if (field.type == FieldType::kEnumeration) {
-            EnumDiff(field, pf, diffs, update);
+            EnumDiff(field, pf, changes);
         }
-        if (diffs.empty()) {
+        if (changes.Empty()) {
             AddEntry(
                 ObjectKind::kField, Action::kUnchanged, path, fmt::format("{} id={}", pf.field_name, pf.id), pf.id);
             return;
         }
-        const auto entry = AddEntry(ObjectKind::kField, Changed(recorded), path, Join(diffs), pf.id);
-        if (update.empty()) {
+        const auto entry = AddEntry(ObjectKind::kField, Changed(recorded), path, Join(changes.diffs), pf.id);
+        if (changes.fields.empty()) {
             return;
         }
         auto op = NewOp(OpKind::kFieldUpdate,
                         "userfieldconfig.update",
-                        {{"moduleId", "crm"}, {"id", pf.id}, {"field", std::move(update)}},
+                        {{"moduleId", "crm"}, {"id", pf.id}, {"field", std::move(changes.fields)}},
                         entry);
         op.process = process.code;
         op.object_id = pf.id;
         Push(std::move(op));
     }
 
-    void EnumDiff(const FieldSpec& field, const PortalField& pf, std::vector<std::string>& diffs, bj::object& update) {
+    void EnumDiff(const FieldSpec& field, const PortalField& pf, Changes& changes) {
         bj::array items;
         bool changed = false;
         for (const auto& item : field.items) {
@@ -1222,21 +1204,23 @@ private:
                 pf.enums.begin(), pf.enums.end(), [&](const PortalEnumItem& e) { return e.xml_id == item.xml_id; });
             bj::object row{{"value", item.value}, {"def", YN(def)}, {"sort", item.sort}, {"xmlId", item.xml_id}};
             if (found == pf.enums.end()) {
-                diffs.push_back(fmt::format("option {} added", Quoted(item.xml_id)));
+                changes.diffs.push_back(fmt::format("option {} added", Quoted(item.xml_id)));
                 changed = true;
             } else {
                 row["id"] = found->id;
                 if (found->value != item.value) {
-                    diffs.push_back(
+                    changes.diffs.push_back(
                         fmt::format("option {} value {} -> {}", item.xml_id, Quoted(found->value), Quoted(item.value)));
                     changed = true;
                 }
                 if (found->sort != item.sort) {
-                    diffs.push_back(fmt::format("option {} sort {} -> {}", item.xml_id, found->sort, item.sort));
+                    changes.diffs.push_back(
+                        fmt::format("option {} sort {} -> {}", item.xml_id, found->sort, item.sort));
                     changed = true;
                 }
                 if (found->def != def) {
-                    diffs.push_back(fmt::format("option {} default {} -> {}", item.xml_id, YN(found->def), YN(def)));
+                    changes.diffs.push_back(
+                        fmt::format("option {} default {} -> {}", item.xml_id, YN(found->def), YN(def)));
                     changed = true;
                 }
             }
@@ -1247,19 +1231,19 @@ private:
                 continue;
             }
             if (options_.prune) {
-                diffs.push_back(
+                changes.diffs.push_back(
                     fmt::format("option {} ({}) deleted: items holding it lose the value", Quoted(e.value), e.xml_id));
                 items.push_back(bj::object{{"id", e.id}, {"del", "Y"}});
                 changed = true;
             } else {
-                diffs.push_back(
+                changes.diffs.push_back(
                     fmt::format("option {} is not in the spec (kept; --prune deletes it)", Quoted(e.value)));
             }
         }
         if (changed) {
             // userfieldconfig-update.md: enum changes apply only with userTypeId=enumeration in the same call.
-            update["userTypeId"] = "enumeration";
-            update["enum"] = std::move(items);
+            changes.fields["userTypeId"] = "enumeration";
+            changes.fields["enum"] = std::move(items);
         }
     }
 
