@@ -23,10 +23,6 @@ int YearOf(TimeMs t) {
 }  // namespace
 
 Result<sla::SlaConfig> LoadSlaPolicy(const std::string& path) {
-    auto doc = json::ParseFile(path);
-    if (!doc) {
-        return doc.error();
-    }
     auto schema_doc = json::Parse(kSlaSchema);
     if (!schema_doc) {
         return schema_doc.error();
@@ -35,10 +31,7 @@ Result<sla::SlaConfig> LoadSlaPolicy(const std::string& path) {
     if (!schema) {
         return schema.error();
     }
-    if (auto checked = schema->Check(*doc); !checked) {
-        return checked.error();
-    }
-    return sla::ParseSlaConfig(*doc);
+    return sla::LoadSlaConfig(path, *schema);
 }
 
 Result<std::unique_ptr<FlowsService>> FlowsService::Create(const std::string& sla_path,

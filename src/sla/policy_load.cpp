@@ -212,8 +212,8 @@ std::vector<DayRange> Shorten(std::vector<DayRange> hours, std::int32_t seconds)
 
 void Expand(CalendarSpec& spec, const ProductionCalendar& pc) {
     const auto has_override = [&](const LocalDate& d) {
-        return std::any_of(spec.overrides.begin(), spec.overrides.end(),
-                           [&](const DateOverride& o) { return o.date == d; });
+        return std::any_of(
+            spec.overrides.begin(), spec.overrides.end(), [&](const DateOverride& o) { return o.date == d; });
     };
     const std::vector<LocalDate> own_holidays = spec.holidays;
     for (const LocalDate& d : pc.holidays) {
@@ -234,7 +234,9 @@ void Expand(CalendarSpec& spec, const ProductionCalendar& pc) {
     }
 }
 
-std::optional<CalendarSpec> ParseCalendar(Reader& r, const bj::value& v, const std::string& path,
+std::optional<CalendarSpec> ParseCalendar(Reader& r,
+                                          const bj::value& v,
+                                          const std::string& path,
                                           const std::map<std::string, ProductionCalendar>& production) {
     const bj::object* o = r.Object(&v, path, true);
     if (o == nullptr) {
@@ -426,8 +428,9 @@ void ParseTargets(Reader& r, const bj::object* doc, Policy& policy, const std::s
     }
     for (int priority = 0; priority < 4; ++priority) {
         if (seen.count({priority, ""}) == 0) {
-            r.Problem("$.targets", "no default row (without template) for priority '" +
-                                       std::string(Name(static_cast<Priority>(priority))) + "'");
+            r.Problem("$.targets",
+                      "no default row (without template) for priority '" +
+                          std::string(Name(static_cast<Priority>(priority))) + "'");
         }
     }
 }
@@ -763,11 +766,15 @@ Result<SlaConfig> LoadSlaConfig(const std::string& path, const std::string& sche
     if (!schema) {
         return schema.error();
     }
+    return LoadSlaConfig(path, *schema);
+}
+
+Result<SlaConfig> LoadSlaConfig(const std::string& path, const json::Schema& schema) {
     auto doc = json::ParseFile(path);
     if (!doc) {
         return doc.error();
     }
-    if (auto valid = schema->Check(*doc); !valid) {
+    if (auto valid = schema.Check(*doc); !valid) {
         return Fail(CoreErrc::kInvalid, path + ": " + valid.error().detail);
     }
     auto config = ParseSlaConfig(*doc);

@@ -19,6 +19,10 @@
 #include "sla/calendar.hpp"
 #include "sla/policy.hpp"
 
+namespace dispatch::json {
+class Schema;  // core/json_schema.hpp
+}  // namespace dispatch::json
+
 namespace dispatch::sla {
 
 struct SlaConfig {
@@ -33,10 +37,13 @@ struct SlaConfig {
 // Reads `path`, validates it against the schema at `schema_path`, then ParseSlaConfig. Schema problems are
 // reported first and stop the load (meaning checks assume a well-formed document).
 [[nodiscard]] Result<SlaConfig> LoadSlaConfig(const std::string& path, const std::string& schema_path);
+// The same against a schema already loaded (dispatchd compiles schemas/sla.schema.json in).
+[[nodiscard]] Result<SlaConfig> LoadSlaConfig(const std::string& path, const json::Schema& schema);
 
 // Compiles every calendar for [first_year, last_year]. Fails on the first calendar that does not compile; the
 // detail names its id.
-[[nodiscard]] Result<CalendarSet> CompileCalendars(const std::vector<CalendarSpec>& specs, int first_year,
+[[nodiscard]] Result<CalendarSet> CompileCalendars(const std::vector<CalendarSpec>& specs,
+                                                   int first_year,
                                                    int last_year);
 
 // "08:00-20:00" → {28800, 72000}; "24:00" is a valid end. nullopt when malformed or empty.
