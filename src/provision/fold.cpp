@@ -73,7 +73,6 @@ Result<void> ApplyResult(PortalSnapshot& snap,
                 return bindings.error();
             }
             snap.bindings = std::move(*bindings);
-            snap.bindings_read = true;
             return {};
         }
         case OpKind::kListRobots: {
@@ -82,7 +81,6 @@ Result<void> ApplyResult(PortalSnapshot& snap,
                 return robots.error();
             }
             snap.robots = std::move(*robots);
-            snap.robots_read = true;
             return {};
         }
         case OpKind::kListCategories: {

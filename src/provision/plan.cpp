@@ -469,7 +469,6 @@ private:
                                         want.code,
                                         fmt::format("title {} -> {}", Quoted(workplace_->title), Quoted(want.title)),
                                         workplace_->id);
-            workplace_title_changed_ = true;
         } else {
             AddEntry(ObjectKind::kWorkplace,
                      Action::kUnchanged,
@@ -535,14 +534,12 @@ private:
             }
         }
         const bool workplace_recorded = stored_ != nullptr && stored_->workplace_id != 0;
-        bool change = false;
         for (const auto& process : spec_.smart_processes) {
             const auto path = fmt::format("{} <- {}", spec_.workplace.code, process.code);
             const auto* type = MatchType(process);
             if (type == nullptr) {
                 type_ids.push_back(bj::value(b24::Ref(new_type_keys_.at(process.code), {"type", "id"})));
                 entries.push_back(AddEntry(ObjectKind::kBinding, Action::kCreate, path, "link the new type"));
-                change = true;
                 continue;
             }
             const bool linked = workplace_ != nullptr &&
@@ -560,16 +557,16 @@ private:
                          Missing(recorded),
                          path,
                          fmt::format("link type id={} (linking moves it out of any other workplace)", type->id)));
-            change = true;
         }
-        if (!change && !workplace_title_changed_) {
+        const bool retitle = workplace_entry_ != kNoEntry;
+        if (entries.empty() && !retitle) {
             return;
         }
         bj::object fields;
-        if (change) {
+        if (!entries.empty()) {
             fields["typeIds"] = std::move(type_ids);
         }
-        if (workplace_title_changed_) {
+        if (retitle) {
             fields["title"] = spec_.workplace.title;
         }
         const std::size_t owner = !entries.empty() ? entries.front() : workplace_entry_;
@@ -579,14 +576,13 @@ private:
                         "crm.automatedsolution.update",
                         {{"id", std::move(id)}, {"fields", std::move(fields)}},
                         owner);
-        const std::string& key = Push(std::move(op));
-        (void)key;
+        Push(std::move(op));
         for (const auto e : entries) {
             if (e != owner) {
                 plan_.entries[e].ops.push_back(plan_.ops.size() - 1);
             }
         }
-        if (workplace_title_changed_ && owner != workplace_entry_) {
+        if (retitle && owner != workplace_entry_) {
             plan_.entries[workplace_entry_].ops.push_back(plan_.ops.size() - 1);
         }
     }
@@ -1394,8 +1390,7 @@ private:
     std::size_t next_key_ = 0;
     const PortalSolution* workplace_ = nullptr;
     std::string workplace_key_;
-    std::size_t workplace_entry_ = kNoEntry;
-    bool workplace_title_changed_ = false;
+    std::size_t workplace_entry_ = kNoEntry;  // set when the workplace's title changes
     std::map<std::string, std::string, std::less<>> new_type_keys_;
     std::map<std::string, const PortalCategory*, std::less<>> matched_funnels_;
     std::vector<PlannedOp> count_reads_;

@@ -146,15 +146,6 @@ const PortalField* PortalSnapshot::FieldByName(std::string_view field_name) cons
     return nullptr;
 }
 
-const PortalField* PortalSnapshot::FieldById(std::int64_t id) const {
-    for (const auto& f : fields) {
-        if (f.id == id) {
-            return &f;
-        }
-    }
-    return nullptr;
-}
-
 std::vector<const PortalField*> PortalSnapshot::FieldsOf(std::int64_t type_id) const {
     const auto entity_id = UfEntityId(type_id);
     std::vector<const PortalField*> out;

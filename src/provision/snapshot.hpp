@@ -98,11 +98,9 @@ struct PortalSnapshot {
     std::vector<PortalCategory> categories;  // of the types provisioning manages
     std::vector<PortalStage> stages;         // of those categories
     std::vector<PortalField> fields;         // of those types
-    // Event bindings and robot codes; only readable in application context (CONTRACT §0), so each has its flag.
+    // Event bindings and robot codes; only readable in application context (CONTRACT §0), read with the base.
     std::vector<PortalBinding> bindings;
     std::vector<std::string> robots;
-    bool bindings_read = false;
-    bool robots_read = false;
     std::map<std::string, std::int64_t, std::less<>> item_counts;  // see the *CountKey functions
     // The items of a stray stage (StageCountKey), read only when --prune is to move them out.
     std::map<std::string, std::vector<std::int64_t>, std::less<>> item_ids;
@@ -129,7 +127,6 @@ struct PortalSnapshot {
     std::vector<const PortalStage*> StagesOf(std::int64_t entity_type_id, std::int64_t category_id) const;
     const PortalStage* StageById(std::int64_t id) const;
     const PortalField* FieldByName(std::string_view field_name) const;
-    const PortalField* FieldById(std::int64_t id) const;
     std::vector<const PortalField*> FieldsOf(std::int64_t type_id) const;
     std::optional<std::int64_t> ItemCount(std::string_view key) const;
 

@@ -33,8 +33,6 @@ protected:
     PortalSnapshot Provisioned() {
         PortalSnapshot snap;
         snap.base_read = true;
-        snap.bindings_read = true;
-        snap.robots_read = true;
         std::int64_t next = 100;
         PortalSolution solution;
         solution.id = next++;
@@ -189,8 +187,6 @@ TEST_F(PlanTest, WebhookModeDoesNotReadBindingsOrRobots) {
 TEST_F(PlanTest, EmptyPortalCreatesTypesWorkplaceAndFunnelsInOneRoundWithBackReferences) {
     PortalSnapshot snap;
     snap.base_read = true;
-    snap.bindings_read = true;
-    snap.robots_read = true;
 
     const auto plan = PlanFor(snap);
 
@@ -231,8 +227,6 @@ TEST_F(PlanTest, EmptyPortalCreatesTypesWorkplaceAndFunnelsInOneRoundWithBackRef
 TEST_F(PlanTest, TheNewTypesDefaultFunnelIsReshapedWithoutStrays) {
     PortalSnapshot snap;
     snap.base_read = true;
-    snap.bindings_read = true;
-    snap.robots_read = true;
     PortalType type;
     type.id = 21;
     type.entity_type_id = 1038;
@@ -511,9 +505,7 @@ TEST_F(PlanTest, WebhookModeListsEventsAndRobotsAsManualWithTheOutgoingWebhookSe
     options_.app_context = false;
     auto snap = Provisioned();
     snap.bindings.clear();
-    snap.bindings_read = false;
     snap.robots.clear();
-    snap.robots_read = false;
 
     const auto plan = PlanFor(snap);
 
