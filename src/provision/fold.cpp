@@ -2,9 +2,6 @@
 // what the portal now holds without reading it again.
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <cctype>
-
 #include "b24/errc.hpp"
 #include "core/json.hpp"
 #include "provision/plan.hpp"
@@ -14,12 +11,6 @@ namespace dispatch::provision {
 namespace bj = boost::json;
 
 namespace {
-
-std::string Upper(std::string text) {
-    std::transform(
-        text.begin(), text.end(), text.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-    return text;
-}
 
 Result<bj::value> Member(const bj::value& result, std::string_view key, std::string_view method) {
     const auto* v = json::Find(result, key);
@@ -259,7 +250,8 @@ Result<void> ApplyResult(PortalSnapshot& snap,
             snap.RemoveField(op.object_id);
             return {};
         case OpKind::kEventBind: {
-            snap.bindings.push_back(PortalBinding{Upper(json::StringAt(bj::value(op.params), "event").value_or("")),
+            // The planner sends the event name upper-cased, as event.get reads back.
+            snap.bindings.push_back(PortalBinding{json::StringAt(bj::value(op.params), "event").value_or(""),
                                                   json::StringAt(bj::value(op.params), "handler").value_or("")});
             return {};
         }
