@@ -22,15 +22,10 @@ TimeMs FloorTo(PeriodKind kind, TimeMs t, const Zone& zone) {
 }
 
 TimeMs CeilTo(PeriodKind kind, TimeMs t, const Zone& zone) {
-    const TimeMs floor = FloorTo(kind, t, zone);
-    if (floor == t) {
+    if (FloorTo(kind, t, zone) == t) {
         return t;
     }
-    const sla::LocalDate d = zone.ToLocal(floor).date;
-    if (kind == PeriodKind::kYear || d.month == 12) {
-        return zone.StartOf(sla::LocalDate{d.year + 1, 1, 1});
-    }
-    return zone.StartOf(sla::LocalDate{d.year, d.month + 1, 1});
+    return zone.StartOf(NextPeriodStart(zone.ToLocal(t).date, kind));
 }
 
 KpiItem MakeItem(const Row& row, ScopeKind scope, std::string scope_value, const Zone& zone) {

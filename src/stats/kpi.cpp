@@ -27,33 +27,24 @@ Result<std::vector<Period>> BuildPeriods(PeriodKind kind, TimeMs from, TimeMs to
         return std::vector<Period>{Period{"all", from, to}};
     }
     const sla::LocalDate first = zone.ToLocal(from).date;
-    int year = first.year;
-    unsigned month = kind == PeriodKind::kMonth ? first.month : 1;
+    sla::LocalDate date{first.year, kind == PeriodKind::kMonth ? first.month : 1u, 1};
     std::vector<Period> out;
     while (true) {
-        const TimeMs start = zone.StartOf(sla::LocalDate{year, month, 1});
+        const TimeMs start = zone.StartOf(date);
         if (start >= to) {
             break;
         }
-        int next_year = year;
-        unsigned next_month = month;
-        if (kind == PeriodKind::kYear) {
-            ++next_year;
-        } else if (++next_month > 12) {
-            next_month = 1;
-            ++next_year;
-        }
-        const TimeMs end = zone.StartOf(sla::LocalDate{next_year, next_month, 1});
+        const sla::LocalDate next = NextPeriodStart(date, kind);
+        const TimeMs end = zone.StartOf(next);
         if (end > from) {
-            std::string key =
-                kind == PeriodKind::kYear ? fmt::format("{:04}", year) : fmt::format("{:04}-{:02}", year, month);
+            std::string key = kind == PeriodKind::kYear ? fmt::format("{:04}", date.year)
+                                                        : fmt::format("{:04}-{:02}", date.year, date.month);
             out.push_back(Period{std::move(key), std::max(start, from), std::min(end, to)});
         }
         if (out.size() > static_cast<std::size_t>(kMaxPeriods)) {
             return Fail(CoreErrc::kInvalid, fmt::format("the range holds more than {} periods", kMaxPeriods));
         }
-        year = next_year;
-        month = next_month;
+        date = next;
     }
     return out;
 }

@@ -46,9 +46,8 @@
 
 namespace dispatch::stats {
 
-enum class PeriodKind { kAll, kMonth, kYear };
 enum class Dimension { kAssignee, kLine, kTemplate, kPriority };
-// "all", "month", "year"; "assignee", "line", "template", "priority".
+// "all", "month", "year" (PeriodKind is zone.hpp's); "assignee", "line", "template", "priority".
 std::string_view Name(PeriodKind kind);
 std::string_view Name(Dimension dimension);
 

@@ -114,6 +114,13 @@ sla::LocalDate NextDay(const sla::LocalDate& date) {
         static_cast<int>(next.year()), static_cast<unsigned>(next.month()), static_cast<unsigned>(next.day())};
 }
 
+sla::LocalDate NextPeriodStart(const sla::LocalDate& date, PeriodKind kind) {
+    if (kind == PeriodKind::kMonth && date.month < 12) {
+        return sla::LocalDate{date.year, date.month + 1, 1};
+    }
+    return sla::LocalDate{date.year + 1, 1, 1};
+}
+
 std::string FormatDate(const sla::LocalDate& date) {
     return fmt::format("{:04}-{:02}-{:02}", date.year, date.month, date.day);
 }
@@ -136,11 +143,10 @@ Result<TimeMs> ParseRangeEnd(std::string_view text, const Zone& zone) {
     sla::LocalDate date = bound->first;
     switch (bound->second) {
         case Precision::kYear:
-            date = sla::LocalDate{date.year + 1, 1, 1};
+            date = NextPeriodStart(date, PeriodKind::kYear);
             break;
         case Precision::kMonth:
-            date =
-                date.month == 12 ? sla::LocalDate{date.year + 1, 1, 1} : sla::LocalDate{date.year, date.month + 1, 1};
+            date = NextPeriodStart(date, PeriodKind::kMonth);
             break;
         case Precision::kDay:
             date = NextDay(date);

@@ -14,6 +14,9 @@
 
 namespace dispatch::stats {
 
+// The periods statistics group by (kpi.hpp): the whole range, a local month, a local year.
+enum class PeriodKind { kAll, kMonth, kYear };
+
 struct LocalTime {
     sla::LocalDate date;
     int hour = 0;     // 0..23
@@ -45,6 +48,9 @@ std::string PortalZone(const sla::Policy& policy, const sla::CalendarSet& calend
 
 // The day after `date` (month and year roll over).
 sla::LocalDate NextDay(const sla::LocalDate& date);
+// The first day of the month (kMonth) or year (kYear, and kAll, which has no next period of its own) after the one
+// holding `date`.
+sla::LocalDate NextPeriodStart(const sla::LocalDate& date, PeriodKind kind);
 // "2026-03-01".
 std::string FormatDate(const sla::LocalDate& date);
 // `t` in ISO 8601 with the zone's offset at t: "2026-03-01T00:00:00+03:00".

@@ -95,6 +95,13 @@ TEST(Zone, NextDayRollsOverMonthsAndYears) {
     EXPECT_EQ(FormatDate({2026, 3, 1}), "2026-03-01");
 }
 
+TEST(Zone, NextPeriodStartRollsOverYears) {
+    EXPECT_EQ(NextPeriodStart({2026, 3, 15}, PeriodKind::kMonth), (sla::LocalDate{2026, 4, 1}));
+    EXPECT_EQ(NextPeriodStart({2026, 12, 31}, PeriodKind::kMonth), (sla::LocalDate{2027, 1, 1}));
+    EXPECT_EQ(NextPeriodStart({2026, 1, 1}, PeriodKind::kYear), (sla::LocalDate{2027, 1, 1}));
+    EXPECT_EQ(NextPeriodStart({2026, 12, 1}, PeriodKind::kYear), (sla::LocalDate{2027, 1, 1}));
+}
+
 TEST(Zone, PortalZoneIsTheZoneOfTheDesksReactionCalendar) {
     auto config =
         sla::LoadSlaConfig(testing::SourcePath("workplace/sla.json"), testing::SourcePath("schemas/sla.schema.json"));
