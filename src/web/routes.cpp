@@ -98,7 +98,16 @@ Result<StatsRequest> ParseStatsRequest(const std::vector<std::pair<std::string, 
     StatsRequest out;
     stats::Query& q = out.query;
     q.now = now;
+    if (const std::string* group_by = get("group_by")) {
+        auto parsed = stats::ParseGroupBy(*group_by);
+        if (!parsed) {
+            return parsed.error();
+        }
+        q.group_by = std::move(*parsed);
+    }
+    // The year view's first visit shows the last five years; everything else defaults to this year so far.
     const sla::LocalDate today = zone.ToLocal(now).date;
+    const bool years = q.group_by.period == stats::PeriodKind::kYear;
     if (const std::string* from = get("from")) {
         auto parsed = stats::ParseRangeStart(*from, zone);
         if (!parsed) {
@@ -106,7 +115,7 @@ Result<StatsRequest> ParseStatsRequest(const std::vector<std::pair<std::string, 
         }
         q.from = *parsed;
     } else {
-        q.from = zone.StartOf(sla::LocalDate{today.year, 1, 1});
+        q.from = zone.StartOf(sla::LocalDate{years ? today.year - 4 : today.year, 1, 1});
     }
     if (const std::string* to = get("to")) {
         auto parsed = stats::ParseRangeEnd(*to, zone);
@@ -115,14 +124,7 @@ Result<StatsRequest> ParseStatsRequest(const std::vector<std::pair<std::string, 
         }
         q.to = *parsed;
     } else {
-        q.to = zone.StartOf(stats::NextDay(today));
-    }
-    if (const std::string* group_by = get("group_by")) {
-        auto parsed = stats::ParseGroupBy(*group_by);
-        if (!parsed) {
-            return parsed.error();
-        }
-        q.group_by = std::move(*parsed);
+        q.to = zone.StartOf(years ? stats::NextPeriodStart(today, stats::PeriodKind::kMonth) : stats::NextDay(today));
     }
     if (const std::string* line = get("line")) {
         const auto value = ParseInteger(*line);

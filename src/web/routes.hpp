@@ -6,7 +6,8 @@
 //
 // Query parameters of the stats route (every one optional; an unknown one is a 400):
 //   from, to   local calendar bounds in the portal's zone, "YYYY", "YYYY-MM" or "YYYY-MM-DD", both included
-//              (stats/zone.hpp). Defaults: from the first day of the current local year, to today.
+//              (stats/zone.hpp). Defaults: from the first day of the current local year, to today; grouped by
+//              year, from the first day of the year four years back, to the end of the current month.
 //   group_by   "month" or "year" and/or any of "assignee", "line", "template", "priority", comma-separated.
 //   line, template, priority, assignee   filters (stats::Filter); template= (empty) selects requests without one.
 //   format     "json" (default) or "csv" (one header row; text/csv, as an attachment).

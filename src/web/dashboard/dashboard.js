@@ -454,14 +454,6 @@
       failHttp(response, body);
       return;
     }
-    // The first visit of the year view without a range asks for the last five years of the server's clock.
-    if (state.view === 'year' && !state.from && !state.to) {
-      const year = Number(body.now.slice(0, 4));
-      state.from = String(year - 4) + '-01';
-      state.to = body.now.slice(0, 7);
-      load();
-      return;
-    }
     document.getElementById('from').value = body.from.slice(0, 7);
     document.getElementById('to').value = previousMonth(body.to);
     render(body);

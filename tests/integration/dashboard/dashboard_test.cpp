@@ -476,6 +476,19 @@ TEST_F(DashboardTest, YearViewOverExplicitMonths) {
     EXPECT_EQ(main.at("data-total-returns"), Num(expected.totals.returns));
 }
 
+TEST_F(DashboardTest, YearViewWithoutARangeShowsTheLastFiveYears) {
+    SKIP_WITHOUT_CHROMIUM();
+
+    const std::string dom = Browse("member_id=m1&view=year");
+
+    const auto main = Attributes(dom, "<main id=\"dashboard\"");
+    ASSERT_EQ(main.count("data-state"), 1u);
+    ASSERT_EQ(main.at("data-state"), "ready");
+    EXPECT_EQ(main.at("data-rows"), "5");  // 2022 to 2026 by the server's clock (kNow)
+    EXPECT_EQ(main.at("data-total-created"), Num(kTickets));
+    EXPECT_NE(dom.find("2022-01-01 … 2026-05-01"), std::string::npos);
+}
+
 TEST_F(DashboardTest, AnUnknownPortalShowsTheError) {
     SKIP_WITHOUT_CHROMIUM();
 

@@ -158,6 +158,22 @@ TEST_F(RoutesTest, DefaultRangeIsThisYearUpToTodayByTheInjectedClock) {
     EXPECT_EQ(doc->at("group_by").at("period").as_string(), "all");
 }
 
+TEST_F(RoutesTest, DefaultRangeByYearIsTheLastFiveYearsUpToThisMonth) {
+    Build();
+
+    const auto years = Call(Get("/api/v1/portals/m1/stats?group_by=year,line"));
+    const auto from_given = Call(Get("/api/v1/portals/m1/stats?group_by=year&from=2025"));
+
+    ASSERT_TRUE(years);
+    ASSERT_EQ(years->status, 200);
+    const auto doc = json::Parse(years->body);
+    EXPECT_EQ(doc->at("from").as_string(), "2022-01-01T00:00:00+03:00");
+    EXPECT_EQ(doc->at("to").as_string(), "2026-05-01T00:00:00+03:00");
+    ASSERT_TRUE(from_given);
+    ASSERT_EQ(from_given->status, 200);
+    EXPECT_EQ(json::Parse(from_given->body)->at("from").as_string(), "2025-01-01T00:00:00+03:00");
+}
+
 TEST_F(RoutesTest, BadParametersAre400WithAReasonAndNeverReachTheSource) {
     Build();
     const std::vector<std::pair<std::string, std::string>> cases = {
