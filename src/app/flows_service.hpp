@@ -40,8 +40,6 @@ public:
     void Stop();
 
     flows::Runtime& Runtime() { return *runtime_; }
-    const sla::Policy& Policy() const { return config_.policy; }
-    const sla::CalendarSet& Calendars() const { return calendars_; }
 
 private:
     FlowsService(const Clock& clock) : clock_(clock) {}

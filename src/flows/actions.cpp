@@ -4,7 +4,6 @@
 
 #include "core/json.hpp"
 #include "core/time_format.hpp"
-#include "sla/explain.hpp"
 
 namespace dispatch::flows {
 namespace {

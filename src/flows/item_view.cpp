@@ -164,10 +164,6 @@ Result<ItemView> ReadItem(const bj::object& item, const provision::ProcessIds& i
     if (view.id <= 0 || stage == nullptr || !stage->is_string() || !created) {
         return Fail(CoreErrc::kInvalid, "item lacks id, stageId or createdTime");
     }
-    view.entity_type_id = IntField(item, "entityTypeId");
-    if (view.entity_type_id == 0) {
-        view.entity_type_id = ids.entity_type_id;
-    }
     view.stage_id = std::string(stage->as_string());
     view.category_id = IntField(item, "categoryId");
     view.created_time = *created;

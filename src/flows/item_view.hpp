@@ -26,7 +26,6 @@ inline constexpr std::string_view kLine2Funnel = "line2";
 
 struct ItemView {
     std::int64_t id = 0;
-    std::int64_t entity_type_id = 0;
     std::string stage_id;
     std::int64_t category_id = 0;
     std::string funnel;        // spec code of the funnel; empty when unknown

@@ -32,7 +32,7 @@ bool Retryable(const Error& e) {
         return true;  // store or transport-level failures of ours
     }
     return b24::Classify(*errc) != b24::RetryClass::kNever || *errc == b24::Errc::kPortalBlocked ||
-           *errc == b24::Errc::kRefreshFailed || *errc == b24::Errc::kTokenStoreFailed;
+           *errc == b24::Errc::kRefreshFailed;
 }
 
 bool IsItemEvent(const store::InboxEvent& e) {
@@ -745,26 +745,6 @@ Result<PassStats> Runtime::Reconcile(std::string_view member_id) {
         Wake();
     }
     return stats;
-}
-
-Result<PassStats> Runtime::Drain(int max_rounds) {
-    PassStats total;
-    for (int round = 0; round < max_rounds; ++round) {
-        int work = 0;
-        for (auto pass : {&Runtime::ProcessInbox, &Runtime::FireTimers, &Runtime::SendOutbox}) {
-            auto s = (this->*pass)();
-            if (!s) {
-                return s.error();
-            }
-            work += s->processed + s->failed;
-            total.processed += s->processed;
-            total.failed += s->failed;
-        }
-        if (work == 0) {
-            break;
-        }
-    }
-    return total;
 }
 
 std::optional<std::chrono::milliseconds> Runtime::RealDelay(TimeMs delay) const {

@@ -1,7 +1,7 @@
 #pragma once
 // The flows at run time: the inbox worker, the timer scheduler, the outbox sender and the reconciliation sweep,
-// around the pure Engine. Each has a one-pass entry point (tests and the demo drive them step by step on a manual
-// clock) and the background loops run the same passes.
+// around the pure Engine. Each is one pass that the background loops run; tests and the demo move the running
+// service's clock and wait until GET /_admin/flows reports it idle (Busy() and what is due).
 //
 // Threads: one for the inbox and the timers (both end in a TicketRepo::Commit; ticket order holds because the inbox
 // hands out one row per ticket and a version conflict with a timer commit is re-planned), one for the outbox (it
@@ -66,8 +66,6 @@ public:
     // Queues a synthetic inbox row for every item of the portal changed since the last sweep (by updatedTime) and
     // for every open ticket Bitrix24 no longer has; the worker then treats them as events.
     [[nodiscard]] Result<PassStats> Reconcile(std::string_view member_id);
-    // Runs the passes until none has work left that is due now (tests and the demo; not with the loops running).
-    [[nodiscard]] Result<PassStats> Drain(int max_rounds = 1000);
 
     // The layout of a portal, cached (kNotFound when it was never provisioned).
     [[nodiscard]] Result<std::shared_ptr<const provision::Layout>> LayoutOf(std::string_view member_id);
