@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <utility>
+
 #include "core/errc.hpp"
 #include "core/json.hpp"
 
@@ -143,6 +145,10 @@ const FunnelIds* ProcessIds::FindFunnel(std::string_view code) const {
     return nullptr;
 }
 
+FunnelIds* ProcessIds::FindFunnel(std::string_view code) {
+    return const_cast<FunnelIds*>(std::as_const(*this).FindFunnel(code));
+}
+
 const FunnelIds* ProcessIds::FunnelByCategory(std::int64_t category_id) const {
     for (const auto& funnel : funnels) {
         if (funnel.category_id == category_id) {
@@ -220,6 +226,10 @@ const ProcessIds* Layout::FindProcess(std::string_view code) const {
         }
     }
     return nullptr;
+}
+
+ProcessIds* Layout::FindProcess(std::string_view code) {
+    return const_cast<ProcessIds*>(std::as_const(*this).FindProcess(code));
 }
 
 const ProcessIds* Layout::ByEntityTypeId(std::int64_t entity_type_id) const {

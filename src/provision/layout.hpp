@@ -48,6 +48,7 @@ struct ProcessIds {
     std::vector<FieldIds> fields;
 
     const FunnelIds* FindFunnel(std::string_view code) const;
+    FunnelIds* FindFunnel(std::string_view code);
     const FunnelIds* FunnelByCategory(std::int64_t category_id) const;
     const FieldIds* FindField(std::string_view code) const;
     // The stage and its funnel for an item's stageId; nullptr when unknown (a stage created by hand).
@@ -65,6 +66,7 @@ struct Layout {
     std::vector<ProcessIds> processes;
 
     const ProcessIds* FindProcess(std::string_view code) const;
+    ProcessIds* FindProcess(std::string_view code);
     const ProcessIds* ByEntityTypeId(std::int64_t entity_type_id) const;
 
     boost::json::value ToJson() const;

@@ -589,15 +589,6 @@ private:
 
     // ---- funnels -----------------------------------------------------------------------------------------------
 
-    ProcessIds* LayoutProcess(std::string_view code) {
-        for (auto& p : plan_.layout.processes) {
-            if (p.code == code) {
-                return &p;
-            }
-        }
-        return nullptr;
-    }
-
     void Funnels(const SmartProcessSpec& process) {
         if (process.funnels.empty()) {
             return;
@@ -609,7 +600,7 @@ private:
         }
         const auto e = type->entity_type_id;
         const auto matches = MatchFunnels(process, *type);
-        auto* layout = LayoutProcess(process.code);
+        auto* layout = plan_.layout.FindProcess(process.code);
         for (std::size_t i = 0; i < process.funnels.size(); ++i) {
             const auto& funnel = process.funnels[i];
             const auto path = fmt::format("{}/{}", process.code, funnel.code);
@@ -794,14 +785,8 @@ private:
         const auto e = type.entity_type_id;
         const auto portal = snap_.StagesOf(e, c.id);
         const auto funnel_path = fmt::format("{}/{}", process.code, funnel.code);
-        auto* layout_funnel = [&]() -> FunnelIds* {
-            for (auto& f : LayoutProcess(process.code)->funnels) {
-                if (f.code == funnel.code) {
-                    return &f;
-                }
-            }
-            return nullptr;
-        }();
+        // Funnels() recorded every funnel it matched (the only ones whose stages are planned) in the layout.
+        auto& layout_funnel = *plan_.layout.FindProcess(process.code)->FindFunnel(funnel.code);
         // Sent in this order within a funnel: updates move the success and failure stages behind the process
         // stages before new process stages arrive (a stage sorted after the success stage is refused), and strays
         // go last, once every semantic group has one of ours (a funnel keeps at least one stage per group).
@@ -839,9 +824,7 @@ private:
             ids.role = stage.role;
             ids.status_id = s->status_id;
             ids.id = s->id;
-            if (layout_funnel != nullptr) {
-                layout_funnel->stages.push_back(std::move(ids));
-            }
+            layout_funnel.stages.push_back(std::move(ids));
             const bool recorded = recorded_ids != nullptr && recorded_ids->id == s->id;
             Changes changes;
             changes.Text("name", s->name, name, "NAME");
@@ -1028,7 +1011,7 @@ private:
             }
             return;
         }
-        auto* layout = LayoutProcess(process.code);
+        auto* layout = plan_.layout.FindProcess(process.code);
         std::set<std::string> names;
         for (const auto& field : process.fields) {
             const auto name = field.UfName(type->id);
