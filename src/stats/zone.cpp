@@ -3,10 +3,11 @@
 #include <date/tz.h>
 #include <fmt/format.h>
 
-#include <charconv>
+#include <climits>
 #include <exception>
 
 #include "core/errc.hpp"
+#include "core/json.hpp"
 #include "core/time_format.hpp"
 #include "sla/policy_load.hpp"
 
@@ -19,12 +20,17 @@ date::sys_seconds Seconds(TimeMs t) {
     return date::sys_seconds{std::chrono::floor<std::chrono::seconds>(std::chrono::milliseconds{t})};
 }
 
+// json::ParseInt without the surrounding spaces it forgives in Bitrix24 ids: "2026- 3" is no month.
 bool ParseNumber(std::string_view text, int& out) {
-    if (text.empty()) {
+    if (!text.empty() && (text.front() == ' ' || text.back() == ' ')) {
         return false;
     }
-    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-    return ec == std::errc() && ptr == text.data() + text.size();
+    const auto value = json::ParseInt(text);
+    if (!value || *value < INT_MIN || *value > INT_MAX) {
+        return false;
+    }
+    out = static_cast<int>(*value);
+    return true;
 }
 
 // "2026" → year; "2026-03" → month; "2026-03-15" → day.

@@ -2,14 +2,13 @@
 
 #include <fmt/format.h>
 
-#include <boost/json.hpp>
-#include <charconv>
 #include <exception>
 #include <map>
 #include <optional>
 #include <set>
 
 #include "core/errc.hpp"
+#include "core/json.hpp"
 #include "core/log.hpp"
 #include "stats/kpi.hpp"
 #include "stats/render.hpp"
@@ -56,18 +55,17 @@ bool ValidMemberId(std::string_view id) {
 }
 
 http::Response JsonError(int status, std::string_view reason) {
-    http::Response res = http::Response::Json(status, boost::json::serialize(boost::json::object{{"error", reason}}));
+    http::Response res = http::Response::Json(status, json::Dump(json::bj::object{{"error", reason}}));
     res.WithHeader("Cache-Control", "no-store");
     return res;
 }
 
+// json::ParseInt without the surrounding spaces it forgives in Bitrix24 ids: "line=+2" decodes to " 2".
 std::optional<std::int64_t> ParseInteger(std::string_view text) {
-    std::int64_t value = 0;
-    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
+    if (!text.empty() && (text.front() == ' ' || text.back() == ' ')) {
         return std::nullopt;
     }
-    return value;
+    return json::ParseInt(text);
 }
 
 struct StatsRequest {

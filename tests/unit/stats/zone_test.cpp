@@ -82,7 +82,11 @@ TEST(Zone, MalformedRangeBoundsAreInvalid) {
                              "abcd",
                              "1969",
                              "2026-03-01T00:00",
-                             "+2026"}) {
+                             "+2026",
+                             "2026- 3",
+                             "2026-3 ",
+                             " 2026",
+                             "2026 "}) {
         EXPECT_THAT(ParseRangeStart(text, msk), HasErrc(CoreErrc::kInvalid)) << text;
         EXPECT_THAT(ParseRangeEnd(text, msk), HasErrc(CoreErrc::kInvalid)) << text;
     }

@@ -185,6 +185,8 @@ TEST_F(RoutesTest, BadParametersAre400WithAReasonAndNeverReachTheSource) {
         {"group_by=month,year", "group_by"},
         {"line=x", "line:"},
         {"line=-1", "line:"},
+        {"line=%202", "line:"},
+        {"assignee=21%20", "assignee:"},
         {"assignee=1.5", "assignee:"},
         {"priority=asap", "priority:"},
         {"format=xml", "format:"},
