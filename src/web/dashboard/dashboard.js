@@ -67,13 +67,19 @@
     setStatus(reason, true);
   }
 
-  function query(format) {
-    const q = new URLSearchParams();
-    q.set('group_by', state.view);
+  // The range and filters, shared by the API call and the page's own address.
+  function filterParams(q) {
     if (state.from) q.set('from', state.from);
     if (state.to) q.set('to', state.to);
     if (state.line) q.set('line', state.line);
     if (state.template !== null) q.set('template', state.template);
+    return q;
+  }
+
+  function query(format) {
+    const q = new URLSearchParams();
+    q.set('group_by', state.view);
+    filterParams(q);
     if (format) q.set('format', format);
     return q;
   }
@@ -86,10 +92,7 @@
     const q = new URLSearchParams();
     q.set('member_id', state.member);
     q.set('view', state.view);
-    if (state.from) q.set('from', state.from);
-    if (state.to) q.set('to', state.to);
-    if (state.line) q.set('line', state.line);
-    if (state.template !== null) q.set('template', state.template);
+    filterParams(q);
     history.replaceState(null, '', '?' + q.toString());
   }
 
