@@ -44,14 +44,14 @@ Result<void> ApplyResult(PortalSnapshot& snap,
     };
     switch (op.kind) {
         case OpKind::kListSolutions: {
-            auto ids = put_rows("automatedSolutions", ParseSolution);
+            auto ids = put_rows(ListKey(op.kind), ParseSolution);
             if (!ids) {
                 return ids.error();
             }
             return {};
         }
         case OpKind::kListTypes: {
-            auto ids = put_rows("types", ParseType);
+            auto ids = put_rows(ListKey(op.kind), ParseType);
             if (!ids) {
                 return ids.error();
             }
@@ -75,7 +75,7 @@ Result<void> ApplyResult(PortalSnapshot& snap,
             return {};
         }
         case OpKind::kListCategories: {
-            auto ids = put_rows("categories", ParseCategory);
+            auto ids = put_rows(ListKey(op.kind), ParseCategory);
             if (!ids) {
                 return ids.error();
             }
@@ -119,7 +119,7 @@ Result<void> ApplyResult(PortalSnapshot& snap,
             return {};
         }
         case OpKind::kListFields: {
-            auto ids = put_rows("fields", ParseField);
+            auto ids = put_rows(ListKey(op.kind), ParseField);
             if (!ids) {
                 return ids.error();
             }
@@ -256,7 +256,7 @@ Result<void> ApplyResult(PortalSnapshot& snap,
             return {};
         }
         case OpKind::kListItemIds: {
-            auto rows = ListRows(result, "items");
+            auto rows = ListRows(result, ListKey(op.kind));
             if (!rows) {
                 return rows.error();
             }

@@ -1440,6 +1440,23 @@ bool IsWrite(OpKind kind) {
     }
 }
 
+std::string_view ListKey(OpKind kind) {
+    switch (kind) {
+        case OpKind::kListSolutions:
+            return "automatedSolutions";
+        case OpKind::kListTypes:
+            return "types";
+        case OpKind::kListCategories:
+            return "categories";
+        case OpKind::kListFields:
+            return "fields";
+        case OpKind::kListItemIds:
+            return "items";
+        default:
+            return "";
+    }
+}
+
 bool Plan::HasChanges() const {
     return std::any_of(entries.begin(), entries.end(), [](const PlanEntry& e) {
         return e.action == Action::kCreate || e.action == Action::kUpdate || e.action == Action::kDrift ||

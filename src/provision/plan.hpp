@@ -85,6 +85,9 @@ enum class OpKind {
     kItemMove,     // crm.item.update of one item out of a stray stage (--prune)
 };
 bool IsWrite(OpKind kind);
+// The member of a paged list answer that holds its rows ("types" of crm.type.list); empty for the other kinds
+// (crm.status.list answers with a bare list, a count reads only the total).
+std::string_view ListKey(OpKind kind);
 
 // One REST call. Parameters may hold whole-value back-references ($result[key][...], b24::Ref) to an earlier
 // operation of the same plan; such operations must travel in the same batch as the one they refer to.

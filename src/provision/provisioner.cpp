@@ -16,23 +16,6 @@ namespace bj = boost::json;
 
 namespace {
 
-std::string_view ListKey(OpKind kind) {
-    switch (kind) {
-        case OpKind::kListSolutions:
-            return "automatedSolutions";
-        case OpKind::kListTypes:
-            return "types";
-        case OpKind::kListCategories:
-            return "categories";
-        case OpKind::kListFields:
-            return "fields";
-        case OpKind::kListItemIds:
-            return "items";
-        default:
-            return "";
-    }
-}
-
 std::string_view Verb(Action action) {
     switch (action) {
         case Action::kCreate:
