@@ -553,8 +553,9 @@ Result<PassStats> Runtime::SendOutbox() {
         return stats;
     }
     const std::string member = claimed->front().action.member_id;
-    auto fail_all = [&](const Error& error) {
-        for (const auto& c : *claimed) {
+    auto fail_all = [&](const std::vector<const store::ClaimedAction*>& rows, const Error& error) {
+        for (const auto* row : rows) {
+            const auto& c = *row;
             ++stats.failed;
             std::optional<TimeMs> retry;
             if (Retryable(error) && c.attempt < options_.retry.max_attempts) {
@@ -563,14 +564,20 @@ Result<PassStats> Runtime::SendOutbox() {
             (void)store_.Outbox().Fail(store::Fence{c.id, c.attempt}, error.detail, retry);
         }
         DISPATCH_LOG_WARN(
-            kLog, "outbox batch failed", "member={} actions={} error=\"{}\"", member, claimed->size(), error.detail);
+            kLog, "outbox batch failed", "member={} actions={} error=\"{}\"", member, rows.size(), error.detail);
         return stats;
     };
     auto client = clients_(member);
     if (!client) {
-        return fail_all(client.error());
+        std::vector<const store::ClaimedAction*> all;
+        for (const auto& c : *claimed) {
+            all.push_back(&c);
+        }
+        return fail_all(all, client.error());
     }
     b24::BatchBuilder batch;
+    // Only what went into the batch has an answer; the rest was failed right here.
+    std::vector<const store::ClaimedAction*> sent;
     for (const auto& c : *claimed) {
         auto params = json::Parse(c.action.params);
         if (!params || !params->is_object()) {
@@ -581,26 +588,26 @@ Result<PassStats> Runtime::SendOutbox() {
         if (auto added = batch.Add(fmt::format("a{}", c.id), c.action.method, params->as_object()); !added) {
             (void)store_.Outbox().Fail(store::Fence{c.id, c.attempt}, added.error().detail, std::nullopt);
             ++stats.failed;
+            continue;
         }
+        sent.push_back(&c);
     }
     if (batch.Size() == 0) {
         return stats;
     }
     auto answer = (*client)->CallBatch(batch);
     if (!answer) {
-        return fail_all(answer.error());
+        return fail_all(sent, answer.error());
     }
     const TimeMs now = clock_.Now();
-    for (const auto& c : *claimed) {
+    for (const auto* row : sent) {
+        const auto& c = *row;
         auto result = answer->Get(fmt::format("a{}", c.id));
         const store::Fence fence{c.id, c.attempt};
         if (result) {
             (void)store_.Outbox().Complete(fence, now);
             ++stats.processed;
             continue;
-        }
-        if (IsB24(result.error(), b24::Errc::kInvalidArgument)) {
-            continue;  // refused above, already marked
         }
         ++stats.failed;
         std::optional<TimeMs> retry;
