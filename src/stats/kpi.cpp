@@ -422,7 +422,6 @@ Result<Report> Compute(const std::vector<sla::FoldResult>& tickets,
 
     Report report;
     report.query = query;
-    report.zone = zone.Name();
     Folder folder(query, *periods);
     for (const sla::FoldResult& t : tickets) {
         const Who current = Current(t);

@@ -137,7 +137,6 @@ struct AssigneeLoad {
 
 struct Report {
     Query query;
-    std::string zone;
     // Every period of the range when grouping by a period alone (empty ones included); otherwise only the groups
     // with some fact or open load. Sorted by period, then by the dimensions in the order asked for.
     std::vector<Row> rows;

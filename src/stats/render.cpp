@@ -217,7 +217,7 @@ bj::value KpiValueJson(const KpiValue& v) {
 std::string RenderJson(const Report& report, const Zone& zone) {
     const Query& q = report.query;
     bj::object out;
-    out["zone"] = report.zone;
+    out["zone"] = zone.Name();
     out["from"] = FormatLocalIso(zone, q.from);
     out["to"] = FormatLocalIso(zone, q.to);
     out["now"] = FormatLocalIso(zone, q.now);

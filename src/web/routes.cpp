@@ -283,7 +283,7 @@ void Routes::Register(http::Router& router) const {
         });
     });
 
-    const auto serve = [state](const http::Request& req, const Asset& asset) {
+    const auto serve = [](const http::Request& req, const Asset& asset) {
         http::Response res;
         if (req.Header("if-none-match") == asset.etag) {
             res.status = 304;
