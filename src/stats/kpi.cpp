@@ -86,18 +86,12 @@ struct ClockAcc {
     std::int64_t breached = 0;
 };
 
+// The counters are the report's own fields; Finish adds the figures derived from them and from the samples.
 struct Acc {
-    std::int64_t created = 0;
-    std::int64_t closed = 0;
-    std::int64_t auto_closed = 0;
-    std::int64_t cancelled = 0;
+    Kpis k;
     ClockAcc reaction;
     ClockAcc resolution;
-    std::int64_t returns = 0;
-    std::int64_t deliveries = 0;
-    std::int64_t auto_accepted = 0;
     TimeMs paused_ms = 0;
-    std::int64_t open = 0;
 };
 
 double Round1(double value) { return std::round(value * 10.0) / 10.0; }
@@ -143,20 +137,12 @@ ClockKpis Finish(ClockAcc& acc) {
 }
 
 Kpis Finish(Acc& acc) {
-    Kpis out;
-    out.created = acc.created;
-    out.closed = acc.closed;
-    out.auto_closed = acc.auto_closed;
-    out.cancelled = acc.cancelled;
+    Kpis out = acc.k;
     out.reaction = Finish(acc.reaction);
     out.resolution = Finish(acc.resolution);
-    out.returns = acc.returns;
-    out.deliveries = acc.deliveries;
-    out.return_rate_percent = Percent(acc.returns, acc.deliveries);
-    out.auto_accepted = acc.auto_accepted;
-    out.auto_accepted_percent = Percent(acc.auto_accepted, acc.closed);
+    out.return_rate_percent = Percent(out.returns, out.deliveries);
+    out.auto_accepted_percent = Percent(out.auto_accepted, out.closed);
     out.paused_minutes = Round1(Minutes(static_cast<double>(acc.paused_ms)));
-    out.open_at_end = acc.open;
     return out;
 }
 
@@ -239,11 +225,11 @@ public:
             for (auto it = first; it != last; ++it) {
                 const auto p = static_cast<int>(it - ends_.begin());
                 if (*it > periods_[p].from) {  // else the period starts after `now`: its end is unknown
-                    ++Group(p, t, who).open;
+                    ++Group(p, t, who).k.open_at_end;
                 }
             }
             if (total_at > query_.from && cycle.start < total_at && (!end || *end >= total_at)) {
-                ++totals_.open;
+                ++totals_.k.open_at_end;
                 ++load_[who.assignee];
             }
         }
@@ -426,7 +412,7 @@ Result<Report> Compute(const std::vector<sla::FoldResult>& tickets,
     for (const sla::FoldResult& t : tickets) {
         const Who current = Current(t);
         folder.OpenLoad(t);
-        folder.At(t, current, t.created, [](Acc& a) { ++a.created; });
+        folder.At(t, current, t.created, [](Acc& a) { ++a.k.created; });
         if (folder.InRange(t.created) && folder.Passes(t, current)) {
             const LocalTime local = zone.ToLocal(t.created);
             ++report.arrivals.by_hour[local.hour];
@@ -434,9 +420,9 @@ Result<Report> Compute(const std::vector<sla::FoldResult>& tickets,
             ++report.arrivals.by_weekday_hour[local.weekday][local.hour];
         }
         if (t.auto_closed) {
-            folder.At(t, current, t.created, [](Acc& a) { ++a.auto_closed; });
+            folder.At(t, current, t.created, [](Acc& a) { ++a.k.auto_closed; });
         } else if (t.cancelled) {
-            folder.At(t, current, t.created, [](Acc& a) { ++a.cancelled; });
+            folder.At(t, current, t.created, [](Acc& a) { ++a.k.cancelled; });
         }
         if (!t.counts_in_sla) {
             continue;
@@ -446,19 +432,19 @@ Result<Report> Compute(const std::vector<sla::FoldResult>& tickets,
         AddClock(folder, t, resolver, t.resolution_total, &Acc::resolution);
         if (t.resolution_total.stop) {
             folder.At(t, resolver, *t.resolution_total.stop, [&](Acc& a) {
-                ++a.closed;
-                a.auto_accepted += t.auto_accepted ? 1 : 0;
+                ++a.k.closed;
+                a.k.auto_accepted += t.auto_accepted ? 1 : 0;
             });
         }
         for (const sla::MetricClock& cycle : t.cycles) {
             const Who who = OfCycle(t, cycle);
             if (cycle.stop) {
-                folder.At(t, who, *cycle.stop, [](Acc& a) { ++a.deliveries; });
+                folder.At(t, who, *cycle.stop, [](Acc& a) { ++a.k.deliveries; });
             }
             folder.Pauses(t, who, cycle.pauses);
         }
         for (const sla::Return& r : t.returns) {
-            folder.At(t, Who{r.resolver, r.line}, r.at, [](Acc& a) { ++a.returns; });
+            folder.At(t, Who{r.resolver, r.line}, r.at, [](Acc& a) { ++a.k.returns; });
         }
     }
 
