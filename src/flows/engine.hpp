@@ -21,7 +21,7 @@
 
 namespace dispatch::flows {
 
-inline constexpr std::string_view kSlaTimer = "sla";
+inline constexpr std::string_view kSlaTimer = store::kTicketTimerKind;
 
 struct Fetched {
     std::optional<bj::object> item;             // nullopt: Bitrix24 no longer has the item

@@ -87,6 +87,10 @@ struct OutboxAction {
     TimeMs created_at = 0;
 };
 
+// The kind of a ticket's own timer: TicketCommit::disarm removes the timer of this kind, so whoever arms it must
+// use the same name.
+inline constexpr std::string_view kTicketTimerKind = "sla";
+
 struct TicketCommit {
     TicketSnapshot snapshot;            // its version is ignored; stored with expected_version + 1
     std::int64_t expected_version = 0;  // the version read; 0 when none was stored. Mismatch: kConflict

@@ -19,8 +19,6 @@ using sql::QueryResult;
 using sql::ResultRow;
 using sql::Session;
 
-constexpr std::string_view kSlaTimer = "sla";
-
 // ---- validation: what the schema cannot check (or, in PostgreSQL, does not) ------------------------------------
 
 Error Invalid(std::string detail) { return dispatch::Fail(Errc::kInvalidArgument, std::move(detail)); }
@@ -244,7 +242,8 @@ public:
                 return appended.error();
             }
             if (c.disarm) {
-                if (auto removed = Done(s.Run(sql::kDisarmTimer, kSlaTimer, c.snapshot.key.Subject())); !removed) {
+                if (auto removed = Done(s.Run(sql::kDisarmTimer, kTicketTimerKind, c.snapshot.key.Subject()));
+                    !removed) {
                     return removed.error();
                 }
             }
