@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config git ca-certificates openssl tzdata
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev libfmt-dev libsqlite3-dev sqlite3 libpq-dev
+  libssl-dev libfmt-dev libsqlite3-dev sqlite3 libpq-dev libmimalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libhowardhinnant-date-dev
   curl jq
