@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <array>
@@ -634,7 +635,10 @@ Result<void> Server::Start() {
         }
     });
     for (int i = 0; i < options.threads; ++i) {
-        impl.threads.emplace_back([ioc = impl.ioc.get()] { ioc->run(); });
+        impl.threads.emplace_back([ioc = impl.ioc.get()] {
+            ::pthread_setname_np(::pthread_self(), "http-io");
+            ioc->run();
+        });
     }
     DISPATCH_LOG_INFO(
         kLog, "listening", "address={} port={} threads={}", address.to_string(), impl.port, options.threads);

@@ -1,5 +1,7 @@
 #include "store/executor.hpp"
 
+#include <pthread.h>
+
 #include "core/log.hpp"
 
 namespace dispatch::store {
@@ -8,7 +10,10 @@ constexpr log::Logger kLog{"store"};
 }  // namespace
 
 StoreExecutor::StoreExecutor(AppendBatchFn run_batch, WriteGroupFn run_writes)
-    : run_batch_(std::move(run_batch)), run_writes_(std::move(run_writes)), thread_([this] { Run(); }) {}
+    : run_batch_(std::move(run_batch)), run_writes_(std::move(run_writes)), thread_([this] {
+          ::pthread_setname_np(::pthread_self(), "store-writer");  // in top -H, perf and gdb
+          Run();
+      }) {}
 
 StoreExecutor::~StoreExecutor() { Close(); }
 

@@ -1,6 +1,7 @@
 #include "store/sqlite.hpp"
 
 #include <fmt/format.h>
+#include <pthread.h>
 
 #include <condition_variable>
 #include <mutex>
@@ -211,7 +212,10 @@ WalCheckpointer::WalCheckpointer(Connection& writer, std::unique_ptr<Connection>
       wake_pages_(wake_pages),
       finish_pages_(finish_pages),
       state_(std::make_unique<State>()),
-      thread_([this] { Run(); }) {}
+      thread_([this] {
+          ::pthread_setname_np(::pthread_self(), "wal-checkpoint");
+          Run();
+      }) {}
 
 WalCheckpointer::~WalCheckpointer() {
     sqlite3_wal_hook(writer_.Handle(), nullptr, nullptr);
