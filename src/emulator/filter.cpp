@@ -498,6 +498,49 @@ void SortRows(std::vector<const bj::object*>& rows, const std::vector<OrderKey>&
     rows = std::move(sorted);
 }
 
+std::vector<const bj::object*> ListQuery::Select(const std::vector<bj::object>& rows) const {
+    std::vector<const bj::object*> hits;
+    for (const auto& r : rows) {
+        if (filter.Matches(r)) {
+            hits.push_back(&r);
+        }
+    }
+    SortRows(hits, order);
+    return hits;
+}
+
+std::variant<ListQuery, ApiError> ParseListQuery(const bj::value* filter,
+                                                 const bj::value* order,
+                                                 const FieldLookup& lookup,
+                                                 const std::string& fallback_id_key) {
+    static const bj::value kNull;
+    auto f = Filter::Parse(filter ? *filter : kNull, lookup);
+    if (auto* e = std::get_if<ApiError>(&f)) {
+        return std::move(*e);
+    }
+    auto o = ParseOrder(order ? *order : kNull, lookup, fallback_id_key);
+    if (auto* e = std::get_if<ApiError>(&o)) {
+        return std::move(*e);
+    }
+    return ListQuery{std::move(std::get<Filter>(f)), std::move(std::get<std::vector<OrderKey>>(o))};
+}
+
+std::optional<std::vector<const bj::value*>> ListElements(const bj::value& v) {
+    std::vector<const bj::value*> out;
+    if (v.is_array()) {
+        for (const auto& e : v.get_array()) {
+            out.push_back(&e);
+        }
+    } else if (v.is_object()) {
+        for (const auto& e : v.get_object()) {
+            out.push_back(&e.value());
+        }
+    } else {
+        return std::nullopt;
+    }
+    return out;
+}
+
 std::int64_t ParseStart(const bj::value* start) {
     if (start == nullptr) {
         return 0;

@@ -83,6 +83,20 @@ std::variant<std::vector<OrderKey>, ApiError> ParseOrder(const boost::json::valu
                                                          const std::string& fallback_id_key);
 void SortRows(std::vector<const boost::json::object*>& rows, const std::vector<OrderKey>& order);
 
+// A list call's `filter` and `order` parsed together, the filter's error first (what every *.list answers).
+struct ListQuery {
+    Filter filter;
+    std::vector<OrderKey> order;
+
+    // The rows that match the filter, sorted by the order.
+    std::vector<const boost::json::object*> Select(const std::vector<boost::json::object>& rows) const;
+};
+// nullptr filter or order = absent (match everything; sort by `fallback_id_key` only).
+std::variant<ListQuery, ApiError> ParseListQuery(const boost::json::value* filter,
+                                                 const boost::json::value* order,
+                                                 const FieldLookup& lookup,
+                                                 const std::string& fallback_id_key);
+
 // start: absent → 0; "-1"/-1 → fast mode. Non-numeric values count as 0 (as PHP's intval would).
 std::int64_t ParseStart(const boost::json::value* start);
 
@@ -99,5 +113,8 @@ MethodOk Paginate(std::size_t count,
 
 // Shared conversions for request values.
 std::optional<double> ToDouble(const boost::json::value& v);
+// The elements of a list parameter: a JSON array, or an object keyed by index (how PHP arrays arrive through form
+// encoding: `typeIds[0]=…`). nullopt for a scalar, which each caller treats its own documented way.
+std::optional<std::vector<const boost::json::value*>> ListElements(const boost::json::value& v);
 
 }  // namespace dispatch::emulator

@@ -267,23 +267,15 @@ std::variant<bj::value, ApiError> ItemSchema::ToStorage(const Portal& portal,
         if (IsBlank(v) || (v.is_array() && v.get_array().empty())) {
             return bj::value(bj::array{});
         }
-        std::vector<const bj::value*> raw;
-        if (v.is_array()) {
-            for (const auto& e : v.get_array()) {
-                raw.push_back(&e);
-            }
-        } else if (v.is_object()) {
-            for (const auto& e : v.get_object()) {
-                raw.push_back(&e.value());
-            }
-        } else {
+        const auto raw = ListElements(v);
+        if (!raw) {
             // crm-item-add.md: a scalar for a multiple field is error `100`.
             return Err(400, "100", "Field \"" + f.title + "\" expects an array of values");
         }
         ItemField single = f;
         single.multiple = false;
         bj::array out;
-        for (const auto* r : raw) {
+        for (const auto* r : *raw) {
             auto one = ToStorage(portal, single, *r);
             if (auto* e = std::get_if<ApiError>(&one)) {
                 return *e;

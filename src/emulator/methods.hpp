@@ -43,4 +43,8 @@ ApiError AccessDenied();
 // The caller must be a portal administrator to change CRM settings.
 bool CallerIsAdmin(const CallContext& ctx);
 
+// One field of a static *.fields answer (crm-type-fields.md layout, key order as documented).
+boost::json::object FieldDescription(
+    const char* type, bool required, bool read_only, bool immutable, bool multiple, const char* title);
+
 }  // namespace dispatch::emulator

@@ -22,7 +22,7 @@ bool ValidTriggerCode(const std::string& code) {
 
 MethodReply TriggerAdd(CallContext& ctx, const bj::object& p) {
     if (!CallerIsAdmin(ctx)) {
-        return Err(400, "ACCESS_DENIED", "Access denied.");
+        return AccessDenied();
     }
     const auto code = StringParam(p, "CODE").value_or("");
     const auto name = StringParam(p, "NAME").value_or("");
@@ -39,7 +39,7 @@ MethodReply TriggerAdd(CallContext& ctx, const bj::object& p) {
 
 MethodReply TriggerList(CallContext& ctx, const bj::object&) {
     if (!CallerIsAdmin(ctx)) {
-        return Err(400, "ACCESS_DENIED", "Access denied.");
+        return AccessDenied();
     }
     bj::array out;
     for (const auto& [code, t] : ctx.portal.State().triggers) {
@@ -50,7 +50,7 @@ MethodReply TriggerList(CallContext& ctx, const bj::object&) {
 
 MethodReply TriggerDelete(CallContext& ctx, const bj::object& p) {
     if (!CallerIsAdmin(ctx)) {
-        return Err(400, "ACCESS_DENIED", "Access denied.");
+        return AccessDenied();
     }
     const auto code = StringParam(p, "CODE").value_or("");
     if (ctx.portal.State().triggers.erase(code) == 0) {
@@ -92,7 +92,7 @@ MethodReply Fire(CallContext& ctx, const std::string& code, std::int64_t e, std:
 
 MethodReply TriggerExecute(CallContext& ctx, const bj::object& p) {
     if (!CallerIsAdmin(ctx)) {
-        return Err(400, "ACCESS_DENIED", "Access denied.");
+        return AccessDenied();
     }
     const auto code = StringParam(p, "CODE").value_or("");
     if (ctx.portal.State().triggers.count(code) == 0) {

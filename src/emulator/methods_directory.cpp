@@ -94,17 +94,14 @@ MethodReply UserGet(CallContext& ctx, const bj::object& p) {
             ++it;
         }
     }
-    auto parsed = Filter::Parse(bj::value(std::move(filter)), UserField_);
-    if (auto* e = std::get_if<ApiError>(&parsed)) {
-        return *e;
-    }
     bj::value order = nullptr;
     const auto sort = StringParam(p, "sort");
     if (sort && UserField_(*sort)) {
         order = bj::object{{*sort, StringParam(p, "order").value_or("ASC")}};
     }
-    auto keys = ParseOrder(order, UserField_, "ID");
-    if (auto* e = std::get_if<ApiError>(&keys)) {
+    const bj::value fv(std::move(filter));
+    auto query = ParseListQuery(&fv, &order, UserField_, "ID");
+    if (auto* e = std::get_if<ApiError>(&query)) {
         return *e;
     }
     std::vector<bj::object> rows;
@@ -117,13 +114,7 @@ MethodReply UserGet(CallContext& ctx, const bj::object& p) {
         }
         rows.push_back(UserRow(u));
     }
-    std::vector<const bj::object*> hits;
-    for (const auto& r : rows) {
-        if (std::get<Filter>(parsed).Matches(r)) {
-            hits.push_back(&r);
-        }
-    }
-    SortRows(hits, std::get<std::vector<OrderKey>>(keys));
+    const auto hits = std::get<ListQuery>(query).Select(rows);
     return Paginate(hits.size(), ParseStart(Param(p, "start")), nullptr, [&](std::size_t i) {
         return bj::value(RenderUser(ctx.portal.State().users.at(hits[i]->at("ID").as_int64())));
     });
@@ -157,16 +148,13 @@ MethodReply DepartmentGet(CallContext& ctx, const bj::object& p) {
             filter[key] = kv.value();
         }
     }
-    auto parsed = Filter::Parse(bj::value(std::move(filter)), DepartmentField);
-    if (auto* e = std::get_if<ApiError>(&parsed)) {
-        return *e;
-    }
     bj::value order = nullptr;
     if (auto sort = StringParam(p, "sort"); sort && DepartmentField(*sort)) {
         order = bj::object{{*sort, StringParam(p, "order").value_or("ASC")}};
     }
-    auto keys = ParseOrder(order, DepartmentField, "ID");
-    if (auto* e = std::get_if<ApiError>(&keys)) {
+    const bj::value fv(std::move(filter));
+    auto query = ParseListQuery(&fv, &order, DepartmentField, "ID");
+    if (auto* e = std::get_if<ApiError>(&query)) {
         return *e;
     }
     std::vector<bj::object> rows;
@@ -176,13 +164,7 @@ MethodReply DepartmentGet(CallContext& ctx, const bj::object& p) {
         row["UF_HEAD"] = d.head ? bj::value(*d.head) : bj::value(nullptr);
         rows.push_back(std::move(row));
     }
-    std::vector<const bj::object*> hits;
-    for (const auto& r : rows) {
-        if (std::get<Filter>(parsed).Matches(r)) {
-            hits.push_back(&r);
-        }
-    }
-    SortRows(hits, std::get<std::vector<OrderKey>>(keys));
+    const auto hits = std::get<ListQuery>(query).Select(rows);
     return Paginate(hits.size(), ParseStart(Param(p, "START")), nullptr, [&](std::size_t i) {
         const auto& d = ctx.portal.State().departments.at(hits[i]->at("ID").as_int64());
         bj::object out{{"ID", std::to_string(d.id)}, {"NAME", d.name}, {"SORT", d.sort}};

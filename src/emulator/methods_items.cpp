@@ -282,7 +282,6 @@ MethodReply ItemGet(CallContext& ctx, const bj::object& p) {
 }
 
 MethodReply ItemList(CallContext& ctx, const bj::object& p) {
-    static const bj::value kNull;
     auto found = ItemType(ctx, p);
     if (auto* e = std::get_if<ApiError>(&found)) {
         return *e;
@@ -291,30 +290,15 @@ MethodReply ItemList(CallContext& ctx, const bj::object& p) {
     const auto schema_ptr = SchemaOf(ctx.portal, type, OriginalNames(p));
     const ItemSchema& schema = *schema_ptr;
     const FieldLookup lookup = [&](std::string_view n) { return schema.Filterable(n); };
-    const auto* fv = Param(p, "filter");
-    auto filter = Filter::Parse(fv ? *fv : kNull, lookup);
-    if (auto* e = std::get_if<ApiError>(&filter)) {
-        return *e;
-    }
-    const auto* ov = Param(p, "order");
-    auto order = ParseOrder(ov ? *ov : kNull, lookup, "id");
-    if (auto* e = std::get_if<ApiError>(&order)) {
+    auto query = ParseListQuery(Param(p, "filter"), Param(p, "order"), lookup, "id");
+    if (auto* e = std::get_if<ApiError>(&query)) {
         return *e;
     }
     std::optional<std::vector<const ItemField*>> select;
-    if (const auto* sv = Param(p, "select"); sv && (sv->is_array() || sv->is_object())) {
-        std::vector<const bj::value*> names;
-        if (sv->is_array()) {
-            for (const auto& e : sv->get_array()) {
-                names.push_back(&e);
-            }
-        } else {
-            for (const auto& e : sv->get_object()) {
-                names.push_back(&e.value());
-            }
-        }
+    const auto* sv = Param(p, "select");
+    if (const auto names = sv ? ListElements(*sv) : std::nullopt) {
         select.emplace();
-        for (const auto* n : names) {
+        for (const auto* n : *names) {
             const auto name = json::ToString(*n).value_or("");
             if (name == "*" || name == "uf_*" || name == "UF_*") {
                 select.reset();  // all fields (README)
@@ -326,8 +310,8 @@ MethodReply ItemList(CallContext& ctx, const bj::object& p) {
         }
     }
     const auto start = ParseStart(Param(p, "start"));
-    const auto& f = std::get<Filter>(filter);
-    const auto& keys = std::get<std::vector<OrderKey>>(order);
+    const auto& f = std::get<ListQuery>(query).filter;
+    const auto& keys = std::get<ListQuery>(query).order;
     const auto& items = ctx.portal.State().items[type.entity_type_id];
     // The page is built in one arena, released with the response (a page of 50 items is thousands of small
     // allocations otherwise).
@@ -447,7 +431,6 @@ std::optional<FilterField> HistoryField(std::string_view name) {
 }
 
 MethodReply StageHistoryList(CallContext& ctx, const bj::object& p) {
-    static const bj::value kNull;
     const auto e = IntParam(p, "entityTypeId");
     if (!e) {
         return ErrZero("entityTypeId is required");
@@ -455,21 +438,15 @@ MethodReply StageHistoryList(CallContext& ctx, const bj::object& p) {
     if (ctx.portal.TypeByEntityTypeId(*e) == nullptr) {
         return Err(400, "ENTITY_TYPE_NOT_SUPPORTED", "Entity type is not supported");
     }
-    const auto* fv = Param(p, "filter");
-    auto filter = Filter::Parse(fv ? *fv : kNull, HistoryField);
-    if (auto* err = std::get_if<ApiError>(&filter)) {
-        return *err;
-    }
-    const auto* ov = Param(p, "order");
-    auto order = ParseOrder(ov ? *ov : kNull, HistoryField, "ID");
-    if (auto* err = std::get_if<ApiError>(&order)) {
+    auto query = ParseListQuery(Param(p, "filter"), Param(p, "order"), HistoryField, "ID");
+    if (auto* err = std::get_if<ApiError>(&query)) {
         return *err;
     }
     // The history is append-only in ID order; the flows ask per item (`OWNER_ID` = n, `>ID` = last seen), so the ID
     // bounds pick the range by binary search and the owner is checked on the struct before any JSON row is built.
-    const auto& f = std::get<Filter>(filter);
-    const auto ids = f.BoundsOf("ID");
-    const auto owners = f.BoundsOf("OWNER_ID");
+    const auto& q = std::get<ListQuery>(query);
+    const auto ids = q.filter.BoundsOf("ID");
+    const auto owners = q.filter.BoundsOf("OWNER_ID");
     const auto& history = ctx.portal.State().stage_history;
     auto first = history.begin();
     if (ids.lo) {
@@ -496,13 +473,7 @@ MethodReply StageHistoryList(CallContext& ctx, const bj::object& p) {
                                   {"STAGE_SEMANTIC_ID", h.stage_semantic_id},
                                   {"STAGE_ID", h.stage_id}});
     }
-    std::vector<const bj::object*> hits;
-    for (const auto& r : rows) {
-        if (f.Matches(r)) {
-            hits.push_back(&r);
-        }
-    }
-    SortRows(hits, std::get<std::vector<OrderKey>>(order));
+    const auto hits = q.Select(rows);
     std::vector<std::string> select;
     if (const auto* sv = Param(p, "select"); sv && sv->is_array()) {
         for (const auto& s : sv->get_array()) {

@@ -79,21 +79,22 @@ MethodReply CategoryAdd(CallContext& ctx, const bj::object& p) {
     return bj::value(bj::object{{"category", RenderCategory(c)}});
 }
 
-std::variant<Category*, ApiError> FindCategory(CallContext& ctx, const SpaType& type, const bj::object& p) {
+// The funnel an `entityTypeId` + `id` call addresses: the SPA's errors first, then the funnel's.
+std::variant<Category*, ApiError> FindCategory(CallContext& ctx, const bj::object& p) {
+    auto t = CategoryType(ctx, p);
+    if (auto* e = std::get_if<ApiError>(&t)) {
+        return *e;
+    }
     const auto id = IntParam(p, "id");
     auto* c = id ? ctx.portal.CategoryById(*id) : nullptr;
-    if (c == nullptr || c->entity_type_id != type.entity_type_id) {
+    if (c == nullptr || c->entity_type_id != std::get<SpaType*>(t)->entity_type_id) {
         return Err(400, "NOT_FOUND", "Category not found");
     }
     return c;
 }
 
 MethodReply CategoryUpdate(CallContext& ctx, const bj::object& p) {
-    auto t = CategoryType(ctx, p);
-    if (auto* e = std::get_if<ApiError>(&t)) {
-        return *e;
-    }
-    auto found = FindCategory(ctx, *std::get<SpaType*>(t), p);
+    auto found = FindCategory(ctx, p);
     if (auto* e = std::get_if<ApiError>(&found)) {
         return *e;
     }
@@ -128,11 +129,7 @@ MethodReply CategoryUpdate(CallContext& ctx, const bj::object& p) {
 }
 
 MethodReply CategoryGet(CallContext& ctx, const bj::object& p) {
-    auto t = CategoryType(ctx, p);
-    if (auto* e = std::get_if<ApiError>(&t)) {
-        return *e;
-    }
-    auto found = FindCategory(ctx, *std::get<SpaType*>(t), p);
+    auto found = FindCategory(ctx, p);
     if (auto* e = std::get_if<ApiError>(&found)) {
         return *e;
     }
@@ -164,11 +161,7 @@ MethodReply CategoryList(CallContext& ctx, const bj::object& p) {
 }
 
 MethodReply CategoryDelete(CallContext& ctx, const bj::object& p) {
-    auto t = CategoryType(ctx, p);
-    if (auto* e = std::get_if<ApiError>(&t)) {
-        return *e;
-    }
-    auto found = FindCategory(ctx, *std::get<SpaType*>(t), p);
+    auto found = FindCategory(ctx, p);
     if (auto* e = std::get_if<ApiError>(&found)) {
         return *e;
     }
@@ -205,13 +198,7 @@ MethodReply CategoryFields(CallContext& ctx, const bj::object& p) {
         return *e;
     }
     auto field = [](const char* type, bool ro, const char* title) {
-        return bj::object{{"type", type},
-                          {"isRequired", false},
-                          {"isReadOnly", ro},
-                          {"isImmutable", false},
-                          {"isMultiple", false},
-                          {"isDynamic", false},
-                          {"title", title}};
+        return FieldDescription(type, false, ro, false, false, title);
     };
     bj::object f{{"id", field("integer", true, "ID")},
                  {"name", field("string", false, "Name")},
@@ -402,28 +389,15 @@ MethodReply StatusGet(CallContext& ctx, const bj::object& p) {
 }
 
 MethodReply StatusList(CallContext& ctx, const bj::object& p) {
-    static const bj::value kNull;
-    const auto* fv = Param(p, "filter");
-    auto filter = Filter::Parse(fv ? *fv : kNull, StageField);
-    if (std::holds_alternative<ApiError>(filter)) {
-        return ErrEmpty("Invalid parameters.");
-    }
-    const auto* ov = Param(p, "order");
-    auto order = ParseOrder(ov ? *ov : kNull, StageField, "ID");
-    if (std::holds_alternative<ApiError>(order)) {
+    auto query = ParseListQuery(Param(p, "filter"), Param(p, "order"), StageField, "ID");
+    if (std::holds_alternative<ApiError>(query)) {
         return ErrEmpty("Invalid parameters.");
     }
     std::vector<bj::object> rows;
     for (const auto& [id, s] : ctx.portal.State().stages) {
         rows.push_back(StageRow(s));
     }
-    std::vector<const bj::object*> hits;
-    for (const auto& r : rows) {
-        if (std::get<Filter>(filter).Matches(r)) {
-            hits.push_back(&r);
-        }
-    }
-    SortRows(hits, std::get<std::vector<OrderKey>>(order));
+    const auto hits = std::get<ListQuery>(query).Select(rows);
     // CONTRACT §14.14: undocumented pagination; a wrong directory gives an empty list. We return all rows.
     bj::array out;
     for (const auto* r : hits) {
@@ -506,13 +480,7 @@ MethodReply StatusEntityTypes(CallContext& ctx, const bj::object&) {
 
 MethodReply StatusFields(CallContext&, const bj::object&) {
     auto field = [](const char* type, bool ro, bool immutable, bool required, const char* title) {
-        return bj::object{{"type", type},
-                          {"isRequired", required},
-                          {"isReadOnly", ro},
-                          {"isImmutable", immutable},
-                          {"isMultiple", false},
-                          {"isDynamic", false},
-                          {"title", title}};
+        return FieldDescription(type, required, ro, immutable, false, title);
     };
     return bj::value(bj::object{{"ID", field("integer", true, false, false, "ID")},
                                 {"ENTITY_ID", field("string", false, true, true, "Entity ID")},

@@ -121,6 +121,26 @@ bj::object TypeRow(const SpaType& t) {
     return row;
 }
 
+MethodReply TypeReply(Portal& portal, const SpaType& t) {
+    return bj::value(bj::object{{"type", RenderType(portal, t, true)}});
+}
+
+// The type an `id` call addresses; the admin check, where the method has one, comes between the two lookups.
+std::variant<SpaType*, ApiError> FindType(CallContext& ctx, const bj::object& p, bool admin_only) {
+    const auto id = IntParam(p, "id");
+    if (!id) {
+        return MissingParam("id");
+    }
+    if (admin_only && !CallerIsAdmin(ctx)) {
+        return AccessDenied();
+    }
+    auto* t = ctx.portal.TypeById(*id);
+    if (t == nullptr) {
+        return ErrZero("SPA not found");
+    }
+    return t;
+}
+
 MethodReply TypeAdd(CallContext& ctx, const bj::object& p) {
     const auto* fields = ObjectParam(p, "fields");
     if (fields == nullptr) {
@@ -173,21 +193,15 @@ MethodReply TypeAdd(CallContext& ctx, const bj::object& p) {
     // CONTRACT §14.10: a new SPA always gets its default funnel "General" with the five default stages, whatever
     // isCategoriesEnabled/isStagesEnabled say (README).
     portal.AddCategory(e, "General", 500, true);
-    return bj::value(bj::object{{"type", RenderType(portal, stored, true)}});
+    return TypeReply(portal, stored);
 }
 
 MethodReply TypeUpdate(CallContext& ctx, const bj::object& p) {
-    const auto id = IntParam(p, "id");
-    if (!id) {
-        return MissingParam("id");
+    auto found = FindType(ctx, p, true);
+    if (auto* e = std::get_if<ApiError>(&found)) {
+        return *e;
     }
-    if (!CallerIsAdmin(ctx)) {
-        return AccessDenied();
-    }
-    auto* t = ctx.portal.TypeById(*id);
-    if (t == nullptr) {
-        return ErrZero("SPA not found");
-    }
+    auto* t = std::get<SpaType*>(found);
     const auto* fields = ObjectParam(p, "fields");
     if (fields == nullptr) {
         return MissingParam("fields");
@@ -200,19 +214,15 @@ MethodReply TypeUpdate(CallContext& ctx, const bj::object& p) {
     copy.updated_time = ctx.portal.NowSeconds();
     ctx.portal.SchemaChanged();
     *t = std::move(copy);
-    return bj::value(bj::object{{"type", RenderType(ctx.portal, *t, true)}});
+    return TypeReply(ctx.portal, *t);
 }
 
 MethodReply TypeGet(CallContext& ctx, const bj::object& p) {
-    const auto id = IntParam(p, "id");
-    if (!id) {
-        return MissingParam("id");
+    auto found = FindType(ctx, p, false);
+    if (auto* e = std::get_if<ApiError>(&found)) {
+        return *e;
     }
-    const auto* t = ctx.portal.TypeById(*id);
-    if (t == nullptr) {
-        return ErrZero("SPA not found");
-    }
-    return bj::value(bj::object{{"type", RenderType(ctx.portal, *t, true)}});
+    return TypeReply(ctx.portal, *std::get<SpaType*>(found));
 }
 
 MethodReply TypeGetByEntityTypeId(CallContext& ctx, const bj::object& p) {
@@ -224,34 +234,19 @@ MethodReply TypeGetByEntityTypeId(CallContext& ctx, const bj::object& p) {
     if (t == nullptr) {
         return ErrZero("Smart process not found");
     }
-    return bj::value(bj::object{{"type", RenderType(ctx.portal, *t, true)}});
+    return TypeReply(ctx.portal, *t);
 }
 
 MethodReply TypeList(CallContext& ctx, const bj::object& p) {
-    static const bj::value kNull;
-    const auto* fv = Param(p, "filter");
-    auto filter = Filter::Parse(fv ? *fv : kNull, TypeField);
-    if (auto* e = std::get_if<ApiError>(&filter)) {
-        return *e;
-    }
-    const auto* ov = Param(p, "order");
-    auto order = ParseOrder(ov ? *ov : kNull, TypeField, "id");
-    if (auto* e = std::get_if<ApiError>(&order)) {
+    auto query = ParseListQuery(Param(p, "filter"), Param(p, "order"), TypeField, "id");
+    if (auto* e = std::get_if<ApiError>(&query)) {
         return *e;
     }
     std::vector<bj::object> rows;
-    std::vector<const SpaType*> types;
     for (const auto& [id, t] : ctx.portal.State().types) {
         rows.push_back(TypeRow(t));
-        types.push_back(&t);
     }
-    std::vector<const bj::object*> hits;
-    for (const auto& r : rows) {
-        if (std::get<Filter>(filter).Matches(r)) {
-            hits.push_back(&r);
-        }
-    }
-    SortRows(hits, std::get<std::vector<OrderKey>>(order));
+    const auto hits = std::get<ListQuery>(query).Select(rows);
     return Paginate(hits.size(), ParseStart(Param(p, "start")), "types", [&](std::size_t i) {
         const auto id = hits[i]->at("id").as_int64();
         return bj::value(RenderType(ctx.portal, *ctx.portal.TypeById(id), false));
@@ -259,18 +254,13 @@ MethodReply TypeList(CallContext& ctx, const bj::object& p) {
 }
 
 MethodReply TypeDelete(CallContext& ctx, const bj::object& p) {
-    const auto id = IntParam(p, "id");
-    if (!id) {
-        return MissingParam("id");
-    }
-    if (!CallerIsAdmin(ctx)) {
-        return AccessDenied();
+    auto found = FindType(ctx, p, true);
+    if (auto* e = std::get_if<ApiError>(&found)) {
+        return *e;
     }
     auto& st = ctx.portal.State();
-    auto* t = ctx.portal.TypeById(*id);
-    if (t == nullptr) {
-        return ErrZero("SPA not found");
-    }
+    const auto* t = std::get<SpaType*>(found);
+    const auto id = t->id;
     if (ctx.portal.HasItems(t->entity_type_id)) {
         return Err(400, "BX_ERROR", "You cannot delete an entity type that has elements");
     }
@@ -279,25 +269,14 @@ MethodReply TypeDelete(CallContext& ctx, const bj::object& p) {
     std::erase_if(st.categories, [&](const auto& kv) { return kv.second.entity_type_id == e; });
     const auto prefix = "DYNAMIC_" + std::to_string(e) + "_STAGE_";
     std::erase_if(st.stages, [&](const auto& kv) { return kv.second.entity_id.rfind(prefix, 0) == 0; });
-    const auto uf_entity = "CRM_" + std::to_string(*id);
+    const auto uf_entity = "CRM_" + std::to_string(id);
     std::erase_if(st.user_fields, [&](const auto& kv) { return kv.second.entity_id == uf_entity; });
     for (auto& [sid, s] : st.solutions) {
-        std::erase(s.type_ids, *id);
+        std::erase(s.type_ids, id);
     }
     st.items.erase(e);
-    st.types.erase(*id);
+    st.types.erase(id);
     return bj::value(bj::array{});  // crm-type-delete.md: `[]` on success
-}
-
-bj::object FieldDescription(
-    const char* type, bool required, bool read_only, bool immutable, bool multiple, const char* title) {
-    return bj::object{{"type", type},
-                      {"isRequired", required},
-                      {"isReadOnly", read_only},
-                      {"isImmutable", immutable},
-                      {"isMultiple", multiple},
-                      {"isDynamic", false},
-                      {"title", title}};
 }
 
 MethodReply TypeFields(CallContext&, const bj::object&) {
@@ -333,19 +312,8 @@ std::optional<ApiError> ReadTypeIds(Portal& portal, const bj::value& v, std::vec
     if (v.is_null() || (v.is_string() && v.get_string().empty())) {
         return std::nullopt;
     }
-    std::vector<const bj::value*> raw;
-    if (v.is_array()) {
-        for (const auto& e : v.get_array()) {
-            raw.push_back(&e);
-        }
-    } else if (v.is_object()) {
-        for (const auto& e : v.get_object()) {
-            raw.push_back(&e.value());
-        }
-    } else {
-        raw.push_back(&v);
-    }
-    for (const auto* r : raw) {
+    // A scalar is one id.
+    for (const auto* r : ListElements(v).value_or(std::vector<const bj::value*>{&v})) {
         const auto id = json::ToInt(*r);
         if (!id || portal.TypeById(*id) == nullptr) {
             return Err(400, "INVALID_ARG_VALUE", "Smart process type not found: " + json::Dump(*r));
@@ -369,9 +337,29 @@ void LinkTypes(Portal& portal, std::int64_t solution_id, const std::vector<std::
     }
 }
 
+using SolutionMap = std::map<std::int64_t, AutomatedSolution>;
+
+// The workplace an `id` call addresses; the methods that change one check the caller first.
+std::variant<SolutionMap::iterator, ApiError> FindSolution(CallContext& ctx, const bj::object& p, bool admin_only) {
+    if (admin_only && !CallerIsAdmin(ctx)) {
+        return AccessDenied();
+    }
+    const auto id = IntParam(p, "id");
+    auto& sols = ctx.portal.State().solutions;
+    auto it = id ? sols.find(*id) : sols.end();
+    if (it == sols.end()) {
+        return Err(400, "NOT_FOUND", "Automated solution not found");
+    }
+    return it;
+}
+
+MethodReply SolutionReply(const AutomatedSolution& s) {
+    return bj::value(bj::object{{"automatedSolution", RenderSolution(s)}});
+}
+
 MethodReply SolutionAdd(CallContext& ctx, const bj::object& p) {
     if (!CallerIsAdmin(ctx)) {
-        return Err(400, "ACCESS_DENIED", "Access denied.");
+        return AccessDenied();
     }
     const auto* fields = ObjectParam(p, "fields");
     const auto title = fields ? json::StringAt(*fields, "title").value_or("") : "";
@@ -389,19 +377,15 @@ MethodReply SolutionAdd(CallContext& ctx, const bj::object& p) {
     s.title = title;
     auto& stored = ctx.portal.State().solutions[s.id] = s;
     LinkTypes(ctx.portal, stored.id, ids);
-    return bj::value(bj::object{{"automatedSolution", RenderSolution(stored)}});
+    return SolutionReply(stored);
 }
 
 MethodReply SolutionUpdate(CallContext& ctx, const bj::object& p) {
-    if (!CallerIsAdmin(ctx)) {
-        return Err(400, "ACCESS_DENIED", "Access denied.");
+    auto found = FindSolution(ctx, p, true);
+    if (auto* e = std::get_if<ApiError>(&found)) {
+        return *e;
     }
-    const auto id = IntParam(p, "id");
-    auto& sols = ctx.portal.State().solutions;
-    auto it = id ? sols.find(*id) : sols.end();
-    if (it == sols.end()) {
-        return Err(400, "NOT_FOUND", "Automated solution not found");
-    }
+    auto it = std::get<SolutionMap::iterator>(found);
     const auto* fields = ObjectParam(p, "fields");
     if (fields == nullptr) {
         return Err(400, "BX_EMPTY_REQUIRED", "Required parameter \"fields\" is not filled");
@@ -420,17 +404,15 @@ MethodReply SolutionUpdate(CallContext& ctx, const bj::object& p) {
         }
         LinkTypes(ctx.portal, it->first, ids);  // replaces the whole set
     }
-    return bj::value(bj::object{{"automatedSolution", RenderSolution(it->second)}});
+    return SolutionReply(it->second);
 }
 
 MethodReply SolutionGet(CallContext& ctx, const bj::object& p) {
-    const auto id = IntParam(p, "id");
-    auto& sols = ctx.portal.State().solutions;
-    auto it = id ? sols.find(*id) : sols.end();
-    if (it == sols.end()) {
-        return Err(400, "NOT_FOUND", "Automated solution not found");
+    auto found = FindSolution(ctx, p, false);
+    if (auto* e = std::get_if<ApiError>(&found)) {
+        return *e;
     }
-    return bj::value(bj::object{{"automatedSolution", RenderSolution(it->second)}});
+    return SolutionReply(std::get<SolutionMap::iterator>(found)->second);
 }
 
 std::optional<FilterField> SolutionField(std::string_view name) {
@@ -444,47 +426,30 @@ std::optional<FilterField> SolutionField(std::string_view name) {
 }
 
 MethodReply SolutionList(CallContext& ctx, const bj::object& p) {
-    static const bj::value kNull;
-    const auto* fv = Param(p, "filter");
-    auto filter = Filter::Parse(fv ? *fv : kNull, SolutionField);
-    if (auto* e = std::get_if<ApiError>(&filter)) {
-        return *e;
-    }
-    const auto* ov = Param(p, "order");
-    auto order = ParseOrder(ov ? *ov : kNull, SolutionField, "id");
-    if (auto* e = std::get_if<ApiError>(&order)) {
+    auto query = ParseListQuery(Param(p, "filter"), Param(p, "order"), SolutionField, "id");
+    if (auto* e = std::get_if<ApiError>(&query)) {
         return *e;
     }
     std::vector<bj::object> rows;
     for (const auto& [id, s] : ctx.portal.State().solutions) {
         rows.push_back(bj::object{{"id", s.id}, {"title", s.title}});
     }
-    std::vector<const bj::object*> hits;
-    for (const auto& r : rows) {
-        if (std::get<Filter>(filter).Matches(r)) {
-            hits.push_back(&r);
-        }
-    }
-    SortRows(hits, std::get<std::vector<OrderKey>>(order));
+    const auto hits = std::get<ListQuery>(query).Select(rows);
     return Paginate(hits.size(), ParseStart(Param(p, "start")), "automatedSolutions", [&](std::size_t i) {
         return bj::value(RenderSolution(ctx.portal.State().solutions.at(hits[i]->at("id").as_int64())));
     });
 }
 
 MethodReply SolutionDelete(CallContext& ctx, const bj::object& p) {
-    if (!CallerIsAdmin(ctx)) {
-        return Err(400, "ACCESS_DENIED", "Access denied.");
+    auto found = FindSolution(ctx, p, true);
+    if (auto* e = std::get_if<ApiError>(&found)) {
+        return *e;
     }
-    const auto id = IntParam(p, "id");
-    auto& sols = ctx.portal.State().solutions;
-    auto it = id ? sols.find(*id) : sols.end();
-    if (it == sols.end()) {
-        return Err(400, "NOT_FOUND", "Automated solution not found");
-    }
+    auto it = std::get<SolutionMap::iterator>(found);
     if (!it->second.type_ids.empty()) {
         return Err(400, "HAS_BOUND_TYPES", "Detach the smart processes from the automated solution first");
     }
-    sols.erase(it);
+    ctx.portal.State().solutions.erase(it);
     return bj::value(nullptr);
 }
 

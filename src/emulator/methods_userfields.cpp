@@ -91,17 +91,8 @@ std::string YN(const bj::value* v, const char* fallback) {
 
 // enum items: [{id?, value, def, sort, xmlId, del}] (userfieldconfig-update.md).
 std::optional<ApiError> ApplyEnum(Portal& portal, UserField& f, const bj::value& v) {
-    std::vector<const bj::value*> raw;
-    if (v.is_array()) {
-        for (const auto& e : v.get_array()) {
-            raw.push_back(&e);
-        }
-    } else if (v.is_object()) {
-        for (const auto& e : v.get_object()) {
-            raw.push_back(&e.value());
-        }
-    }
-    for (const auto* r : raw) {
+    // A scalar changes nothing.
+    for (const auto* r : ListElements(v).value_or(std::vector<const bj::value*>{})) {
         if (!r->is_object()) {
             return ErrEmpty("Fail to save enumeration field values");
         }
@@ -137,6 +128,19 @@ std::optional<ApiError> ApplyEnum(Portal& portal, UserField& f, const bj::value&
         }
     }
     return std::nullopt;
+}
+
+// What add and update both take as given: settings and the two labels.
+void ApplySettingsAndLabels(UserField& f, const bj::object& field) {
+    if (const auto* v = field.if_contains("settings")) {
+        f.settings = *v;
+    }
+    if (const auto* v = field.if_contains("editFormLabel")) {
+        f.edit_form_label = Label(v);
+    }
+    if (const auto* v = field.if_contains("helpMessage")) {
+        f.help_message = Label(v);
+    }
 }
 
 bool ModuleOk(const bj::object& p) { return StringParam(p, "moduleId").value_or("") == "crm"; }
@@ -193,15 +197,7 @@ MethodReply FieldAdd(CallContext& ctx, const bj::object& p) {
     f.show_filter = YN(field->if_contains("showFilter"), "N");
     f.edit_in_list = YN(field->if_contains("editInList"), "Y");
     f.is_searchable = YN(field->if_contains("isSearchable"), "N");
-    if (const auto* s = field->if_contains("settings")) {
-        f.settings = *s;
-    }
-    if (const auto* l = field->if_contains("editFormLabel")) {
-        f.edit_form_label = Label(l);
-    }
-    if (const auto* h = field->if_contains("helpMessage")) {
-        f.help_message = Label(h);
-    }
+    ApplySettingsAndLabels(f, *field);
     if (user_type == "enumeration") {
         if (const auto* e = field->if_contains("enum")) {
             if (auto err = ApplyEnum(ctx.portal, f, *e)) {
@@ -252,15 +248,7 @@ MethodReply FieldUpdate(CallContext& ctx, const bj::object& p) {
     if (const auto* v = field->if_contains("isSearchable")) {
         f.is_searchable = YN(v, "N");
     }
-    if (const auto* v = field->if_contains("settings")) {
-        f.settings = *v;
-    }
-    if (const auto* v = field->if_contains("editFormLabel")) {
-        f.edit_form_label = Label(v);
-    }
-    if (const auto* v = field->if_contains("helpMessage")) {
-        f.help_message = Label(v);
-    }
+    ApplySettingsAndLabels(f, *field);
     // userfieldconfig-update.md: enum changes need userTypeId=enumeration in the same call.
     if (const auto* e = field->if_contains("enum");
         e && f.user_type_id == "enumeration" && json::StringAt(fv, "userTypeId").value_or("") == "enumeration") {
@@ -305,7 +293,6 @@ std::optional<FilterField> FieldFilter(std::string_view name) {
 }
 
 MethodReply FieldList(CallContext& ctx, const bj::object& p) {
-    static const bj::value kNull;
     if (!ModuleOk(p)) {
         return ErrEmpty("The current method required more scopes. (crm)");
     }
@@ -317,16 +304,11 @@ MethodReply FieldList(CallContext& ctx, const bj::object& p) {
             }
         }
     }
-    auto filter = Filter::Parse(fv ? *fv : kNull, FieldFilter);
-    if (auto* e = std::get_if<ApiError>(&filter)) {
-        return ErrEmpty(e->description);
-    }
+    static const bj::value kDefaultOrder(bj::object{{"sort", "ASC"}});
     const auto* ov = Param(p, "order");
-    auto order =
-        ParseOrder(ov && !(ov->is_object() && ov->get_object().empty()) ? *ov : bj::value(bj::object{{"sort", "ASC"}}),
-                   FieldFilter,
-                   "id");
-    if (auto* e = std::get_if<ApiError>(&order)) {
+    auto query = ParseListQuery(
+        fv, ov && !(ov->is_object() && ov->get_object().empty()) ? ov : &kDefaultOrder, FieldFilter, "id");
+    if (auto* e = std::get_if<ApiError>(&query)) {
         return ErrEmpty(e->description);
     }
     std::vector<bj::object> rows;
@@ -344,13 +326,7 @@ MethodReply FieldList(CallContext& ctx, const bj::object& p) {
                                   {"isSearchable", f.is_searchable},
                                   {"entityId", f.entity_id}});
     }
-    std::vector<const bj::object*> hits;
-    for (const auto& r : rows) {
-        if (std::get<Filter>(filter).Matches(r)) {
-            hits.push_back(&r);
-        }
-    }
-    SortRows(hits, std::get<std::vector<OrderKey>>(order));
+    const auto hits = std::get<ListQuery>(query).Select(rows);
     return Paginate(hits.size(), ParseStart(Param(p, "start")), "fields", [&](std::size_t i) {
         return bj::value(RenderField(ctx.portal.State().user_fields.at(hits[i]->at("id").as_int64())));
     });

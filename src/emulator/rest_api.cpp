@@ -88,6 +88,17 @@ ApiError MissingParam(std::string_view name) {
 
 ApiError AccessDenied() { return Err(400, "ACCESS_DENIED", "Access denied."); }
 
+bj::object FieldDescription(
+    const char* type, bool required, bool read_only, bool immutable, bool multiple, const char* title) {
+    return bj::object{{"type", type},
+                      {"isRequired", required},
+                      {"isReadOnly", read_only},
+                      {"isImmutable", immutable},
+                      {"isMultiple", multiple},
+                      {"isDynamic", false},
+                      {"title", title}};
+}
+
 bool CallerIsAdmin(const CallContext& ctx) {
     return ctx.caller.kind == AuthKind::kInternal ? ctx.portal.IsAdmin(ctx.caller.user_id) || ctx.caller.user_id == 0
                                                   : ctx.portal.IsAdmin(ctx.caller.user_id);
