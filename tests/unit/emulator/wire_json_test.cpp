@@ -4,6 +4,9 @@
 
 #include <regex>
 
+#include "core/time_format.hpp"
+#include "emulator/clock_control.hpp"
+#include "emulator/portal.hpp"
 #include "unit/emulator/emulator_fixture.hpp"
 
 namespace dispatch::emulator::testing {
@@ -66,11 +69,49 @@ TEST_F(EmulatorTest, TimeBlockIsPlainDecimalsOnTheWire) {
 
     EXPECT_FALSE(HasExponent(raw.body)) << raw.body;
     const auto& time = body.at("time");
-    EXPECT_TRUE(time.at("start").is_double());
-    EXPECT_DOUBLE_EQ(time.at("start").as_double(), static_cast<double>(clock_.Now()) / 1000.0);
+    EXPECT_NE(raw.body.find("\"start\":1768201200.123,"), std::string::npos) << raw.body;  // 2026-01-12T07:00:00.123Z
     EXPECT_GE(time.at("duration").as_double(), 0.0);
-    EXPECT_DOUBLE_EQ(time.at("finish").as_double(), time.at("start").as_double() + time.at("duration").as_double());
-    EXPECT_EQ(time.at("operating_reset_at").as_int64(), clock_.Now() / 1000 + 600);
+    EXPECT_EQ(time.at("operating_reset_at").as_int64(), 1768201200 + 600);
+}
+
+TEST_F(EmulatorTest, TimeBlockRoundsToMicrosecondsAndDatesInThePortalZone) {
+    const TimeMs start = FromCivilUtc(2026, 1, 12, 7, 0, 0) + 123;
+
+    const auto time = emu_->Rest().TimeBlock(start, 1.2345674);
+
+    EXPECT_EQ(WireJson(time.at("duration")), "1.234567");
+    EXPECT_EQ(WireJson(time.at("start")), "1768201200.123");
+    EXPECT_NEAR(time.at("finish").as_double(), 1768201201.357567, 1e-6);
+    EXPECT_EQ(time.at("date_start").as_string(), "2026-01-12T10:00:00+03:00");
+    EXPECT_EQ(time.at("date_finish").as_string(), "2026-01-12T10:00:01+03:00");  // 07:00:01.358Z, whole seconds
+    EXPECT_EQ(time.at("operating_reset_at").as_int64(), 1768201800);
+}
+
+// Portal::IsoTo is a hand-rolled copy of FormatIso8601 for list pages; this keeps the two texts the same.
+TEST(PortalIso, IsFormatIso8601OfTheWholeSecondInThePortalZone) {
+    ManualClock clock(0);
+    ClockControl control(clock);
+    const TimeMs instants[] = {0,
+                               -1,
+                               999,
+                               FromCivilUtc(1969, 12, 31, 23, 59, 59) + 500,
+                               FromCivilUtc(2024, 2, 29, 21, 30, 0),
+                               FromCivilUtc(2026, 12, 31, 23, 59, 59) + 999,
+                               FromCivilUtc(9999, 12, 31, 12, 0, 0)};
+    for (const int offset : {0, 180, -300, 330, -720, 840}) {
+        PortalSettings settings;
+        settings.utc_offset_minutes = offset;
+        const Portal portal(settings, control);
+        for (const TimeMs t : instants) {
+            const TimeMs whole = t - ((t % 1000) + 1000) % 1000;
+
+            EXPECT_EQ(portal.Iso(t), FormatIso8601(whole, offset)) << t << " " << offset;
+        }
+    }
+    PortalSettings moscow;
+    const Portal portal(moscow, control);
+    EXPECT_EQ(portal.Iso(FromCivilUtc(2026, 3, 2, 6, 0, 0) + 999), "2026-03-02T09:00:00+03:00");
+    EXPECT_EQ(portal.Iso(-1), "1970-01-01T02:59:59+03:00");
 }
 
 TEST_F(EmulatorTest, BatchResultTimesArePlainDecimalsToo) {
@@ -102,7 +143,7 @@ TEST_F(EmulatorTest, InjectedOperationTimeLimitSaysWhenTheMethodIsReleased) {
 
     EXPECT_EQ(r.status, 429);
     EXPECT_EQ(r.Error(), "OPERATION_TIME_LIMIT");
-    EXPECT_EQ(r.body.at("time").at("operating_reset_at").as_int64(), clock_.Now() / 1000 + 90);
+    EXPECT_EQ(r.body.at("time").at("operating_reset_at").as_int64(), 1768201205 + 90);  // 2026-01-12T07:00:05Z
     EXPECT_TRUE(r.body.at("time").as_object().contains("operating"));
 }
 
@@ -115,7 +156,7 @@ TEST_F(EmulatorTest, InjectedOperationTimeLimitDefaultsToTheTenMinuteWindow) {
 
     auto r = Hook("user.current");
 
-    EXPECT_EQ(r.body.at("time").at("operating_reset_at").as_int64(), clock_.Now() / 1000 + 600);
+    EXPECT_EQ(r.body.at("time").at("operating_reset_at").as_int64(), 1768201200 + 600);
 }
 
 TEST_F(EmulatorTest, OtherErrorsCarryNoTimeBlock) {
