@@ -146,6 +146,8 @@ Result<Config> ParseConfig(const std::string& text, const std::string& schema_te
         }
         c.flows.reconcile_minutes =
             static_cast<int>(json::IntAt(*flows, "reconcile_minutes").value_or(c.flows.reconcile_minutes));
+        c.flows.retention_days =
+            static_cast<int>(json::IntAt(*flows, "retention_days").value_or(c.flows.retention_days));
         if (json::Find(*flows, "api_token_env") != nullptr) {
             c.flows.api_token = Secret(*flows, "api_token_env", "$.flows", env, problems);
         }

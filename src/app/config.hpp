@@ -47,6 +47,7 @@ struct ClockSettings {
 struct FlowsSettings {
     bool enabled = true;
     int reconcile_minutes = 15;
+    int retention_days = 30;  // done inbox and outbox rows older than this are deleted
     std::string api_token;  // secret (from api_token_env)
 };
 

@@ -213,6 +213,7 @@ std::optional<ServiceClock> MakeClock(const app::Config& config) {
 flows::RuntimeOptions FlowsOptions(const app::Config& config, const ServiceClock& clock) {
     flows::RuntimeOptions options;
     options.reconcile_every = static_cast<TimeMs>(config.flows.reconcile_minutes) * kMinuteMs;
+    options.retention = static_cast<TimeMs>(config.flows.retention_days) * kDayMs;
     if (clock.manual != nullptr) {
         // A manual clock moves only when told: timers wait for POST /_admin/clock, which wakes the runtime.
         options.real_delay = [](TimeMs) -> std::optional<std::chrono::milliseconds> { return std::nullopt; };

@@ -109,16 +109,14 @@ Result<bj::object> TicketSla(Runtime& runtime, const store::TicketKey& key, Time
     }
     out["ledger"] = std::move(ledger);
     bj::array actions;
-    if (auto all = runtime.Store().Outbox().List(key.member_id)) {
-        const std::string subject = key.Subject();
+    // Done actions leave the outbox after flows.retention_days (the ledger keeps what they did).
+    if (auto all = runtime.Store().Outbox().ListSubject(key.member_id, key.Subject())) {
         for (const auto& a : *all) {
-            if (a.action.subject == subject) {
-                actions.push_back(bj::object{{"key", a.action.idempotency_key},
-                                             {"method", a.action.method},
-                                             {"params", ParseOr(a.action.params)},
-                                             {"queued_at", FormatIso8601(a.action.created_at)},
-                                             {"attempts", a.attempt}});
-            }
+            actions.push_back(bj::object{{"key", a.action.idempotency_key},
+                                         {"method", a.action.method},
+                                         {"params", ParseOr(a.action.params)},
+                                         {"queued_at", FormatIso8601(a.action.created_at)},
+                                         {"attempts", a.attempt}});
         }
     }
     out["actions"] = std::move(actions);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <set>
 
 #include "b24/batch.hpp"
@@ -754,6 +755,69 @@ Result<PassStats> Runtime::Reconcile(std::string_view member_id) {
     return stats;
 }
 
+Result<RetentionStats> Runtime::PurgeDone() {
+    RetentionStats stats;
+    const TimeMs now = clock_.Now();
+    stats.cutoff = now - options_.retention;
+    // The inbox's UNIQUE dedup_key is what recognises a duplicate delivery, and a deleted row forgets its key. That
+    // is safe: Bitrix24 re-delivers an event within minutes, never days later; and a row that did come in again
+    // would only make the worker fetch the item once more and diff it against a snapshot that already holds it.
+    // The outbox's idempotency keys name decisions the ledger records, so no commit queues a purged key again. The
+    // statistics and the API's clocks fold the ledger, which is never purged; nothing reads done rows for history.
+    std::array<bool, 2> more{true, true};
+    const std::array<store::DoneQueue, 2> queues{store::DoneQueue::kInbox, store::DoneQueue::kOutbox};
+    // At least one chunk, or a pass that deleted nothing would report rows left and be due again at once, forever.
+    const int max_chunks = std::max(1, options_.retention_chunks_per_pass);
+    while ((more[0] || more[1]) && stats.chunks < max_chunks) {
+        for (std::size_t q = 0; q < queues.size() && stats.chunks < max_chunks; ++q) {
+            if (!more[q]) {
+                continue;
+            }
+            auto deleted = store_.Outbox().PurgeDone(queues[q], stats.cutoff, options_.retention_chunk);
+            if (!deleted) {
+                DISPATCH_LOG_WARN(kLog,
+                                  "retention failed",
+                                  "queue={} cutoff={} inbox={} outbox={} chunks={} error=\"{}\"",
+                                  q == 0 ? "inbox" : "outbox",
+                                  FormatIso8601(stats.cutoff),
+                                  stats.inbox,
+                                  stats.outbox,
+                                  stats.chunks,
+                                  deleted.error().detail);
+                return deleted.error();
+            }
+            ++stats.chunks;
+            (q == 0 ? stats.inbox : stats.outbox) += *deleted;
+            more[q] = *deleted >= options_.retention_chunk;
+        }
+    }
+    stats.more = more[0] || more[1];
+    DISPATCH_LOG_INFO(kLog,
+                      "done rows purged",
+                      "cutoff={} inbox={} outbox={} chunks={} more={}",
+                      FormatIso8601(stats.cutoff),
+                      stats.inbox,
+                      stats.outbox,
+                      stats.chunks,
+                      stats.more);
+    return stats;
+}
+
+Result<std::optional<RetentionStats>> Runtime::PurgeDoneIfDue() {
+    const TimeMs now = clock_.Now();
+    if (options_.retention <= 0 || now < next_purge_at_.load()) {
+        return std::optional<RetentionStats>();
+    }
+    auto purged = PurgeDone();
+    // A failed pass waits for the next period like a finished one: the rows it left are no less safe to keep.
+    // (A period under a minute would only spin the worker: the job is for hours.)
+    next_purge_at_ = purged && purged->more ? now : now + std::max(options_.retention_every, kMinuteMs);
+    if (!purged) {
+        return purged.error();
+    }
+    return std::optional<RetentionStats>(*purged);
+}
+
 std::optional<std::chrono::milliseconds> Runtime::RealDelay(TimeMs delay) const {
     if (options_.real_delay) {
         return options_.real_delay(delay);
@@ -829,9 +893,14 @@ void Runtime::Loop(bool outbox) {
         } else {
             auto a = ProcessInbox();
             auto b = FireTimers();
-            work = (a ? a->processed + a->failed : 0) + (b ? b->processed + b->failed : 0);
+            auto c = PurgeDoneIfDue();
+            work = (a ? a->processed + a->failed : 0) + (b ? b->processed + b->failed : 0) +
+                   (c && *c && (*c)->more ? 1 : 0);
             if (auto next = store_.Timers().NextDue(); next && *next) {
                 next_due = **next;
+            }
+            if (options_.retention > 0) {
+                next_due = std::min(next_due.value_or(next_purge_at_.load()), next_purge_at_.load());
             }
         }
         --busy_;

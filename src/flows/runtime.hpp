@@ -39,6 +39,11 @@ struct RuntimeOptions {
     int outbox_batch = 50;
     TimeMs outbox_lease = 2 * kMinuteMs;
     TimeMs reconcile_every = 15 * kMinuteMs;  // 0: no periodic sweep
+    // Done inbox rows and outbox actions are deleted this long after they finished (flows.retention_days; 0: kept).
+    TimeMs retention = 30 * kDayMs;
+    TimeMs retention_every = kHourMs;         // how often the worker looks for rows to delete
+    int retention_chunk = 1000;               // rows per delete transaction: the writer is never held for long
+    int retention_chunks_per_pass = 20;       // then the worker serves the inbox before it deletes more
     store::RetryPolicy retry;                 // inbox rows, outbox actions and timers that fail
     // How long to really wait for `delay` of the service clock (warped and manual clocks differ from wall time).
     // Empty: wall time. A nullopt answer waits until Wake().
@@ -49,6 +54,14 @@ struct RuntimeOptions {
 struct PassStats {
     int processed = 0;  // inbox rows, timers or actions handled
     int failed = 0;
+};
+
+struct RetentionStats {
+    TimeMs cutoff = 0;        // rows that finished before this instant were deleted
+    std::int64_t inbox = 0;   // done inbox rows deleted
+    std::int64_t outbox = 0;  // done outbox actions deleted
+    int chunks = 0;           // delete transactions
+    bool more = false;        // the pass stopped at retention_chunks_per_pass with rows left to delete
 };
 
 class Runtime {
@@ -66,6 +79,14 @@ public:
     // Queues a synthetic inbox row for every item of the portal changed since the last sweep (by updatedTime) and
     // for every open ticket Bitrix24 no longer has; the worker then treats them as events.
     [[nodiscard]] Result<PassStats> Reconcile(std::string_view member_id);
+    // Retention: deletes done inbox rows and outbox actions that finished more than options.retention ago, in
+    // chunks of retention_chunk rows, at most retention_chunks_per_pass of them. Dead rows, unfinished rows and the
+    // ledger stay. Logs one line.
+    [[nodiscard]] Result<RetentionStats> PurgeDone();
+    // PurgeDone when it is due (nullopt otherwise, and always when retention is 0): at the worker's first pass, so a
+    // restart never postpones it, then every retention_every; at once again when a pass left rows behind. The
+    // worker loop calls it; tests call it with a manual clock.
+    [[nodiscard]] Result<std::optional<RetentionStats>> PurgeDoneIfDue();
 
     // The layout of a portal, cached (kNotFound when it was never provisioned).
     [[nodiscard]] Result<std::shared_ptr<const provision::Layout>> LayoutOf(std::string_view member_id);
@@ -125,6 +146,9 @@ private:
         PortalJob handler;
     };
     std::map<std::string, Job, std::less<>> jobs_;
+    // When PurgeDoneIfDue next runs (0: at the first look). Not a durable timer: the job is global, idempotent and
+    // cheap when there is nothing to delete, and several instances running it at once only skip each other's rows.
+    std::atomic<TimeMs> next_purge_at_{0};
 
     std::mutex layouts_mu_;
     std::map<std::string, std::shared_ptr<const provision::Layout>, std::less<>> layouts_;

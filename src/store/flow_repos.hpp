@@ -164,6 +164,9 @@ struct OutboxDepth {
     std::int64_t dead = 0;
 };
 
+// The two queues whose finished rows the retention job deletes.
+enum class DoneQueue { kInbox, kOutbox };
+
 class OutboxRepo {
 public:
     virtual ~OutboxRepo() = default;
@@ -189,6 +192,15 @@ public:
     [[nodiscard]] virtual Result<OutboxDepth> DepthOf(std::string_view member_id, std::string_view key_prefix) = 0;
     // Every action of a portal in id order (tests, operators).
     [[nodiscard]] virtual Result<std::vector<ClaimedAction>> List(std::string_view member_id) = 0;
+    // The same for one subject (a ticket: TicketKey::Subject()), whatever the state; read through an index of its
+    // own, so the cost follows the ticket's history, not the portal's.
+    [[nodiscard]] virtual Result<std::vector<ClaimedAction>> ListSubject(std::string_view member_id,
+                                                                         std::string_view subject) = 0;
+    // Retention: deletes at most `max_rows` rows of `queue` in state 'done' whose done_at is before `cutoff`, in one
+    // transaction, and returns how many it deleted; the caller repeats until fewer come back, so the writer is never
+    // held for more than one chunk. Dead rows stay (operators read them), and so do pending, claimed and leased
+    // ones. The inbox is purged here rather than through InboxRepo, which stays the intake's hot path.
+    [[nodiscard]] virtual Result<std::int64_t> PurgeDone(DoneQueue queue, TimeMs cutoff, int max_rows) = 0;
 };
 
 // ---- per-portal settings --------------------------------------------------------------------------------------

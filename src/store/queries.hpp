@@ -215,6 +215,29 @@ inline const std::string kOutboxDepthOf =
     "substr(idempotency_key, 1, length(CAST(?2 AS TEXT))) = CAST(?2 AS TEXT) GROUP BY state";
 inline const std::string kListOutbox =
     fmt::format("SELECT {} FROM outbox WHERE member_id = ?1 ORDER BY id", kOutboxColumns);
+// Every state, as kListOutbox: outbox_subject (0005, on subject and id) answers it without reading the portal's other
+// actions.
+inline const std::string kListOutboxSubject =
+    fmt::format("SELECT {} FROM outbox WHERE member_id = ?1 AND subject = ?2 ORDER BY id", kOutboxColumns);
+
+// Retention: ?1 cutoff, ?2 rows per chunk. A done row has available_at (next_try_at) <= the instant it was claimed
+// <= done_at, so the redundant bound on the ready index's column lets (state, available_at) stop the scan at the
+// cutoff instead of reading every done row; if that ever failed to hold, a row would be kept longer, never deleted
+// early. The newest row is never deleted: SQLite's rowid (no AUTOINCREMENT on these tables) would otherwise hand
+// its id out again, and ids name things beyond the row (an outbox key carries the inbox id of a robot call).
+// `lock` as for the claims: PostgreSQL instances purging at once skip each other's rows instead of deadlocking.
+inline std::string PurgeDoneInbox(std::string_view lock) {
+    return fmt::format(
+        "DELETE FROM inbox WHERE id IN (SELECT i.id FROM inbox i WHERE i.state = 'done' AND i.available_at < ?1 "
+        "AND i.done_at < ?1 AND i.id < (SELECT MAX(m.id) FROM inbox m) LIMIT ?2 {})",
+        lock);
+}
+inline std::string PurgeDoneOutbox(std::string_view lock) {
+    return fmt::format(
+        "DELETE FROM outbox WHERE id IN (SELECT o.id FROM outbox o WHERE o.state = 'done' AND o.next_try_at < ?1 "
+        "AND o.done_at < ?1 AND o.id < (SELECT MAX(m.id) FROM outbox m) LIMIT ?2 {})",
+        lock);
+}
 
 inline const std::string kGetSetting = "SELECT json FROM portal_settings WHERE member_id = ?1 AND key = ?2";
 inline const std::string kPutSetting =

@@ -1,11 +1,13 @@
 // The SQLite schema as migrated: what its shape costs each write, and migration 0004 over rows written before it.
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "backend_fixture.hpp"
 #include "core/clock.hpp"
+#include "store/queries.hpp"
 #include "store/sqlite.hpp"
 #include "store/store.hpp"
 #include "support/test_support.hpp"
@@ -14,7 +16,9 @@ namespace dispatch::store {
 namespace {
 
 using dispatch::testing::TempDir;
+using ::testing::HasSubstr;
 using testing::LiteOptions;
+using ::testing::Not;
 
 // Writes on the tables every event or action touches. EXPLAIN only compiles them, so the values need not fit.
 const std::vector<std::string> kHotWrites = {
@@ -50,6 +54,25 @@ std::vector<std::string> WritesBuildingTempBtrees(sqlite::Connection& db) {
         }
     }
     return found;
+}
+
+// EXPLAIN QUERY PLAN of `sql`: its detail lines joined by "; ".
+std::string Plan(sqlite::Connection& db, const std::string& sql) {
+    std::string plan;
+    auto st = db.Prepare("EXPLAIN QUERY PLAN " + sql);
+    EXPECT_THAT(st, IsOk()) << sql;
+    if (!st) {
+        return plan;
+    }
+    for (;;) {
+        auto row = st->Step();
+        EXPECT_THAT(row, IsOk());
+        if (!row || !*row) {
+            break;
+        }
+        plan += (plan.empty() ? "" : "; ") + st->Text(3);
+    }
+    return plan;
 }
 
 class SchemaTest : public ::testing::Test {
@@ -95,6 +118,33 @@ TEST_F(SchemaTest, NoWriteOnTheHotTablesBuildsATemporaryBtree) {
     EXPECT_THAT(WritesBuildingTempBtrees(*db), ::testing::IsEmpty());
 }
 
+TEST_F(SchemaTest, OneTicketsActionsAreReadThroughTheirOwnIndex) {
+    Open();
+    auto db = Raw();
+    ASSERT_NE(db, nullptr);
+
+    const std::string plan = Plan(*db, sql::kListOutboxSubject);
+
+    EXPECT_THAT(plan, HasSubstr("USING INDEX outbox_subject (subject=?)"));
+    EXPECT_THAT(plan, Not(HasSubstr("TEMP B-TREE"))) << "id order comes from the index";
+    // The claim and the sender's wake-up keep the partial index for "is an older action of this subject
+    // unfinished?": the new one would read the subject's finished actions too.
+    for (const std::string& hot : {sql::ClaimOutbox("", ""), sql::kNextReadyOutbox}) {
+        const std::string hot_plan = Plan(*db, hot);
+        EXPECT_THAT(hot_plan, HasSubstr("USING INDEX outbox_subject_open (member_id=? AND subject=? AND id<?)"));
+        EXPECT_THAT(hot_plan, Not(HasSubstr("USING INDEX outbox_subject ("))) << hot;
+    }
+}
+
+TEST_F(SchemaTest, RetentionReadsOnlyTheDoneRowsBeforeTheCutoff) {
+    Open();
+    auto db = Raw();
+    ASSERT_NE(db, nullptr);
+
+    EXPECT_THAT(Plan(*db, sql::PurgeDoneInbox("")), HasSubstr("USING INDEX inbox_ready (state=? AND available_at<?)"));
+    EXPECT_THAT(Plan(*db, sql::PurgeDoneOutbox("")), HasSubstr("USING INDEX outbox_ready (state=? AND next_try_at<?)"));
+}
+
 TEST_F(SchemaTest, TheChecksBefore0004BuiltATemporaryBtreePerWrite) {
     // What 0004 is for, and proof that the check above can fail: the CHECK (x IN (4 values)) of 0001-0003.
     MigrateFirst(3);
@@ -127,7 +177,7 @@ TEST_F(SchemaTest, Migration0004KeepsRowsChecksAndTheTimerSequence) {
     auto db = Raw();
     ASSERT_NE(db, nullptr);
 
-    EXPECT_EQ(db->QueryText("SELECT max(version) FROM schema_migrations").value(), "4");
+    EXPECT_EQ(db->QueryText("SELECT count(*) FROM schema_migrations WHERE version = 4").value(), "1");
     EXPECT_EQ(db->QueryText("SELECT kind || '|' || event_name || '|' || item_id || '|' || payload || '|' || state || "
                             "'|' || attempts || '|' || available_at FROM inbox WHERE dedup_key = 'key-1'")
                   .value(),
