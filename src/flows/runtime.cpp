@@ -765,7 +765,9 @@ Result<RetentionStats> Runtime::PurgeDone() {
     // The outbox's idempotency keys name decisions the ledger records, so no commit queues a purged key again. The
     // statistics and the API's clocks fold the ledger, which is never purged; nothing reads done rows for history.
     std::array<bool, 2> more{true, true};
-    const std::array<store::DoneQueue, 2> queues{store::DoneQueue::kInbox, store::DoneQueue::kOutbox};
+    const std::array<std::function<Result<std::int64_t>()>, 2> queues{
+        [&] { return store_.Inbox().PurgeDone(stats.cutoff, options_.retention_chunk); },
+        [&] { return store_.Outbox().PurgeDone(stats.cutoff, options_.retention_chunk); }};
     // At least one chunk, or a pass that deleted nothing would report rows left and be due again at once, forever.
     const int max_chunks = std::max(1, options_.retention_chunks_per_pass);
     while ((more[0] || more[1]) && stats.chunks < max_chunks) {
@@ -773,7 +775,7 @@ Result<RetentionStats> Runtime::PurgeDone() {
             if (!more[q]) {
                 continue;
             }
-            auto deleted = store_.Outbox().PurgeDone(queues[q], stats.cutoff, options_.retention_chunk);
+            auto deleted = queues[q]();
             if (!deleted) {
                 DISPATCH_LOG_WARN(kLog,
                                   "retention failed",

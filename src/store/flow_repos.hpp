@@ -164,9 +164,6 @@ struct OutboxDepth {
     std::int64_t dead = 0;
 };
 
-// The two queues whose finished rows the retention job deletes.
-enum class DoneQueue { kInbox, kOutbox };
-
 class OutboxRepo {
 public:
     virtual ~OutboxRepo() = default;
@@ -196,11 +193,10 @@ public:
     // own, so the cost follows the ticket's history, not the portal's.
     [[nodiscard]] virtual Result<std::vector<ClaimedAction>> ListSubject(std::string_view member_id,
                                                                          std::string_view subject) = 0;
-    // Retention: deletes at most `max_rows` rows of `queue` in state 'done' whose done_at is before `cutoff`, in one
+    // Retention: deletes at most `max_rows` actions in state 'done' whose done_at is before `cutoff`, in one
     // transaction, and returns how many it deleted; the caller repeats until fewer come back, so the writer is never
-    // held for more than one chunk. Dead rows stay (operators read them), and so do pending, claimed and leased
-    // ones. The inbox is purged here rather than through InboxRepo, which stays the intake's hot path.
-    [[nodiscard]] virtual Result<std::int64_t> PurgeDone(DoneQueue queue, TimeMs cutoff, int max_rows) = 0;
+    // held for more than one chunk. Dead actions stay (operators read them), and so do pending and leased ones.
+    [[nodiscard]] virtual Result<std::int64_t> PurgeDone(TimeMs cutoff, int max_rows) = 0;
 };
 
 // ---- per-portal settings --------------------------------------------------------------------------------------

@@ -398,8 +398,7 @@ public:
     explicit Outbox(sql::Database& db)
         : db_(db),
           claim_sql_(sql::ClaimOutbox(db.ClaimLock("f"), db.ClaimLock("o"))),
-          purge_inbox_sql_(sql::PurgeDoneInbox(db.ClaimLock("i"))),
-          purge_outbox_sql_(sql::PurgeDoneOutbox(db.ClaimLock("o"))) {}
+          purge_sql_(sql::PurgeDoneOutbox(db.ClaimLock("o"))) {}
 
     Result<int> Enqueue(const std::vector<OutboxAction>& actions) override {
         if (auto valid = ValidateActions(actions); !valid) {
@@ -460,18 +459,8 @@ public:
             [&](Session& s) { return MapRows(s.Run(sql::kListOutboxSubject, member_id, subject), ReadAction); });
     }
 
-    Result<std::int64_t> PurgeDone(DoneQueue queue, TimeMs cutoff, int max_rows) override {
-        if (max_rows <= 0) {
-            return Invalid(fmt::format("purge chunk of {} rows", max_rows));
-        }
-        const std::string& statement = queue == DoneQueue::kInbox ? purge_inbox_sql_ : purge_outbox_sql_;
-        return db_.WriteValue<std::int64_t>([&](Session& s) -> Result<std::int64_t> {
-            auto deleted = s.Run(statement, cutoff, max_rows);
-            if (!deleted) {
-                return deleted.error();
-            }
-            return static_cast<std::int64_t>(deleted->affected);
-        });
+    Result<std::int64_t> PurgeDone(TimeMs cutoff, int max_rows) override {
+        return sql::PurgeChunk(db_, purge_sql_, cutoff, max_rows);
     }
 
 private:
@@ -494,8 +483,7 @@ private:
 
     sql::Database& db_;
     std::string claim_sql_;
-    std::string purge_inbox_sql_;
-    std::string purge_outbox_sql_;
+    std::string purge_sql_;
 };
 
 // ---- settings -------------------------------------------------------------------------------------------------

@@ -161,6 +161,11 @@ public:
     [[nodiscard]] virtual Result<FailOutcome> Fail(
         std::int64_t id, std::int64_t attempt, std::string_view error, TimeMs now, const RetryPolicy& policy) = 0;
     [[nodiscard]] virtual Result<InboxDepth> Depth() = 0;
+    // Retention: deletes at most `max_rows` rows in state 'done' whose done_at is before `cutoff`, in one
+    // transaction, and returns how many it deleted (the caller repeats until fewer come back). Dead rows stay, and so
+    // do pending and claimed ones. Forgetting a done row forgets its dedup_key, which is safe once Bitrix24 can no
+    // longer deliver that event again (it re-delivers within minutes, never days).
+    [[nodiscard]] virtual Result<std::int64_t> PurgeDone(TimeMs cutoff, int max_rows) = 0;
     virtual GroupCommitStats Stats() const = 0;
 };
 

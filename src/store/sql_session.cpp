@@ -55,4 +55,17 @@ Result<void> RequireHeld(const Result<QueryResult>& result,
     return {};
 }
 
+Result<std::int64_t> PurgeChunk(Database& db, const std::string& statement, TimeMs cutoff, int max_rows) {
+    if (max_rows <= 0) {
+        return dispatch::Fail(Errc::kInvalidArgument, fmt::format("purge chunk of {} rows", max_rows));
+    }
+    return db.WriteValue<std::int64_t>([&](Session& s) -> Result<std::int64_t> {
+        auto deleted = s.Run(statement, cutoff, max_rows);
+        if (!deleted) {
+            return deleted.error();
+        }
+        return static_cast<std::int64_t>(deleted->affected);
+    });
+}
+
 }  // namespace dispatch::store::sql

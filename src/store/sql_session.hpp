@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/clock.hpp"
 #include "core/error.hpp"
 
 namespace dispatch::store::sql {
@@ -106,6 +107,12 @@ public:
         return Query(sql, std::span<const Value>(values, sizeof...(Args)));
     }
 };
+
+class Database;
+
+// Retention's unit of work: runs `statement` (a DELETE taking ?1 cutoff and ?2 row limit, queries.hpp PurgeDone*) in
+// one write transaction and returns the rows it deleted. kInvalidArgument for a limit below 1.
+[[nodiscard]] Result<std::int64_t> PurgeChunk(Database& db, const std::string& statement, TimeMs cutoff, int max_rows);
 
 class Database {
 public:

@@ -113,7 +113,10 @@ private:
 
 class SqlInbox final : public InboxRepo {
 public:
-    explicit SqlInbox(SqlBackend& backend) : b_(backend), claim_sql_(sql::ClaimInbox(backend.ClaimLock("i"))) {}
+    explicit SqlInbox(SqlBackend& backend)
+        : b_(backend),
+          claim_sql_(sql::ClaimInbox(backend.ClaimLock("i"))),
+          purge_sql_(sql::PurgeDoneInbox(backend.ClaimLock("i"))) {}
 
     void Append(InboxEvent event, AppendCallback done) override {
         if (auto valid = sql::ValidateEvent(event); !valid) {
@@ -163,6 +166,10 @@ public:
         return outcome;
     }
 
+    Result<std::int64_t> PurgeDone(TimeMs cutoff, int max_rows) override {
+        return sql::PurgeChunk(b_, purge_sql_, cutoff, max_rows);
+    }
+
     Result<InboxDepth> Depth() override {
         return b_.ReadValue<InboxDepth>([&](Session& s) -> Result<InboxDepth> {
             auto rows = s.Run(sql::kInboxDepth);
@@ -183,6 +190,7 @@ public:
 private:
     SqlBackend& b_;
     std::string claim_sql_;
+    std::string purge_sql_;
 };
 
 class SqlStore final : public Store {

@@ -1,5 +1,6 @@
 // One ticket's outbox actions (OutboxRepo::ListSubject) and the retention of done inbox and outbox rows
-// (OutboxRepo::PurgeDone), on both backends: SQLite always, PostgreSQL when DISPATCH_TEST_PG_DSN is set.
+// (InboxRepo::PurgeDone, OutboxRepo::PurgeDone), on both backends: SQLite always, PostgreSQL when
+// DISPATCH_TEST_PG_DSN is set.
 
 #include <fmt/format.h>
 
@@ -104,11 +105,18 @@ protected:
                     IsOk());
     }
 
+    enum class DoneQueue { kInbox, kOutbox };
+
+    Result<std::int64_t> Purge(DoneQueue queue, TimeMs cutoff, int chunk) {
+        return queue == DoneQueue::kInbox ? store_->Inbox().PurgeDone(cutoff, chunk)
+                                          : store_->Outbox().PurgeDone(cutoff, chunk);
+    }
+
     // Every chunk until one comes back short, as the runtime does; returns the chunk sizes.
     std::vector<std::int64_t> PurgeAll(DoneQueue queue, TimeMs cutoff, int chunk) {
         std::vector<std::int64_t> sizes;
         for (int guard = 0; guard < 100; ++guard) {
-            auto deleted = store_->Outbox().PurgeDone(queue, cutoff, chunk);
+            auto deleted = Purge(queue, cutoff, chunk);
             EXPECT_THAT(deleted, IsOk());
             if (!deleted) {
                 break;
@@ -185,7 +193,7 @@ TEST_P(RetentionTest, InboxPurgeDeletesOnlyDoneRowsThatFinishedBeforeTheCutoff) 
     InsertInbox("old-done-2", "done", kDone, kDone + kSecondMs);
     InsertInbox("newest", "pending", kT0, 0);
 
-    auto deleted = store_->Outbox().PurgeDone(DoneQueue::kInbox, kCutoff, 1000);
+    auto deleted = Purge(DoneQueue::kInbox, kCutoff, 1000);
 
     ASSERT_THAT(deleted, IsOk());
     EXPECT_EQ(*deleted, 2);
@@ -205,7 +213,7 @@ TEST_P(RetentionTest, OutboxPurgeDeletesOnlyDoneRowsThatFinishedBeforeTheCutoff)
     InsertOutbox("newest", "pending", kT0, 0);
     InsertInbox("inbox-old-done", "done", kDone - kMinuteMs, kDone);
 
-    auto deleted = store_->Outbox().PurgeDone(DoneQueue::kOutbox, kCutoff, 1000);
+    auto deleted = Purge(DoneQueue::kOutbox, kCutoff, 1000);
 
     ASSERT_THAT(deleted, IsOk());
     EXPECT_EQ(*deleted, 2);
@@ -225,7 +233,7 @@ TEST_P(RetentionTest, PurgeDeletesAtMostOneChunkPerCall) {
     InsertInbox("newest", "pending", kT0, 0);
     InsertOutbox("newest", "pending", kT0, 0);
 
-    auto first = store_->Outbox().PurgeDone(DoneQueue::kInbox, kCutoff, 3);
+    auto first = Purge(DoneQueue::kInbox, kCutoff, 3);
     ASSERT_THAT(first, IsOk());
     EXPECT_EQ(*first, 3);
     EXPECT_EQ(QueryText("SELECT COUNT(*) FROM inbox WHERE state = 'done'"), "4");
@@ -234,7 +242,7 @@ TEST_P(RetentionTest, PurgeDeletesAtMostOneChunkPerCall) {
     EXPECT_THAT(PurgeAll(DoneQueue::kOutbox, kCutoff, 3), ElementsAre(3, 3, 1));
     EXPECT_EQ(InboxRows(), "newest:pending");
     EXPECT_EQ(OutboxRows(), "newest:pending");
-    EXPECT_THAT(store_->Outbox().PurgeDone(DoneQueue::kOutbox, kCutoff, 0), HasErrc(Errc::kInvalidArgument));
+    EXPECT_THAT(Purge(DoneQueue::kOutbox, kCutoff, 0), HasErrc(Errc::kInvalidArgument));
 }
 
 TEST_P(RetentionTest, TheNewestRowIsKeptSoItsIdIsNeverHandedOutAgain) {
@@ -302,15 +310,15 @@ TEST_P(RetentionTest, RowsFinishedThroughTheRepositoriesArePurgedAfterTheCutoffO
     InsertInbox("newest", "pending", kT0, 0);
     ASSERT_THAT(store_->Outbox().Enqueue({Action("newest", subject, kT0)}), IsOk());
 
-    auto too_early_inbox = store_->Outbox().PurgeDone(DoneQueue::kInbox, kDone, 10);
-    auto too_early_outbox = store_->Outbox().PurgeDone(DoneQueue::kOutbox, kDone, 10);
+    auto too_early_inbox = Purge(DoneQueue::kInbox, kDone, 10);
+    auto too_early_outbox = Purge(DoneQueue::kOutbox, kDone, 10);
     ASSERT_THAT(too_early_inbox, IsOk());
     EXPECT_EQ(*too_early_inbox, 0);
     ASSERT_THAT(too_early_outbox, IsOk());
     EXPECT_EQ(*too_early_outbox, 0);
 
-    auto inbox = store_->Outbox().PurgeDone(DoneQueue::kInbox, kDone + 1, 10);
-    auto outbox = store_->Outbox().PurgeDone(DoneQueue::kOutbox, kDone + 1, 10);
+    auto inbox = Purge(DoneQueue::kInbox, kDone + 1, 10);
+    auto outbox = Purge(DoneQueue::kOutbox, kDone + 1, 10);
     ASSERT_THAT(inbox, IsOk());
     EXPECT_EQ(*inbox, 1);
     ASSERT_THAT(outbox, IsOk());
