@@ -1,6 +1,7 @@
 -- wrk script for bench_http: every request is a valid, distinct ONCRMDYNAMICITEMUPDATE form body (the shape
 -- Bitrix24 posts), so dispatchd stores each one (no duplicates) and nginx gets the same bytes to ignore.
---   wrk ... -s events.lua URL -- <member_id> <application_token>
+--   wrk ... -s events.lua URL -- <member_id> <application_token> [events|get]
+-- "get" sends the same plain GET of URL every time (built once).
 -- done() prints one line "wrk-result {json}" that bench_http parses.
 
 local threads = {}
@@ -16,9 +17,15 @@ function init(args)
     counter = 0
     base_ts = 1772430000
     headers = {["Content-Type"] = "application/x-www-form-urlencoded"}
+    if args[3] == "get" then
+        get = wrk.format("GET", nil)
+    end
 end
 
 function request()
+    if get then
+        return get
+    end
     counter = counter + 1
     -- Distinct per thread and per request: the item id carries both, the timestamp moves with the counter.
     local id = tid * 100000000 + counter

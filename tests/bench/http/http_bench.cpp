@@ -10,6 +10,9 @@
 //                                           requests wrk abandoned at the deadline that the server still stored)
 //   bench http.disk_fdatasync_ms <v> ms    (median fdatasync of the database's disk: the floor of any durable ack)
 //   bench http.ack_cpu_us <v> us           bench http.nginx_cpu_us <v> us    (server CPU per answered request)
+//   bench http.healthz_per_s <v> 1/s       bench http.healthz_vs_nginx <v> x (GET /healthz against nginx's GET /,
+//                                           both without the events script: what the HTTP and TLS layers alone
+//                                           reach, the ceiling of http.ack_vs_nginx on this machine)
 // Environment: DISPATCH_BENCH_HTTP_SECONDS (10), _CONNECTIONS (32), _WRK_THREADS (1), _SERVER_THREADS (2),
 // _DB_DIR (a fresh directory under the system temp dir; put it on the disk you mean to measure).
 // Everything else goes to stderr.
@@ -166,9 +169,11 @@ struct WrkResult {
     double PerSecond() const { return seconds > 0 ? static_cast<double>(requests - non2xx) / seconds : 0; }
 };
 
+// `events`: every request is an event body from events.lua; otherwise plain GETs (wrk's own loop, and a script
+// that only reports).
 std::optional<WrkResult> RunWrk(
-    const std::string& wrk, const std::string& url, int threads, int connections, int seconds) {
-    const std::string cmd = fmt::format("{} -t{} -c{} -d{}s --timeout 10s -s {} {} -- {} {} 2>&1",
+    const std::string& wrk, const std::string& url, int threads, int connections, int seconds, bool events = true) {
+    const std::string cmd = fmt::format("{} -t{} -c{} -d{}s --timeout 10s -s {} {} -- {} {} {} 2>&1",
                                         wrk,
                                         threads,
                                         connections,
@@ -176,7 +181,8 @@ std::optional<WrkResult> RunWrk(
                                         BENCH_HTTP_LUA,
                                         url,
                                         kMember,
-                                        kToken);
+                                        kToken,
+                                        events ? "events" : "get");
     std::cerr << "$ " << cmd << "\n";
     FILE* pipe = ::popen(cmd.c_str(), "r");
     if (pipe == nullptr) {
@@ -430,6 +436,7 @@ int main() {
     const double daemon_cpu_before = CpuSeconds(daemon.Pid());
     const auto acks = RunWrk(wrk, "https://" + listen + "/b24/events", wrk_threads, connections, seconds);
     const double daemon_cpu = CpuSeconds(daemon.Pid()) - daemon_cpu_before;
+    const auto healthz = RunWrk(wrk, "https://" + listen + "/healthz", wrk_threads, connections, seconds, false);
     // Stop gracefully: in-flight requests finish and the store closes; the count below reads a settled file.
     const int stopped = daemon.Stop(SIGTERM, 30s);
     {
@@ -447,8 +454,10 @@ int main() {
     const auto statics =
         RunWrk(wrk, fmt::format("https://127.0.0.1:{}/", nginx_port), wrk_threads, connections, seconds);
     const double nginx_cpu = CpuSeconds(nginx.Pid()) - nginx_cpu_before;
+    const auto static_gets =
+        RunWrk(wrk, fmt::format("https://127.0.0.1:{}/", nginx_port), wrk_threads, connections, seconds, false);
 
-    if (!acks || !statics || stopped != 0) {
+    if (!acks || !statics || !healthz || !static_gets || stopped != 0) {
         std::cerr << "bench_http: a run failed (dispatchd exit " << stopped << ")\n";
         return 1;
     }
@@ -480,6 +489,9 @@ int main() {
     fmt::print("bench http.ack_cpu_us {:.1f} us\n", acks->requests > 0 ? daemon_cpu * 1e6 / acks->requests : 0.0);
     fmt::print("bench http.nginx_cpu_us {:.1f} us\n",
                statics->requests > 0 ? nginx_cpu * 1e6 / statics->requests : 0.0);
+    fmt::print("bench http.healthz_per_s {:.0f} 1/s\n", healthz->PerSecond());
+    fmt::print("bench http.healthz_vs_nginx {:.3f} x\n",
+               static_gets->PerSecond() > 0 ? healthz->PerSecond() / static_gets->PerSecond() : 0.0);
     std::fflush(stdout);
 
     // Every acknowledged event must be a row; rows beyond the acks can only be requests abandoned at the deadline.
