@@ -180,17 +180,6 @@ Result<app::Config> ReadConfig(const std::string& path) {
     return app::LoadConfig(path, std::string(app::kConfigSchema), app::ProcessEnv());
 }
 
-Result<std::unique_ptr<store::Store>> OpenStore(const app::Config& config, const Clock& clock) {
-    if (config.sqlite_path.empty()) {
-        store::PostgresOptions pg;
-        pg.dsn = config.postgres_dsn;
-        return store::OpenPostgresStore(pg, clock);
-    }
-    store::SqliteOptions sqlite;
-    sqlite.path = config.sqlite_path;
-    return store::OpenSqliteStore(sqlite, clock);
-}
-
 // --member as given: the member_id of a portal the config names so, else the member_id itself ("" when not given).
 std::string NamedMember(const std::string& member, const app::Config& config) {
     for (const auto& p : config.portals) {
@@ -341,7 +330,7 @@ int StatsExport(int argc, char** argv) {
                 "portal to export");
         }
         SystemClock clock;
-        auto db = OpenStore(*config, clock);
+        auto db = app::OpenConfiguredStore(*config, clock);
         if (!db) {
             return Die("cannot open the store to find the portal (or pass --member): " + db.error().detail);
         }
@@ -448,7 +437,7 @@ int ProvisionMain(int argc, char** argv) {
             return Die("config " + config_path + ": " + loaded.error().detail);
         }
         config = std::move(*loaded);
-        auto opened = OpenStore(*config, clock);
+        auto opened = app::OpenConfiguredStore(*config, clock);
         if (!opened) {
             return Die("cannot open the store: " + opened.error().detail);
         }

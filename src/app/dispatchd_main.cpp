@@ -77,16 +77,7 @@ std::optional<app::Config> LoadConfig(const std::string& path) {
 }
 
 std::unique_ptr<store::Store> OpenStore(const app::Config& config, const Clock& clock) {
-    Result<std::unique_ptr<store::Store>> opened = [&] {
-        if (config.sqlite_path.empty()) {
-            store::PostgresOptions pg;
-            pg.dsn = config.postgres_dsn;
-            return store::OpenPostgresStore(pg, clock);
-        }
-        store::SqliteOptions sqlite;
-        sqlite.path = config.sqlite_path;
-        return store::OpenSqliteStore(sqlite, clock);
-    }();
+    Result<std::unique_ptr<store::Store>> opened = app::OpenConfiguredStore(config, clock);
     if (!opened) {
         DISPATCH_LOG_ERROR(kLog, "cannot open store", "detail={}", log::Quote(opened.error().detail));
         return nullptr;

@@ -412,6 +412,17 @@ void InstallChecker::ReadAppInfo(const std::string& member_id) {
     }
 }
 
+Result<std::unique_ptr<store::Store>> OpenConfiguredStore(const Config& config, const Clock& clock) {
+    if (config.sqlite_path.empty()) {
+        store::PostgresOptions pg;
+        pg.dsn = config.postgres_dsn;
+        return store::OpenPostgresStore(pg, clock);
+    }
+    store::SqliteOptions sqlite;
+    sqlite.path = config.sqlite_path;
+    return store::OpenSqliteStore(sqlite, clock);
+}
+
 Result<int> RegisterWebhookPortals(store::Store& store, const std::vector<PortalSettings>& portals, TimeMs now) {
     int written = 0;
     for (const auto& p : portals) {

@@ -171,4 +171,8 @@ private:
                                                  const std::vector<PortalSettings>& portals,
                                                  TimeMs now);
 
+// The store the config names: its SQLite file, else its PostgreSQL DSN (the schema allows exactly one). Migrations
+// run on open. Shared by dispatchd and dispatchctl, so both always open the same database the same way.
+[[nodiscard]] Result<std::unique_ptr<store::Store>> OpenConfiguredStore(const Config& config, const Clock& clock);
+
 }  // namespace dispatch::app
