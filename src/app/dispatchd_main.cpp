@@ -289,6 +289,16 @@ int main(int argc, char** argv) {
         api.api_token = config->flows.api_token;
         api.manual_clock = service_clock->manual;
         flows->AddRoutes(router, api);
+        for (const bool inbox : {true, false}) {
+            // The server, whose threads scrape, stops before `flows` is destroyed.
+            registry.SetGaugeCallback("dispatch_retention_deleted_rows",
+                                      "Done rows deleted by the retention job since start (flows.retention_days)",
+                                      {{"queue", inbox ? "inbox" : "outbox"}},
+                                      [runtime = &flows->Runtime(), inbox]() -> double {
+                                          const auto [in, out] = runtime->PurgedSoFar();
+                                          return static_cast<double>(inbox ? in : out);
+                                      });
+        }
     }
     http::Server server(ServerOptions(*config), std::move(router));
     if (auto started = server.Start(); !started) {

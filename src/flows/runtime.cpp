@@ -790,6 +790,7 @@ Result<RetentionStats> Runtime::PurgeDone() {
             }
             ++stats.chunks;
             (q == 0 ? stats.inbox : stats.outbox) += *deleted;
+            (q == 0 ? purged_inbox_ : purged_outbox_) += *deleted;
             more[q] = *deleted >= options_.retention_chunk;
         }
     }

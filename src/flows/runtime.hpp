@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <utility>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -87,6 +88,8 @@ public:
     // restart never postpones it, then every retention_every; at once again when a pass left rows behind. The
     // worker loop calls it; tests call it with a manual clock.
     [[nodiscard]] Result<std::optional<RetentionStats>> PurgeDoneIfDue();
+    // Rows PurgeDone deleted since start: {inbox, outbox} (for /metrics).
+    std::pair<std::int64_t, std::int64_t> PurgedSoFar() const { return {purged_inbox_.load(), purged_outbox_.load()}; }
 
     // The layout of a portal, cached (kNotFound when it was never provisioned).
     [[nodiscard]] Result<std::shared_ptr<const provision::Layout>> LayoutOf(std::string_view member_id);
@@ -149,6 +152,8 @@ private:
     // When PurgeDoneIfDue next runs (0: at the first look). Not a durable timer: the job is global, idempotent and
     // cheap when there is nothing to delete, and several instances running it at once only skip each other's rows.
     std::atomic<TimeMs> next_purge_at_{0};
+    std::atomic<std::int64_t> purged_inbox_{0};
+    std::atomic<std::int64_t> purged_outbox_{0};
 
     std::mutex layouts_mu_;
     std::map<std::string, std::shared_ptr<const provision::Layout>, std::less<>> layouts_;

@@ -393,6 +393,40 @@ TEST_F(Flows, RequestWithoutTemplateIsClosedAndTheRequesterIsTold) {
         << json::Dump(notes);
 }
 
+TEST_F(Flows, FinishedRowsLeaveAfterTheRetentionAndTheLedgerStays) {
+    const auto id = File("Something is wrong", "", "NORMAL");  // closed at once: events and actions, all done
+    AdvanceTo(At("2026-03-02T06:01:00Z"));
+    const bj::value before = Sla(id);
+    const std::size_t ledger = before.at("ledger").as_array().size();
+    const std::size_t actions = before.at("actions").as_array().size();
+    ASSERT_GT(actions, 0U) << json::Dump(before);
+
+    // The same database under a retention of one day.
+    ASSERT_GT(service_proc_.Stop(SIGTERM, std::chrono::seconds(10)), -1);
+    {
+        auto config = json::Parse(Slurp(dir_.File("config.json"))).value();
+        config.as_object()["flows"].as_object()["retention_days"] = 1;
+        std::ofstream(dir_.File("config.json")) << json::Dump(config);
+    }
+    StartService("2026-03-02T06:01:00Z");
+    Settle();
+    EXPECT_EQ(Sla(id).at("actions").as_array().size(), actions) << "finished minutes ago: kept";
+
+    // A day and an hour later the hourly job finds them a day old.
+    AdvanceTo(At("2026-03-03T07:05:00Z"));
+    const bj::value after = Sla(id);
+    EXPECT_EQ(after.at("ledger").as_array().size(), ledger) << "the ledger is never purged";
+    EXPECT_LT(after.at("actions").as_array().size(), actions) << json::Dump(after);
+    auto metrics = client_.Get(service_ + "/metrics", Auth());
+    ASSERT_TRUE(metrics);
+    for (const char* queue : {"inbox", "outbox"}) {
+        const std::string series = fmt::format("dispatch_retention_deleted_rows{{queue=\"{}\"}} ", queue);
+        const auto at = metrics->body.find(series);
+        ASSERT_NE(at, std::string::npos) << series << "\n" << metrics->body;
+        EXPECT_GT(std::stod(metrics->body.substr(at + series.size())), 0.0) << series;
+    }
+}
+
 TEST_F(Flows, UrgentRequestUntouchedEscalatesToLine2ThenToTheHead) {
     const auto id = File("Server room is hot", "HARDWARE", "URGENT");
     AdvanceTo(At("2026-03-02T06:01:00Z"));

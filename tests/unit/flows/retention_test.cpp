@@ -126,6 +126,7 @@ TEST_F(Retention, RunsAtTheFirstLookThenEveryPeriodOnTheRuntimeClock) {
     ASSERT_TRUE(first->has_value()) << "due at the first look";
     EXPECT_EQ((*first)->inbox, 1);
     EXPECT_EQ(InboxKeys(), "b,dead");
+    EXPECT_EQ(runtime_->PurgedSoFar(), (std::pair<std::int64_t, std::int64_t>(1, 0)));
 
     clock_.Advance(kEvery - 1);
     auto early = runtime_->PurgeDoneIfDue();
@@ -140,6 +141,7 @@ TEST_F(Retention, RunsAtTheFirstLookThenEveryPeriodOnTheRuntimeClock) {
     EXPECT_EQ((*second)->cutoff, kT0 + kEvery - kRetention);
     EXPECT_EQ((*second)->inbox, 1);
     EXPECT_EQ(InboxKeys(), "dead");
+    EXPECT_EQ(runtime_->PurgedSoFar(), (std::pair<std::int64_t, std::int64_t>(2, 0))) << "since start, for /metrics";
 }
 
 TEST_F(Retention, APassStopsAfterItsChunksAndIsDueAgainAtOnce) {
