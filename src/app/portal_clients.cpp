@@ -12,6 +12,16 @@
 namespace dispatch::app {
 namespace {
 
+// The config's entry for a portal (the first that names its member_id), or nullptr.
+const PortalSettings* FindConfigured(const std::vector<PortalSettings>& portals, std::string_view member_id) {
+    for (const auto& p : portals) {
+        if (!p.member_id.empty() && p.member_id == member_id) {
+            return &p;
+        }
+    }
+    return nullptr;
+}
+
 const log::Logger kLog("portals");
 
 bool IsStoreErrc(const Error& error, store::Errc errc) { return error.code == make_error_code(errc); }
@@ -138,12 +148,7 @@ PortalClients::PortalClients(store::Store& store,
 PortalClients::~PortalClients() = default;
 
 const PortalSettings* PortalClients::Configured(std::string_view member_id) const {
-    for (const auto& p : options_.portals) {
-        if (!p.member_id.empty() && p.member_id == member_id) {
-            return &p;
-        }
-    }
-    return nullptr;
+    return FindConfigured(options_.portals, member_id);
 }
 
 Result<b24::Client*> PortalClients::For(std::string_view member_id) {
@@ -304,11 +309,9 @@ Result<intake::EventAuth> InstallChecker::VerifyNow(const intake::EventAuth& cla
                         {{"outcome", outcome}})
             .Inc();
     };
-    const PortalSettings* own = nullptr;
-    for (const auto& p : options_.portals) {
-        if (!p.member_id.empty() && p.member_id == claimed.member_id && !p.client_id.empty()) {
-            own = &p;
-        }
+    const PortalSettings* own = FindConfigured(options_.portals, claimed.member_id);
+    if (own != nullptr && own->client_id.empty()) {
+        own = nullptr;  // configured without app credentials of its own: the service's apply
     }
     const std::string client_id = own != nullptr ? own->client_id : options_.client_id;
     const std::string client_secret = own != nullptr ? own->client_secret : options_.client_secret;
@@ -394,12 +397,8 @@ void InstallChecker::ReadAppInfo(const std::string& member_id) {
     }
     // CONTRACT §14.25: LICENSE_FAMILY is the only documented plan signal ("ent" for Enterprise).
     const std::string family = json::StringAt(*info, "LICENSE_FAMILY").value_or("");
-    bool configured_enterprise = false;
-    for (const auto& p : options_.portals) {
-        if (p.member_id == member_id) {
-            configured_enterprise = p.enterprise;
-        }
-    }
+    const PortalSettings* configured = FindConfigured(options_.portals, member_id);
+    const bool configured_enterprise = configured != nullptr && configured->enterprise;
     if ((family == "ent") != configured_enterprise) {
         DISPATCH_LOG_WARN(kLog,
                           "portal plan differs from the config",
