@@ -311,7 +311,7 @@ Result<intake::EventAuth> InstallChecker::VerifyNow(const intake::EventAuth& cla
     };
     const PortalSettings* own = FindConfigured(options_.portals, claimed.member_id);
     if (own != nullptr && own->client_id.empty()) {
-        own = nullptr;  // configured without app credentials of its own: the service's apply
+        own = nullptr;  // configured without app credentials of its own: the service's credentials apply
     }
     const std::string client_id = own != nullptr ? own->client_id : options_.client_id;
     const std::string client_secret = own != nullptr ? own->client_secret : options_.client_secret;

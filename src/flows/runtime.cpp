@@ -764,23 +764,36 @@ Result<RetentionStats> Runtime::PurgeDone() {
     // would only make the worker fetch the item once more and diff it against a snapshot that already holds it.
     // The outbox's idempotency keys name decisions the ledger records, so no commit queues a purged key again. The
     // statistics and the API's clocks fold the ledger, which is never purged; nothing reads done rows for history.
-    std::array<bool, 2> more{true, true};
-    const std::array<std::function<Result<std::int64_t>()>, 2> queues{
-        [&] { return store_.Inbox().PurgeDone(stats.cutoff, options_.retention_chunk); },
-        [&] { return store_.Outbox().PurgeDone(stats.cutoff, options_.retention_chunk); }};
+    struct Queue {
+        const char* name;
+        std::function<Result<std::int64_t>(TimeMs, int)> purge;
+        std::int64_t& deleted;                // this pass
+        std::atomic<std::int64_t>& since_start;
+        bool more = true;
+    };
+    std::array<Queue, 2> queues{
+        Queue{"inbox",
+              [this](TimeMs cutoff, int rows) { return store_.Inbox().PurgeDone(cutoff, rows); },
+              stats.inbox,
+              purged_inbox_},
+        Queue{"outbox",
+              [this](TimeMs cutoff, int rows) { return store_.Outbox().PurgeDone(cutoff, rows); },
+              stats.outbox,
+              purged_outbox_}};
+    const auto any_more = [&] { return queues[0].more || queues[1].more; };
     // At least one chunk, or a pass that deleted nothing would report rows left and be due again at once, forever.
     const int max_chunks = std::max(1, options_.retention_chunks_per_pass);
-    while ((more[0] || more[1]) && stats.chunks < max_chunks) {
-        for (std::size_t q = 0; q < queues.size() && stats.chunks < max_chunks; ++q) {
-            if (!more[q]) {
+    while (any_more() && stats.chunks < max_chunks) {
+        for (auto& q : queues) {
+            if (!q.more || stats.chunks >= max_chunks) {
                 continue;
             }
-            auto deleted = queues[q]();
+            auto deleted = q.purge(stats.cutoff, options_.retention_chunk);
             if (!deleted) {
                 DISPATCH_LOG_WARN(kLog,
                                   "retention failed",
                                   "queue={} cutoff={} inbox={} outbox={} chunks={} error=\"{}\"",
-                                  q == 0 ? "inbox" : "outbox",
+                                  q.name,
                                   FormatIso8601(stats.cutoff),
                                   stats.inbox,
                                   stats.outbox,
@@ -789,12 +802,12 @@ Result<RetentionStats> Runtime::PurgeDone() {
                 return deleted.error();
             }
             ++stats.chunks;
-            (q == 0 ? stats.inbox : stats.outbox) += *deleted;
-            (q == 0 ? purged_inbox_ : purged_outbox_) += *deleted;
-            more[q] = *deleted >= options_.retention_chunk;
+            q.deleted += *deleted;
+            q.since_start += *deleted;
+            q.more = *deleted >= options_.retention_chunk;
         }
     }
-    stats.more = more[0] || more[1];
+    stats.more = any_more();
     DISPATCH_LOG_INFO(kLog,
                       "done rows purged",
                       "cutoff={} inbox={} outbox={} chunks={} more={}",

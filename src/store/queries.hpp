@@ -226,18 +226,19 @@ inline const std::string kListOutboxSubject =
 // early. The newest row is never deleted: SQLite's rowid (no AUTOINCREMENT on these tables) would otherwise hand
 // its id out again, and ids name things beyond the row (an outbox key carries the inbox id of a robot call).
 // `lock` as for the claims: PostgreSQL instances purging at once skip each other's rows instead of deadlocking.
-inline std::string PurgeDoneInbox(std::string_view lock) {
+// `ready_at`: the column the table's ready index orders done rows by; `alias`: the subquery's, for `lock`.
+inline std::string PurgeDone(std::string_view table, std::string_view ready_at, std::string_view alias,
+                             std::string_view lock) {
     return fmt::format(
-        "DELETE FROM inbox WHERE id IN (SELECT i.id FROM inbox i WHERE i.state = 'done' AND i.available_at < ?1 "
-        "AND i.done_at < ?1 AND i.id < (SELECT MAX(m.id) FROM inbox m) LIMIT ?2 {})",
+        "DELETE FROM {0} WHERE id IN (SELECT {2}.id FROM {0} {2} WHERE {2}.state = 'done' AND {2}.{1} < ?1 "
+        "AND {2}.done_at < ?1 AND {2}.id < (SELECT MAX(m.id) FROM {0} m) LIMIT ?2 {3})",
+        table,
+        ready_at,
+        alias,
         lock);
 }
-inline std::string PurgeDoneOutbox(std::string_view lock) {
-    return fmt::format(
-        "DELETE FROM outbox WHERE id IN (SELECT o.id FROM outbox o WHERE o.state = 'done' AND o.next_try_at < ?1 "
-        "AND o.done_at < ?1 AND o.id < (SELECT MAX(m.id) FROM outbox m) LIMIT ?2 {})",
-        lock);
-}
+inline std::string PurgeDoneInbox(std::string_view lock) { return PurgeDone("inbox", "available_at", "i", lock); }
+inline std::string PurgeDoneOutbox(std::string_view lock) { return PurgeDone("outbox", "next_try_at", "o", lock); }
 
 inline const std::string kGetSetting = "SELECT json FROM portal_settings WHERE member_id = ?1 AND key = ?2";
 inline const std::string kPutSetting =

@@ -7,6 +7,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "core/clock.hpp"
 #include "store/pg.hpp"
@@ -17,6 +18,15 @@
 namespace dispatch::store::testing {
 
 // Options for a SQLite file (designated initializers would trip -Wmissing-field-initializers).
+// The idempotency keys of `actions`, in order.
+inline std::vector<std::string> ActionKeys(const std::vector<ClaimedAction>& actions) {
+    std::vector<std::string> keys;
+    for (const auto& a : actions) {
+        keys.push_back(a.action.idempotency_key);
+    }
+    return keys;
+}
+
 inline SqliteOptions LiteOptions(std::string path, std::string migrations_dir = {}) {
     SqliteOptions options;
     options.path = std::move(path);
@@ -92,6 +102,26 @@ protected:
             return c.error();
         }
         return (*c)->Exec(sql);
+    }
+
+    // The first column of the first row of `sql`, as text ("" when there is no row), read beside the store.
+    Result<std::string> QueryRaw(const std::string& sql) {
+        if (GetParam() == "postgres") {
+            auto c = pg::Connection::Open(PgDsn(), schema_);
+            if (!c) {
+                return c.error();
+            }
+            auto rows = (*c)->Query(sql, {});
+            if (!rows) {
+                return rows.error();
+            }
+            return rows->Size() > 0 ? rows->At(0).Text(0) : std::string();
+        }
+        auto c = sqlite::Connection::Open(dir_.File("dispatch.db"), {});
+        if (!c) {
+            return c.error();
+        }
+        return (*c)->QueryText(sql);
     }
 
     // Holds the database's write lock from another connection until Release(): the store's next append

@@ -15,6 +15,7 @@
 namespace dispatch::store {
 namespace {
 
+using testing::ActionKeys;
 using testing::BackendTest;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
@@ -85,14 +86,6 @@ InboxEvent Event(std::string dedup, std::int64_t item, TimeMs at) {
     e.payload = "{}";
     e.dedup_key = std::move(dedup);
     return e;
-}
-
-std::vector<std::string> ActionKeys(const std::vector<ClaimedAction>& actions) {
-    std::vector<std::string> keys;
-    for (const auto& a : actions) {
-        keys.push_back(a.action.idempotency_key);
-    }
-    return keys;
 }
 
 std::vector<std::string> TimerSubjects(const std::vector<DueTimer>& timers) {

@@ -13,6 +13,7 @@
 namespace dispatch::store {
 namespace {
 
+using testing::ActionKeys;
 using testing::BackendTest;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
@@ -34,34 +35,11 @@ OutboxAction Action(std::string key, std::string subject, TimeMs at, std::string
     return a;
 }
 
-std::vector<std::string> Keys(const std::vector<ClaimedAction>& actions) {
-    std::vector<std::string> keys;
-    for (const auto& a : actions) {
-        keys.push_back(a.action.idempotency_key);
-    }
-    return keys;
-}
-
 class RetentionTest : public BackendTest {
 protected:
     // The first column of the first row, as text, read beside the store.
     std::string QueryText(const std::string& sql) {
-        if (GetParam() == "postgres") {
-            auto c = pg::Connection::Open(testing::PgDsn(), schema_);
-            EXPECT_THAT(c, IsOk());
-            if (!c) {
-                return {};
-            }
-            auto rows = (*c)->Query(sql, {});
-            EXPECT_THAT(rows, IsOk()) << sql;
-            return rows && rows->Size() > 0 ? rows->At(0).Text(0) : std::string();
-        }
-        auto c = sqlite::Connection::Open(dir_.File("dispatch.db"), {});
-        EXPECT_THAT(c, IsOk());
-        if (!c) {
-            return {};
-        }
-        auto text = (*c)->QueryText(sql);
+        auto text = QueryRaw(sql);
         EXPECT_THAT(text, IsOk()) << sql;
         return text ? *text : std::string();
     }
@@ -160,7 +138,7 @@ TEST_P(RetentionTest, ListSubjectReturnsOneSubjectsActionsInIdOrderWhateverTheir
     auto unknown = store_->Outbox().ListSubject(kMember, std::string(kMember) + "/1032/9");
 
     ASSERT_THAT(listed, IsOk());
-    EXPECT_THAT(Keys(*listed), ElementsAre("a1", "a2", "a3"));
+    EXPECT_THAT(ActionKeys(*listed), ElementsAre("a1", "a2", "a3"));
     for (const auto& a : *listed) {
         EXPECT_EQ(a.action.subject, mine);
         EXPECT_EQ(a.action.member_id, kMember);
@@ -168,7 +146,7 @@ TEST_P(RetentionTest, ListSubjectReturnsOneSubjectsActionsInIdOrderWhateverTheir
     }
     EXPECT_EQ((*listed)[0].attempt, 1);
     ASSERT_THAT(other_portal, IsOk());
-    EXPECT_THAT(Keys(*other_portal), ElementsAre("x1"));
+    EXPECT_THAT(ActionKeys(*other_portal), ElementsAre("x1"));
     ASSERT_THAT(unknown, IsOk());
     EXPECT_THAT(*unknown, IsEmpty());
     // The same rows List gives, filtered: what the API showed before it read through ListSubject.
@@ -180,7 +158,7 @@ TEST_P(RetentionTest, ListSubjectReturnsOneSubjectsActionsInIdOrderWhateverTheir
             filtered.push_back(a.action.idempotency_key);
         }
     }
-    EXPECT_EQ(Keys(*listed), filtered);
+    EXPECT_EQ(ActionKeys(*listed), filtered);
 }
 
 TEST_P(RetentionTest, InboxPurgeDeletesOnlyDoneRowsThatFinishedBeforeTheCutoff) {
@@ -325,7 +303,7 @@ TEST_P(RetentionTest, RowsFinishedThroughTheRepositoriesArePurgedAfterTheCutoffO
     EXPECT_EQ(*outbox, 1);
     auto left = store_->Outbox().ListSubject(kMember, subject);
     ASSERT_THAT(left, IsOk());
-    EXPECT_THAT(Keys(*left), ElementsAre("newest"));
+    EXPECT_THAT(ActionKeys(*left), ElementsAre("newest"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RetentionTest, ::testing::Values("sqlite", "postgres"), testing::BackendName);
