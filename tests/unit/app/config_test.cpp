@@ -123,30 +123,46 @@ TEST(Config, TheB24SectionRefusesUnknownKeysAndNamesAMissingSecret) {
     EXPECT_THAT(b.error().detail, ::testing::HasSubstr("$.b24.oauth.client_secret_env: environment variable NOPE"));
 }
 
-TEST(Config, RetentionDaysDefaultsToThirtyAndMustBeAPositiveWholeNumberOfDays) {
-    const auto with_flows = [](const std::string& flows) {
-        return R"({"listen": "127.0.0.1:1", "tls": {"cert": "c", "key": "k"}, "database": {"sqlite": {"path": "d"}},
-                   "flows": )" +
-               flows + "}";
-    };
+// A minimal valid config whose "flows" object is `flows`.
+std::string WithFlows(const std::string& flows) {
+    return R"({"listen": "127.0.0.1:1", "tls": {"cert": "c", "key": "k"}, "database": {"sqlite": {"path": "d"}},
+               "flows": )" +
+           flows + "}";
+}
 
-    const auto absent = ParseConfig(with_flows("{}"), kSchema, FakeEnv({}));
-    const auto given = ParseConfig(with_flows(R"({"retention_days": 7})"), kSchema, FakeEnv({}));
-    const auto zero = ParseConfig(with_flows(R"({"retention_days": 0})"), kSchema, FakeEnv({}));
-    const auto fraction = ParseConfig(with_flows(R"({"retention_days": 1.5})"), kSchema, FakeEnv({}));
-    const auto text = ParseConfig(with_flows(R"({"retention_days": "30"})"), kSchema, FakeEnv({}));
-    const auto huge = ParseConfig(with_flows(R"({"retention_days": 99999999999})"), kSchema, FakeEnv({}));
+TEST(Config, RetentionDaysDefaultsToThirtyZeroKeepsRowsAndOnlyWholeDaysWithinAHundredYearsPass) {
+    const auto absent = ParseConfig(WithFlows("{}"), kSchema, FakeEnv({}));
+    const auto given = ParseConfig(WithFlows(R"({"retention_days": 7})"), kSchema, FakeEnv({}));
+    const auto zero = ParseConfig(WithFlows(R"({"retention_days": 0})"), kSchema, FakeEnv({}));
+    const auto fraction = ParseConfig(WithFlows(R"({"retention_days": 1.5})"), kSchema, FakeEnv({}));
+    const auto text = ParseConfig(WithFlows(R"({"retention_days": "30"})"), kSchema, FakeEnv({}));
+    const auto huge = ParseConfig(WithFlows(R"({"retention_days": 99999999999})"), kSchema, FakeEnv({}));
 
     ASSERT_THAT(absent, IsOk());
     EXPECT_EQ(absent->flows.retention_days, 30);
     ASSERT_THAT(given, IsOk());
     EXPECT_EQ(given->flows.retention_days, 7);
-    ASSERT_THAT(zero, HasErrc(CoreErrc::kInvalid));
-    EXPECT_THAT(zero.error().detail, ::testing::HasSubstr("retention_days"));
+    ASSERT_THAT(zero, IsOk()) << "0 switches retention off";
+    EXPECT_EQ(zero->flows.retention_days, 0);
     EXPECT_THAT(fraction, HasErrc(CoreErrc::kInvalid));
     EXPECT_THAT(text, HasErrc(CoreErrc::kInvalid));
     ASSERT_THAT(huge, HasErrc(CoreErrc::kInvalid)) << "days beyond any int (and any TimeMs once in milliseconds)";
     EXPECT_THAT(huge.error().detail, ::testing::HasSubstr("retention_days"));
+}
+
+TEST(Config, ReconcileMinutesRunFromOffToAWeek) {
+    const auto off = ParseConfig(WithFlows(R"({"reconcile_minutes": 0})"), kSchema, FakeEnv({}));
+    const auto week = ParseConfig(WithFlows(R"({"reconcile_minutes": 10080})"), kSchema, FakeEnv({}));
+    const auto longer = ParseConfig(WithFlows(R"({"reconcile_minutes": 10081})"), kSchema, FakeEnv({}));
+    const auto huge = ParseConfig(WithFlows(R"({"reconcile_minutes": 99999999999})"), kSchema, FakeEnv({}));
+
+    ASSERT_THAT(off, IsOk());
+    EXPECT_EQ(off->flows.reconcile_minutes, 0);
+    ASSERT_THAT(week, IsOk());
+    EXPECT_EQ(week->flows.reconcile_minutes, 10080);
+    ASSERT_THAT(longer, HasErrc(CoreErrc::kInvalid));
+    EXPECT_THAT(longer.error().detail, ::testing::HasSubstr("reconcile_minutes"));
+    ASSERT_THAT(huge, HasErrc(CoreErrc::kInvalid)) << "a count that would not fit an int";
 }
 
 TEST(Config, MalformedJsonIsAnError) {
