@@ -1,8 +1,8 @@
 // dispatchd: the service. Reads the config, opens the store (migrations run at start), serves the /b24/* intake,
 // /healthz and /metrics over HTTPS, holds one Bitrix24 client per portal, and shuts down gracefully on
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (each acknowledged event is already committed),
-// finish the install checks, close the store. Each subsystem is set up by one function below; main() only orders
-// them (construction order, and the reverse for shutdown).
+// finish the install checks, close the store; reloads the TLS certificate on SIGHUP. Each subsystem is set up by
+// one function below; main() only orders them (construction order, and the reverse for shutdown).
 
 #include <signal.h>
 
@@ -51,13 +51,14 @@ std::optional<std::string> ConfigPathFromArgs(int argc, char** argv) {
     return config_path;
 }
 
-// Blocks the shutdown signals before any thread starts, so every thread inherits the mask and only the main
-// thread's sigwait sees them.
-sigset_t BlockShutdownSignals() {
+// Blocks the signals main() waits for before any thread starts, so every thread inherits the mask and only the
+// main thread's sigwait sees them: SIGTERM and SIGINT stop, SIGHUP reloads the certificate.
+sigset_t BlockServiceSignals() {
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     return signals;
 }
@@ -238,7 +239,7 @@ int main(int argc, char** argv) {
     if (!config_path) {
         return Usage();
     }
-    sigset_t signals = BlockShutdownSignals();
+    sigset_t signals = BlockServiceSignals();
     const auto config = LoadConfig(*config_path);
     if (!config) {
         return 1;
@@ -324,7 +325,16 @@ int main(int argc, char** argv) {
                       Allocator());
 
     int sig = 0;
-    sigwait(&signals, &sig);
+    for (sigwait(&signals, &sig); sig == SIGHUP; sigwait(&signals, &sig)) {
+        // A renewed certificate (certbot's deploy hook, say) without a restart: a restart would refuse the events
+        // Bitrix24 sends meanwhile, and it never sends them again.
+        if (auto reloaded = server.ReloadCertificate(); !reloaded) {
+            DISPATCH_LOG_ERROR(kLog,
+                               "certificate reload failed, the served one stays",
+                               "detail={}",
+                               log::Quote(reloaded.error().detail));
+        }
+    }
     DISPATCH_LOG_INFO(kLog, "stopping", "signal={}", sig);
     server.Stop();   // no new requests; in-flight ones answered (a respond after this is dropped)
     checker.Stop();  // queued install checks finish; they call into `endpoints`, which is still alive

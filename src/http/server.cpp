@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 
 #include <algorithm>
@@ -21,12 +22,15 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <condition_variable>
+#include <ctime>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
 
+#include "core/clock.hpp"
 #include "core/log.hpp"
+#include "core/time_format.hpp"
 
 namespace dispatch::http {
 namespace {
@@ -60,7 +64,9 @@ struct Shared {
     Router router;
     std::unique_ptr<metrics::Registry> own_registry;  // when the router has none
     metrics::Registry* registry = nullptr;
-    ssl::context ssl_ctx{ssl::context::tls_server};
+    // The TLS context new connections get. ReloadCertificate swaps it; each session keeps the one it started with.
+    std::mutex tls_mu;
+    std::shared_ptr<ssl::context> tls;
     std::shared_ptr<Gate> gate = std::make_shared<Gate>();
     std::atomic<bool> stopping{false};
 
@@ -73,6 +79,9 @@ struct Shared {
     metrics::Counter* read_timeouts = nullptr;
     metrics::Counter* handler_timeouts = nullptr;
     metrics::Counter* dropped_responds = nullptr;
+    metrics::Counter* tls_reloads_ok = nullptr;
+    metrics::Counter* tls_reloads_failed = nullptr;
+    metrics::Gauge* certificate_not_after = nullptr;
 
     std::mutex sessions_mu;
     std::condition_variable sessions_cv;
@@ -104,6 +113,20 @@ struct Shared {
             &reg.GetCounter("dispatch_http_handler_timeouts_total", "Handlers that did not respond in time (503)");
         dropped_responds = &reg.GetCounter("dispatch_http_dropped_responds_total",
                                            "Handlers that dropped their respond callback (500)");
+        const auto reloads = [&](const char* result) {
+            return &reg.GetCounter("dispatch_http_tls_reloads_total",
+                                   "Certificate reloads asked for (SIGHUP), by result",
+                                   {{"result", result}});
+        };
+        tls_reloads_ok = reloads("ok");
+        tls_reloads_failed = reloads("failed");
+        certificate_not_after = &reg.GetGauge("dispatch_http_tls_certificate_not_after_seconds",
+                                              "Unix time at which the served certificate expires");
+    }
+
+    std::shared_ptr<ssl::context> CurrentTls() {
+        std::lock_guard lock(tls_mu);
+        return tls;
     }
 };
 
@@ -181,7 +204,7 @@ bool IsHttpParseError(const boost::system::error_code& ec) {
 class Session : public std::enable_shared_from_this<Session> {
 public:
     Session(std::shared_ptr<Shared> shared, tcp::socket socket, std::uint64_t id)
-        : shared_(std::move(shared)), id_(id), stream_(std::move(socket), shared_->ssl_ctx) {
+        : shared_(std::move(shared)), id_(id), tls_(shared_->CurrentTls()), stream_(std::move(socket), *tls_) {
         boost::system::error_code ec;
         const auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
         if (!ec) {
@@ -224,6 +247,7 @@ private:
 
     std::shared_ptr<Shared> shared_;
     std::uint64_t id_;
+    std::shared_ptr<ssl::context> tls_;  // the context this connection started with, alive as long as it is
     TlsStream stream_;
     beast::flat_buffer buffer_;
     std::string remote_;
@@ -499,6 +523,40 @@ std::optional<std::pair<std::string, std::string>> SplitHostPort(std::string_vie
     return std::make_pair(std::string(host), std::string(listen.substr(colon + 1)));
 }
 
+// The leaf certificate's notAfter as Unix seconds; nullopt when it cannot be read.
+std::optional<std::int64_t> NotAfter(ssl::context& ctx) {
+    const X509* leaf = SSL_CTX_get0_certificate(ctx.native_handle());
+    if (leaf == nullptr) {
+        return std::nullopt;
+    }
+    std::tm tm{};
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &tm) != 1) {
+        return std::nullopt;
+    }
+    return static_cast<std::int64_t>(timegm(&tm));
+}
+
+// A server context for the configured files: TLS 1.2 and later only (STYLE.md §2.3), the chain and its key. Used
+// at start and by every reload, so a renewed certificate is held to the same rules.
+Result<std::shared_ptr<ssl::context>> LoadTls(const ServerOptions& options) {
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                     ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+    boost::system::error_code ec;
+    ctx->use_certificate_chain_file(options.cert_file, ec);
+    if (ec) {
+        return Fail(Errc::kTls, fmt::format("cannot load certificate file '{}': {}", options.cert_file, ec.message()));
+    }
+    // OpenSSL checks the key against the certificate here ("key values mismatch"): a renewal caught between
+    // replacing its two files fails instead of serving a certificate nobody can complete a handshake with.
+    ctx->use_private_key_file(options.key_file, ssl::context::pem, ec);
+    if (ec) {
+        return Fail(Errc::kTls, fmt::format("cannot load key file '{}': {}", options.key_file, ec.message()));
+    }
+    return ctx;
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -592,18 +650,14 @@ Result<void> Server::Start() {
         return Fail(Errc::kBadConfig, fmt::format("listen port '{}' is not a port number", host_port->second));
     }
 
-    // TLS 1.2 and later only (STYLE.md §2.3).
-    shared.ssl_ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                               ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
-    SSL_CTX_set_min_proto_version(shared.ssl_ctx.native_handle(), TLS1_2_VERSION);
-    shared.ssl_ctx.use_certificate_chain_file(options.cert_file, ec);
-    if (ec) {
-        return Fail(Errc::kTls, fmt::format("cannot load certificate file '{}': {}", options.cert_file, ec.message()));
+    auto tls = LoadTls(options);
+    if (!tls) {
+        return tls.error();
     }
-    shared.ssl_ctx.use_private_key_file(options.key_file, ssl::context::pem, ec);
-    if (ec) {
-        return Fail(Errc::kTls, fmt::format("cannot load key file '{}': {}", options.key_file, ec.message()));
+    if (const auto not_after = NotAfter(**tls)) {
+        shared.certificate_not_after->Set(static_cast<double>(*not_after));
     }
+    shared.tls = std::move(*tls);
 
     impl.ioc = std::make_unique<net::io_context>(options.threads);
     impl.acceptor = std::make_unique<tcp::acceptor>(net::make_strand(*impl.ioc));
@@ -642,6 +696,30 @@ Result<void> Server::Start() {
     }
     DISPATCH_LOG_INFO(
         kLog, "listening", "address={} port={} threads={}", address.to_string(), impl.port, options.threads);
+    return {};
+}
+
+Result<void> Server::ReloadCertificate() {
+    Shared& shared = *impl_->shared;
+    auto tls = LoadTls(shared.options);
+    if (!tls) {
+        shared.tls_reloads_failed->Inc();
+        return tls.error();
+    }
+    const auto not_after = NotAfter(**tls);
+    {
+        std::lock_guard lock(shared.tls_mu);
+        shared.tls = std::move(*tls);
+    }
+    if (not_after) {
+        shared.certificate_not_after->Set(static_cast<double>(*not_after));
+    }
+    shared.tls_reloads_ok->Inc();
+    DISPATCH_LOG_INFO(kLog,
+                      "certificate reloaded",
+                      "cert={} not_after={}",
+                      log::Quote(shared.options.cert_file),
+                      not_after ? FormatIso8601(*not_after * kSecondMs) : std::string("unknown"));
     return {};
 }
 

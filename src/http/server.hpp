@@ -102,6 +102,12 @@ public:
     [[nodiscard]] Result<void> Start();
     // The bound port (useful with port 0); 0 before Start.
     int Port() const;
+    // Loads cert_file and key_file again, for connections accepted from now on (open ones keep theirs): renewing
+    // a certificate needs no restart, and a restart would refuse the events Bitrix24 sends meanwhile, which it never
+    // sends again. On error (kTls: unreadable, or the key does not match) the current certificate stays. Counted in
+    // dispatch_http_tls_reloads_total{result}; dispatch_http_tls_certificate_not_after_seconds follows the served one.
+    // Thread-safe; any time after Start.
+    [[nodiscard]] Result<void> ReloadCertificate();
     // Graceful and idempotent: stops accepting, closes idle keep-alive connections, lets in-flight requests finish
     // and answers them with Connection: close, waits at most stop_timeout for that, then closes everything and
     // joins the io threads. A Respond called after Stop is dropped.

@@ -4,9 +4,15 @@
 // the portal's events into the inbox, and /metrics tells the numbers. The emulator runs on a manual clock; its
 // delivery worker sends what is due at once, so nothing here waits for time to pass, only for I/O.
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <signal.h>
 
+#include <array>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/json.hpp>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -76,9 +82,10 @@ protected:
         ASSERT_FALSE(member_id_.empty());
 
         db_path_ = dir_.File("dispatch.db");
+        InstallCertificate("server");
         std::ofstream(dir_.File("config.json"))
-            << R"({"listen": "127.0.0.1:0", "tls": {"cert": ")" << BinaryPath("certs/server.pem") << R"(", "key": ")"
-            << BinaryPath("certs/server.key") << R"("},
+            << R"({"listen": "127.0.0.1:0", "tls": {"cert": ")" << dir_.File("cert.pem") << R"(", "key": ")"
+            << dir_.File("key.pem") << R"("},
             "database": {"sqlite": {"path": ")"
             << db_path_ << R"("}},
             "b24": {"oauth": {"client_id": ")"
@@ -86,6 +93,16 @@ protected:
             << R"("}, "ca_file": ")" << BinaryPath("certs/ca.pem") << R"("},
             "flows": {"enabled": false}})";
         StartDaemon();
+    }
+
+    // Copies the generated test pair `name` (scripts/gen-test-certs.sh) over the files the config names, as a
+    // certificate renewal does.
+    void InstallCertificate(const std::string& name) {
+        for (const char* ext : {".pem", ".key"}) {
+            std::filesystem::copy_file(BinaryPath("certs/" + name + ext),
+                                       dir_.File(std::string(ext == std::string(".pem") ? "cert" : "key") + ".pem"),
+                                       std::filesystem::copy_options::overwrite_existing);
+        }
     }
 
     void StartDaemon() {
@@ -282,6 +299,59 @@ TEST_F(DispatchdTest, MetricsTellTheInboxTheCommitsAndThePortalCalls) {
     EXPECT_EQ(Metric(m, "dispatch_b24_retries_total", {{"portal", member_id_}, {"code", "query_limit_exceeded"}}), 1.0);
     EXPECT_GE(Metric(m, "dispatch_b24_bucket_waits_total", portal).value_or(0), 1.0);
     EXPECT_GT(Metric(m, "dispatch_b24_bucket_wait_ms_total", portal).value_or(0), 0.0);
+}
+
+// The CN of the certificate a new TLS connection to `base` (https://host:port) is served; "" when the handshake
+// fails. The chain is checked against the test CA, the host name is not: the renewal below swaps in a certificate
+// made for another name, so that the test can tell the two apart.
+std::string ServedCommonName(const std::string& base) {
+    namespace net = boost::asio;
+    const std::string host_port = base.substr(base.find("//") + 2);
+    const std::size_t colon = host_port.rfind(':');
+    net::io_context ioc;
+    net::ssl::context ctx(net::ssl::context::tls_client);
+    ctx.load_verify_file(BinaryPath("certs/ca.pem"));
+    net::ssl::stream<net::ip::tcp::socket> stream(ioc, ctx);
+    stream.set_verify_mode(net::ssl::verify_peer);
+    boost::system::error_code ec;
+    stream.next_layer().connect({net::ip::make_address(host_port.substr(0, colon)),
+                                 static_cast<unsigned short>(std::stoi(host_port.substr(colon + 1)))},
+                                ec);
+    if (!ec) {
+        stream.handshake(net::ssl::stream_base::client, ec);
+    }
+    X509* peer = ec ? nullptr : SSL_get1_peer_certificate(stream.native_handle());
+    if (peer == nullptr) {
+        return "";
+    }
+    std::array<char, 256> cn{};
+    const int n = X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn.data(), cn.size());
+    X509_free(peer);
+    return n > 0 ? std::string(cn.data(), static_cast<std::size_t>(n)) : "";
+}
+
+TEST_F(DispatchdTest, SighupReloadsTheCertificateAndABrokenOneLeavesTheServedOneInPlace) {
+    ASSERT_EQ(ServedCommonName(base_), "localhost");
+
+    { std::ofstream(dir_.File("cert.pem"), std::ios::trunc) << "half a renewal\n"; }
+    ASSERT_EQ(::kill(daemon_.Pid(), SIGHUP), 0);
+    ASSERT_TRUE(WaitForMetric("dispatch_http_tls_reloads_total", {{"result", "failed"}}, 1));
+    EXPECT_EQ(ServedCommonName(base_), "localhost");
+
+    InstallCertificate("wrong-host");  // a renewed pair, told apart by its name
+    ASSERT_EQ(::kill(daemon_.Pid(), SIGHUP), 0);
+    EXPECT_TRUE(
+        WaitFor([&] { return ServedCommonName(base_) == "wrong-host.invalid"; }, 30s, "the renewed certificate"));
+
+    InstallCertificate("server");
+    ASSERT_EQ(::kill(daemon_.Pid(), SIGHUP), 0);
+    ASSERT_TRUE(WaitForMetric("dispatch_http_tls_reloads_total", {{"result", "ok"}}, 2));
+    const std::string m = Scrape();
+    EXPECT_EQ(Metric(m, "dispatch_http_tls_reloads_total", {{"result", "failed"}}), 1.0);
+    EXPECT_GT(Metric(m, "dispatch_http_tls_certificate_not_after_seconds").value_or(0), 4.0e9)
+        << "the test certificates are valid for a century";
+    EXPECT_EQ(ServedCommonName(base_), "localhost");
+    EXPECT_EQ(daemon_.Stop(SIGTERM, 15s), 0) << "SIGHUP does not stop the service; SIGTERM still does";
 }
 
 }  // namespace

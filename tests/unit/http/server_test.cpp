@@ -1,6 +1,13 @@
 #include "http/server.hpp"
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <atomic>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -376,6 +383,85 @@ TEST(ServerStart, BadListenAddressIsConfigError) {
     Server server(options, Router());
 
     EXPECT_THAT(server.Start(), HasErrc(Errc::kBadConfig));
+}
+
+// The served certificate lives in files the test may replace, as an operator's renewal does.
+class CertificateReloadTest : public ServerTest {
+protected:
+    void SetUp() override { Install("server"); }
+
+    // Copies the generated pair `name`.pem / `name`.key over the served files.
+    void Install(const std::string& name, const std::string& key_name = "") {
+        const auto copy = [](const std::string& from, const std::string& to) {
+            std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing);
+        };
+        copy(testing::CertPath(name + ".pem"), Cert());
+        copy(testing::CertPath((key_name.empty() ? name : key_name) + ".key"), Key());
+    }
+    std::string Cert() const { return dir_.File("cert.pem"); }
+    std::string Key() const { return dir_.File("key.pem"); }
+
+    void StartServing() {
+        Router router(&registry_);
+        router.Add("GET", "/n", [](Request&&, Respond respond) { respond(Response::Text(200, "n")); });
+        ServerOptions options = TestServerOptions();
+        options.cert_file = Cert();
+        options.key_file = Key();
+        StartServer(std::move(router), options);
+    }
+    std::string CommonNameOfANewConnection() { return RawTls(server_->server->Port()).PeerCommonName(); }
+    double NotAfterGauge() { return registry_.GetGauge("dispatch_http_tls_certificate_not_after_seconds", "").Value(); }
+    // notAfter of the generated certificate `name`, read with OpenSSL directly.
+    static double NotAfterOf(const std::string& name) {
+        FILE* file = std::fopen(testing::CertPath(name + ".pem").c_str(), "r");
+        X509* cert = file != nullptr ? PEM_read_X509(file, nullptr, nullptr, nullptr) : nullptr;
+        if (file != nullptr) {
+            std::fclose(file);
+        }
+        std::tm tm{};
+        const bool read = cert != nullptr && ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1;
+        X509_free(cert);
+        return read ? static_cast<double>(timegm(&tm)) : -1;
+    }
+
+    dispatch::testing::TempDir dir_;
+};
+
+TEST_F(CertificateReloadTest, NewConnectionsGetTheRenewedCertificateAndOpenOnesKeepWorking) {
+    StartServing();
+    RawTls open(server_->server->Port());
+    ASSERT_EQ(open.PeerCommonName(), "localhost");
+    EXPECT_EQ(NotAfterGauge(), NotAfterOf("server"));
+
+    Install("wrong-host");  // another certificate of the same CA, so the test client trusts both
+    ASSERT_THAT(server_->server->ReloadCertificate(), IsOk());
+
+    EXPECT_EQ(CommonNameOfANewConnection(), "wrong-host.invalid");
+    open.Write("GET /n HTTP/1.1\r\nHost: x\r\n\r\n");
+    const auto answer = open.ReadUntil("\r\n\r\nn", kIoWait);
+    EXPECT_THAT(answer.data, StartsWith("HTTP/1.1 200")) << "a connection opened before the reload is still served";
+    EXPECT_EQ(CounterValue(registry_, "dispatch_http_tls_reloads_total", {{"result", "ok"}}), 1u);
+    EXPECT_EQ(NotAfterGauge(), NotAfterOf("wrong-host"));
+    EXPECT_NE(NotAfterOf("wrong-host"), NotAfterOf("server")) << "the gauge check needs certificates that differ";
+}
+
+TEST_F(CertificateReloadTest, AFailedReloadKeepsTheServedCertificate) {
+    StartServing();
+    const double served_until = NotAfterGauge();
+
+    { std::ofstream(Cert(), std::ios::trunc) << "-----BEGIN CERTIFICATE-----\nnot base64\n"; }
+    const auto unreadable = server_->server->ReloadCertificate();
+    Install("wrong-host", "server");  // a renewal caught between its two files: the key is still the old one
+    const auto mismatched = server_->server->ReloadCertificate();
+
+    ASSERT_THAT(unreadable, HasErrc(Errc::kTls));
+    EXPECT_THAT(unreadable.error().detail, HasSubstr(Cert()));
+    ASSERT_THAT(mismatched, HasErrc(Errc::kTls));
+    EXPECT_THAT(mismatched.error().detail, HasSubstr("mismatch"));
+    EXPECT_EQ(CommonNameOfANewConnection(), "localhost");
+    EXPECT_EQ(CounterValue(registry_, "dispatch_http_tls_reloads_total", {{"result", "failed"}}), 2u);
+    EXPECT_EQ(CounterValue(registry_, "dispatch_http_tls_reloads_total", {{"result", "ok"}}), 0u);
+    EXPECT_EQ(NotAfterGauge(), served_until);
 }
 
 }  // namespace
