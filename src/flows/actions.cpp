@@ -103,16 +103,12 @@ std::int64_t DispatcherOf(const sla::Policy& policy, int line) {
 // categoryId, CONTRACT §8.5) of the first stage with `role` in `funnel`.
 void MoveFields(bj::object& fields, const ActionContext& c, std::string_view funnel, sla::StageRole role) {
     const auto* f = c.ids->FindFunnel(funnel);
-    if (f == nullptr) {
+    std::string status_id = c.ids->StatusIdFor(funnel, ToProvision(role));
+    if (f == nullptr || status_id.empty()) {
         return;
     }
-    for (const auto& s : f->stages) {
-        if (ToSla(s.role) == role) {
-            fields["categoryId"] = f->category_id;
-            fields["stageId"] = s.status_id;
-            return;
-        }
-    }
+    fields["categoryId"] = f->category_id;
+    fields["stageId"] = std::move(status_id);
 }
 
 }  // namespace

@@ -7,31 +7,6 @@
 #include "core/time_format.hpp"
 
 namespace dispatch::flows {
-namespace {
-
-struct StagePlace {
-    sla::StageRole role = sla::StageRole::kNew;
-    int line = 1;
-    bool known = false;
-};
-
-StagePlace PlaceOf(const provision::ProcessIds& ids, std::string_view status_id, std::int64_t category_id) {
-    StagePlace place;
-    const provision::FunnelIds* funnel = nullptr;
-    if (const auto* s = ids.StageByStatusId(status_id, &funnel); s != nullptr) {
-        place.role = ToSla(s->role);
-        place.known = true;
-    }
-    if (funnel == nullptr) {
-        funnel = ids.FunnelByCategory(category_id);
-    }
-    if (funnel != nullptr) {
-        place.line = LineOfFunnel(funnel->code);
-    }
-    return place;
-}
-
-}  // namespace
 
 bj::object ToJson(const Remembered& r) {
     return bj::object{{"role", sla::Name(r.role)},
@@ -111,7 +86,7 @@ DiffOutput Diff(const DiffInput& in) {
     if (in.previous == nullptr) {
         // First sight. The creation row of the stage history (type 1) tells the first stage; without it the
         // current stage is the best we know.
-        StagePlace first{item.role, item.line, item.known_stage};
+        StagePlace first{.role = item.role, .known = item.known_stage, .funnel = item.funnel, .line = item.line};
         std::size_t next_row = 0;
         if (!rows.empty() && rows.front().type_id == 1) {
             first = PlaceOf(ids, rows.front().stage_id, rows.front().category_id);

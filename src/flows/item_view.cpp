@@ -141,6 +141,26 @@ sla::StageRole ToSla(provision::StageRole role) {
     return sla::StageRole::kNew;
 }
 
+provision::StageRole ToProvision(sla::StageRole role) {
+    switch (role) {
+        case sla::StageRole::kNew:
+            return provision::StageRole::kNew;
+        case sla::StageRole::kQueued:
+            return provision::StageRole::kQueued;
+        case sla::StageRole::kInProgress:
+            return provision::StageRole::kInProgress;
+        case sla::StageRole::kWaiting:
+            return provision::StageRole::kWaiting;
+        case sla::StageRole::kReview:
+            return provision::StageRole::kReview;
+        case sla::StageRole::kDone:
+            return provision::StageRole::kDone;
+        case sla::StageRole::kRejected:
+            return provision::StageRole::kRejected;
+    }
+    return provision::StageRole::kNew;
+}
+
 int LineOfFunnel(std::string_view funnel_code) {
     if (funnel_code == kLine1Funnel) {
         return 1;
@@ -149,6 +169,23 @@ int LineOfFunnel(std::string_view funnel_code) {
         return 2;
     }
     return 0;
+}
+
+StagePlace PlaceOf(const provision::ProcessIds& ids, std::string_view status_id, std::int64_t category_id) {
+    StagePlace place;
+    const provision::FunnelIds* funnel = nullptr;
+    if (const auto* s = ids.StageByStatusId(status_id, &funnel); s != nullptr) {
+        place.role = ToSla(s->role);
+        place.known = true;
+    }
+    if (funnel == nullptr) {
+        funnel = ids.FunnelByCategory(category_id);
+    }
+    if (funnel != nullptr) {
+        place.funnel = funnel->code;
+        place.line = LineOfFunnel(funnel->code);
+    }
+    return place;
 }
 
 std::string ItemFieldName(const provision::ProcessIds& ids, std::string_view code) {
@@ -172,18 +209,11 @@ Result<ItemView> ReadItem(const bj::object& item, const provision::ProcessIds& i
     view.assigned_by_id = IntField(item, "assignedById");
     view.assignee = view.assigned_by_id == view.created_by ? 0 : view.assigned_by_id;
 
-    const provision::FunnelIds* funnel = nullptr;
-    if (const auto* s = ids.StageByStatusId(view.stage_id, &funnel); s != nullptr) {
-        view.known_stage = true;
-        view.role = ToSla(s->role);
-    }
-    if (funnel == nullptr) {
-        funnel = ids.FunnelByCategory(view.category_id);
-    }
-    if (funnel != nullptr) {
-        view.funnel = funnel->code;
-        view.line = LineOfFunnel(funnel->code);
-    }
+    const StagePlace place = PlaceOf(ids, view.stage_id, view.category_id);
+    view.known_stage = place.known;
+    view.role = place.role;
+    view.funnel = std::string(place.funnel);
+    view.line = place.line;
 
     const std::string priority_xml = ids.EnumXmlId(
         provision::field_codes::kPriority, EnumValue(item, ItemFieldName(ids, provision::field_codes::kPriority)));

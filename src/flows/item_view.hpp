@@ -45,7 +45,18 @@ struct ItemView {
 };
 
 sla::StageRole ToSla(provision::StageRole role);
+provision::StageRole ToProvision(sla::StageRole role);
 int LineOfFunnel(std::string_view funnel_code);
+
+// Where a stageId puts an item. The funnel is the stage's own; a stage made by hand is not in the layout, so then
+// the item's categoryId names the funnel (and with it the line).
+struct StagePlace {
+    sla::StageRole role = sla::StageRole::kNew;
+    bool known = false;       // false: a stage made by hand, not in the layout
+    std::string_view funnel;  // spec code of the funnel (not owned); empty when unknown
+    int line = 1;             // 1, 2; 0 for another funnel
+};
+StagePlace PlaceOf(const provision::ProcessIds& ids, std::string_view status_id, std::int64_t category_id);
 
 // kInvalid when the item lacks id, stageId or createdTime.
 [[nodiscard]] Result<ItemView> ReadItem(const bj::object& item,

@@ -35,7 +35,9 @@
 #include "core/form.hpp"
 #include "core/json.hpp"
 #include "core/time_format.hpp"
+#include "emulator/item_fields.hpp"
 #include "http/client.hpp"
+#include "support/b24emu.hpp"
 #include "support/process.hpp"
 #include "support/test_support.hpp"
 
@@ -45,7 +47,9 @@ namespace bj = boost::json;
 using namespace dispatch;
 using dispatch::testing::BinaryPath;
 using dispatch::testing::ChildProcess;
+using dispatch::testing::EmuEndpoints;
 using dispatch::testing::SourcePath;
+using dispatch::testing::StartB24emu;
 using dispatch::testing::TempDir;
 using Steady = std::chrono::steady_clock;
 
@@ -59,9 +63,7 @@ struct SetupError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-double MsSince(Steady::time_point t0) {
-    return std::chrono::duration<double, std::milli>(Steady::now() - t0).count();
-}
+double MsSince(Steady::time_point t0) { return std::chrono::duration<double, std::milli>(Steady::now() - t0).count(); }
 
 std::string Slurp(const std::string& path) {
     std::ifstream in(path);
@@ -88,10 +90,11 @@ public:
         const auto events1 = ItemEvents(t1);
         const auto calls1 = RestCalls(t1);
         if (events1 < kItems) {
-            throw SetupError(fmt::format("only {} item events reached dispatchd for {} filed requests", events1, kItems));
+            throw SetupError(
+                fmt::format("only {} item events reached dispatchd for {} filed requests", events1, kItems));
         }
-        std::cerr << fmt::format("bench_flows: filing: {} item events, {} REST calls, idle after {:.0f} ms\n", events1,
-                                 calls1, drain_ms);
+        std::cerr << fmt::format(
+            "bench_flows: filing: {} item events, {} REST calls, idle after {:.0f} ms\n", events1, calls1, drain_ms);
         std::cout << fmt::format("bench flows.item_events_per_s {:.1f} 1/s", events1 / (drain_ms / 1000.0))
                   << std::endl;
 
@@ -114,11 +117,13 @@ public:
             for (auto id : ids) {
                 const auto& [assignee, category] = who[id];
                 const std::int64_t user = stages[k] == "SUCCESS" ? kRequester : assignee;
-                Act(user, "crm.item.update",
+                Act(user,
+                    "crm.item.update",
                     bj::object{{"entityTypeId", etid_},
                                {"id", id},
-                               {"fields", bj::object{{"stageId", fmt::format("DT{}_{}:{}", etid_, category, stages[k])},
-                                                     {"categoryId", category}}}});
+                               {"fields",
+                                bj::object{{"stageId", fmt::format("DT{}_{}:{}", etid_, category, stages[k])},
+                                           {"categoryId", category}}}});
             }
             Settle(Steady::now());
             const auto e = ItemEvents(tk);
@@ -131,8 +136,8 @@ public:
         for (auto id : ids) {
             closed += json::StringAt(Item(id), "stageId").value_or("").ends_with(":SUCCESS") ? 1 : 0;
         }
-        std::cerr << fmt::format("bench_flows: mix: {}/{} items closed, {} REST calls over {} item events\n", closed,
-                                 kItems, calls, events);
+        std::cerr << fmt::format(
+            "bench_flows: mix: {}/{} items closed, {} REST calls over {} item events\n", closed, kItems, calls, events);
         if (events == 0) {
             throw SetupError("no item events in the mix");
         }
@@ -161,8 +166,8 @@ public:
         SetClocks(t5 + 25 * 60 * 1000);
         while (latency.size() < urgent.size()) {
             if (MsSince(jump) > 60000) {
-                throw SetupError(fmt::format("only {} of {} urgent items escalated within 60 s of the deadline",
-                                             latency.size(), urgent.size()));
+                throw SetupError(fmt::format(
+                    "only {} of {} urgent items escalated within 60 s of the deadline", latency.size(), urgent.size()));
             }
             const auto seen = Categories(urgent);
             const double now_ms = MsSince(jump);
@@ -180,7 +185,9 @@ public:
         std::sort(sorted.begin(), sorted.end());
         const auto rank = static_cast<std::size_t>(std::ceil(0.99 * static_cast<double>(sorted.size()))) - 1;
         std::cerr << fmt::format("bench_flows: escalation latency ms: min {:.0f} p50 {:.0f} max {:.0f}\n",
-                                 sorted.front(), sorted[sorted.size() / 2], sorted.back());
+                                 sorted.front(),
+                                 sorted[sorted.size() / 2],
+                                 sorted.back());
         Settle(Steady::now());
         std::cout << fmt::format("bench flows.breach_action_latency_p99_ms {:.0f} ms", sorted[rank]) << std::endl;
     }
@@ -193,20 +200,19 @@ public:
 private:
     void Start() {
         std::string error;
-        if (!emu_.Start({B24EMU_BIN, "--listen", "127.0.0.1:0", "--cert", BinaryPath("certs/server.pem"), "--key",
-                         BinaryPath("certs/server.key"), "--clock", "manual", "--start", kStart, "--limits", "off",
-                         "--seed", "7", "--handler-ca", BinaryPath("certs/ca.pem")},
-                        {}, dir_.File("b24emu.log"), std::chrono::seconds(20), error)) {
+        EmuEndpoints emu;
+        if (!StartB24emu(emu_,
+                         B24EMU_BIN,
+                         {.start = kStart, .seed = "7", .limits = false},
+                         dir_.File("b24emu.log"),
+                         emu,
+                         error)) {
             throw SetupError("b24emu did not start: " + error);
         }
-        auto line = json::Parse(emu_.FirstLine());
-        if (!line) {
-            throw SetupError("b24emu printed no JSON line: " + emu_.FirstLine());
-        }
-        admin_ = json::StringAt(*line, "admin_url").value_or("");
-        base_ = json::StringAt(*line, "base_url").value_or("");
-        const std::string client_id = json::StringAt(*line, "client_id").value_or("");
-        const std::string client_secret = json::StringAt(*line, "client_secret").value_or("");
+        admin_ = emu.admin_url;
+        base_ = emu.base_url;
+        const std::string& client_id = emu.client_id;
+        const std::string& client_secret = emu.client_secret;
         if (!base_.empty() && base_.back() == '/') {
             base_.pop_back();
         }
@@ -216,12 +222,14 @@ private:
             {"tls", bj::object{{"cert", BinaryPath("certs/server.pem")}, {"key", BinaryPath("certs/server.key")}}},
             {"database", bj::object{{"sqlite", bj::object{{"path", dir_.File("dispatch.db")}}}}},
             {"hook_key_env", "DISPATCH_HOOK_KEY"},
-            {"b24", bj::object{{"oauth", bj::object{{"client_id", client_id},
-                                                    {"client_secret_env", "DISPATCH_CLIENT_SECRET"},
-                                                    {"oauth_server", base_}}},
-                               {"ca_file", BinaryPath("certs/ca.pem")},
-                               {"verify_install", false},
-                               {"rate_limit", false}}},
+            {"b24",
+             bj::object{{"oauth",
+                         bj::object{{"client_id", client_id},
+                                    {"client_secret_env", "DISPATCH_CLIENT_SECRET"},
+                                    {"oauth_server", base_}}},
+                        {"ca_file", BinaryPath("certs/ca.pem")},
+                        {"verify_install", false},
+                        {"rate_limit", false}}},
             {"workplace",
              bj::object{{"spec", SourcePath("workplace/helpdesk.json")}, {"sla", SourcePath("workplace/sla.json")}}},
             {"clock", bj::object{{"mode", "manual"}, {"start", kStart}}}};
@@ -232,7 +240,9 @@ private:
         const std::string hook_key = "0123456789abcdef0123456789abcdef";
         if (!service_proc_.Start({DISPATCHD_BIN, "--config", dir_.File("config.json")},
                                  {"DISPATCH_HOOK_KEY=" + hook_key, "DISPATCH_CLIENT_SECRET=" + client_secret},
-                                 dir_.File("dispatchd.log"), std::chrono::seconds(20), error)) {
+                                 dir_.File("dispatchd.log"),
+                                 std::chrono::seconds(20),
+                                 error)) {
             throw SetupError("dispatchd did not start: " + error);
         }
         auto sline = json::Parse(service_proc_.FirstLine());
@@ -255,9 +265,16 @@ private:
         const std::string cmd = fmt::format(
             "DISPATCH_HOOK_KEY={} DISPATCH_CLIENT_SECRET={} {} provision apply --portal {} --member {} --spec {} "
             "--schema {} --public-url {} --ca {} >{} 2>&1",
-            hook_key, client_secret, DISPATCHCTL_BIN, dir_.File("config.json"), member_,
-            SourcePath("workplace/helpdesk.json"), SourcePath("schemas/workplace.schema.json"), service_,
-            BinaryPath("certs/ca.pem"), out);
+            hook_key,
+            client_secret,
+            DISPATCHCTL_BIN,
+            dir_.File("config.json"),
+            member_,
+            SourcePath("workplace/helpdesk.json"),
+            SourcePath("schemas/workplace.schema.json"),
+            service_,
+            BinaryPath("certs/ca.pem"),
+            out);
         if (std::system(cmd.c_str()) != 0) {
             throw SetupError("dispatchctl provision apply failed:\n" + Slurp(out));
         }
@@ -277,10 +294,10 @@ private:
             throw SetupError("provisioning created no it_request type");
         }
         uf_prefix_ = fmt::format("UF_CRM_{}_", type_id);
-        camel_prefix_ = fmt::format("ufCrm{}", type_id);
-        auto fields = Act(1, "userfieldconfig.list",
-                          bj::object{{"moduleId", "crm"},
-                                     {"filter", bj::object{{"entityId", fmt::format("CRM_{}", type_id)}}}});
+        auto fields =
+            Act(1,
+                "userfieldconfig.list",
+                bj::object{{"moduleId", "crm"}, {"filter", bj::object{{"entityId", fmt::format("CRM_{}", type_id)}}}});
         for (const auto& f : fields.at("fields").as_array()) {
             const bj::value* items = json::Find(f, "enum");
             if (items == nullptr || !items->is_array()) {
@@ -293,31 +310,16 @@ private:
         }
     }
 
-    // UF code → (UF_CRM_21_PRIORITY, ufCrm21Priority)
-    std::pair<std::string, std::string> FieldNames(const std::string& code) const {
-        std::string camel = camel_prefix_;
-        bool upper = true;
-        for (char c : code) {
-            if (c == '_') {
-                upper = true;
-                continue;
-            }
-            camel.push_back(upper ? c : static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-            upper = false;
-        }
-        return {uf_prefix_ + code, camel};
-    }
-
     std::int64_t File(const std::string& title, const std::string& template_xml, const std::string& priority_xml) {
         bj::object fields{{"title", title}};
         for (const auto& [code, xml] : {std::pair<std::string, std::string>{"TEMPLATE", template_xml},
                                         std::pair<std::string, std::string>{"PRIORITY", priority_xml}}) {
-            const auto [uf, camel] = FieldNames(code);
+            const std::string uf = uf_prefix_ + code;
             const std::int64_t value = enums_[uf][xml];
             if (value == 0) {
                 throw SetupError(fmt::format("no enum value {} in {}", xml, uf));
             }
-            fields[camel] = value;
+            fields[emulator::UfCamelName(uf)] = value;
         }
         auto r = Act(kRequester, "crm.item.add", bj::object{{"entityTypeId", etid_}, {"fields", fields}});
         return json::IntAt(r.at("item"), "id").value_or(0);
@@ -331,7 +333,8 @@ private:
     // id → categoryId of the given items (consecutive ids, at most 50: one page).
     std::vector<std::pair<std::int64_t, std::int64_t>> Categories(const std::vector<std::int64_t>& ids) {
         const auto [lo, hi] = std::minmax_element(ids.begin(), ids.end());
-        auto r = Act(1, "crm.item.list",
+        auto r = Act(1,
+                     "crm.item.list",
                      bj::object{{"entityTypeId", etid_},
                                 {"select", bj::array{"id", "categoryId"}},
                                 {"order", bj::object{{"id", "ASC"}}},
@@ -459,7 +462,7 @@ private:
         std::int64_t n = 0;
         for (const auto& r : log) {
             n += (json::IntAt(r, "at_ms").value_or(-1) == at && json::StringAt(r, "auth").value_or("") == "oauth") ? 1
-                                                                                                                  : 0;
+                                                                                                                   : 0;
         }
         return n;
     }
@@ -470,7 +473,7 @@ private:
     http::Client client_{http::ClientOptions{.ca_file = BinaryPath("certs/ca.pem")}};
     std::string admin_, base_, service_, member_;
     std::int64_t etid_ = 0;
-    std::string uf_prefix_, camel_prefix_;
+    std::string uf_prefix_;
     std::map<std::string, std::map<std::string, std::int64_t>> enums_;
 };
 
