@@ -91,6 +91,17 @@ inline const std::string kCompleteInbox =
 inline const std::string kFailInbox =
     "UPDATE inbox SET state = ?3, available_at = ?4, claimed_until = NULL, last_error = ?5 "
     "WHERE id = ?1 AND state = 'claimed' AND attempts = ?2";
+// The tries since the row was last revived, for the retry policy; no row unless the claim (attempt ?2) holds it.
+inline const std::string kInboxTries =
+    "SELECT attempts - attempts_base FROM inbox WHERE id = ?1 AND state = 'claimed' AND attempts = ?2";
+inline const std::string kInboxDead = fmt::format(
+    "SELECT {}, attempts - attempts_base, COALESCE(last_error, ''), available_at FROM inbox "
+    "WHERE member_id = ?1 AND state = 'dead' ORDER BY id LIMIT ?2",
+    kInboxClaimColumns);
+// ?3: one row's id, or NULL for every dead row of the portal.
+inline const std::string kReviveInbox =
+    "UPDATE inbox SET state = 'pending', attempts_base = attempts, available_at = ?2, claimed_until = NULL "
+    "WHERE member_id = ?1 AND state = 'dead' AND (CAST(?3 AS BIGINT) IS NULL OR id = ?3)";
 inline const std::string kInboxDepth =
     "SELECT state, COUNT(*) FROM inbox WHERE state IN ('pending', 'claimed', 'dead') GROUP BY state";
 

@@ -128,6 +128,15 @@ struct InboxDepth {
     std::int64_t dead = 0;     // dead letters: a human must look
 };
 
+// An inbox row that used up its attempts (state 'dead'), as operators see it.
+struct DeadLetter {
+    std::int64_t id = 0;
+    InboxEvent event;
+    std::int64_t tries = 0;  // since it was last revived
+    std::string last_error;
+    TimeMs dead_at = 0;
+};
+
 struct GroupCommitStats {
     std::uint64_t transactions = 0;  // append transactions run (one per gathered batch)
     std::uint64_t appends = 0;       // append requests answered (stored + duplicate + failed)
@@ -156,11 +165,21 @@ public:
     [[nodiscard]] virtual Result<std::vector<ClaimedEvent>> Claim(int max, TimeMs now, TimeMs lease) = 0;
     // Marks the claimed row done. kLeaseLost when the row is no longer held by this claim (attempt mismatch).
     [[nodiscard]] virtual Result<void> Complete(std::int64_t id, std::int64_t attempt, TimeMs now) = 0;
-    // Records the failure: back to pending after Backoff(policy, attempt), or dead when attempt >= max_attempts.
+    // Records the failure: back to pending after Backoff(policy, tries), or dead when tries >= max_attempts, where
+    // tries counts the attempts since the row was last revived (the attempt number itself, if never).
     // kLeaseLost as for Complete. `error` is stored for operators; it must hold no secret.
     [[nodiscard]] virtual Result<FailOutcome> Fail(
         std::int64_t id, std::int64_t attempt, std::string_view error, TimeMs now, const RetryPolicy& policy) = 0;
     [[nodiscard]] virtual Result<InboxDepth> Depth() = 0;
+    // The portal's dead rows, oldest first, at most `limit`.
+    [[nodiscard]] virtual Result<std::vector<DeadLetter>> ListDead(std::string_view member_id, int limit) = 0;
+    // Gives dead rows of the portal (`ids`; empty: all of them) another full round of attempts, from `now` on, and
+    // returns how many it revived; ids that are not dead rows of this portal are left alone. A revived row keeps its
+    // place in its ticket's order: later rows of the ticket wait for it again. The attempt number goes on counting
+    // (a claim from before the revive can never match a new one); the retry policy counts the tries since.
+    [[nodiscard]] virtual Result<std::int64_t> Revive(std::string_view member_id,
+                                                      const std::vector<std::int64_t>& ids,
+                                                      TimeMs now) = 0;
     // Retention: deletes at most `max_rows` rows in state 'done' whose done_at is before `cutoff`, in one
     // transaction, and returns how many it deleted (the caller repeats until fewer come back). Dead rows stay, and so
     // do pending and claimed ones. Forgetting a done row forgets its dedup_key, which is safe once Bitrix24 can no

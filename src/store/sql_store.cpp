@@ -147,9 +147,17 @@ public:
     Result<FailOutcome> Fail(
         std::int64_t id, std::int64_t attempt, std::string_view error, TimeMs now, const RetryPolicy& policy) override {
         FailOutcome outcome;
-        outcome.dead = attempt >= policy.max_attempts;
-        outcome.retry_at = outcome.dead ? 0 : now + Backoff(policy, attempt);
-        auto recorded = b_.Write([&](Session& s) {
+        auto recorded = b_.Write([&](Session& s) -> Result<void> {
+            auto tries = s.Run(sql::kInboxTries, id, attempt);
+            if (!tries) {
+                return tries.error();
+            }
+            if (tries->rows.empty()) {
+                return dispatch::Fail(Errc::kLeaseLost, fmt::format("inbox row {} attempt {} is not held", id, attempt));
+            }
+            const std::int64_t since_revive = tries->rows.front().Int64(0);
+            outcome.dead = since_revive >= policy.max_attempts;
+            outcome.retry_at = outcome.dead ? 0 : now + Backoff(policy, since_revive);
             return sql::RequireHeld(s.Run(sql::kFailInbox,
                                           id,
                                           attempt,
@@ -168,6 +176,44 @@ public:
 
     Result<std::int64_t> PurgeDone(TimeMs cutoff, int max_rows) override {
         return sql::PurgeChunk(b_, purge_sql_, cutoff, max_rows);
+    }
+
+    Result<std::vector<DeadLetter>> ListDead(std::string_view member_id, int limit) override {
+        return b_.ReadValue<std::vector<DeadLetter>>([&](Session& s) {
+            return sql::MapRowsChecked<DeadLetter>(
+                s.Run(sql::kInboxDead, std::string(member_id), limit), [](const ResultRow& row) -> Result<DeadLetter> {
+                    auto claimed = sql::ReadClaimed<ResultRow>(row);
+                    if (!claimed) {
+                        return claimed.error();
+                    }
+                    return DeadLetter{claimed->id, std::move(claimed->event), row.Int64(11), row.Text(12), row.Int64(13)};
+                });
+        });
+    }
+
+    Result<std::int64_t> Revive(std::string_view member_id, const std::vector<std::int64_t>& ids, TimeMs now) override {
+        return b_.WriteValue<std::int64_t>([&](Session& s) -> Result<std::int64_t> {
+            std::int64_t revived = 0;
+            const auto revive = [&](std::optional<std::int64_t> id) -> Result<void> {
+                auto done = s.Run(sql::kReviveInbox, std::string(member_id), now, id);
+                if (!done) {
+                    return done.error();
+                }
+                revived += done->affected;
+                return {};
+            };
+            if (ids.empty()) {
+                if (auto all = revive(std::nullopt); !all) {
+                    return all.error();
+                }
+            }
+            for (const std::int64_t id : ids) {
+                if (auto one = revive(id); !one) {
+                    return one.error();
+                }
+            }
+            return revived;
+        });
     }
 
     Result<InboxDepth> Depth() override {

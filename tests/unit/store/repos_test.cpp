@@ -320,6 +320,76 @@ TEST_P(InboxTest, FailureBacksOffThenRetriesThenDeadLetters) {
     EXPECT_THAT(Keys(*after), ElementsAre("e2"));
 }
 
+// Claims the oldest ready row at `now`, which must be `key`, and fails it; the outcome.
+FailOutcome ClaimAndFail(Store& store, const std::string& key, TimeMs now, const RetryPolicy& policy) {
+    auto claimed = store.Inbox().Claim(1, now, kLease);
+    EXPECT_THAT(claimed, IsOk());
+    EXPECT_THAT(claimed ? Keys(*claimed) : std::vector<std::string>{}, ElementsAre(key));
+    if (!claimed || claimed->size() != 1) {
+        return {};
+    }
+    const auto& row = claimed->front();
+    auto failed = store.Inbox().Fail(row.id, row.attempt, "b24 503 at try " + std::to_string(row.attempt), now, policy);
+    EXPECT_THAT(failed, IsOk());
+    return failed ? *failed : FailOutcome{};
+}
+
+TEST_P(InboxTest, ADeadRowIsListedWithItsErrorAndARevivedOneGetsAFullRoundInItsTicketsOrder) {
+    const RetryPolicy policy{.max_attempts = 2, .first_backoff = kSecondMs, .max_backoff = kMinuteMs};
+    ASSERT_THAT(store_->Inbox().AppendAndWait(Event("e1", 42, kT0)), IsOk());
+    ASSERT_THAT(store_->Inbox().AppendAndWait(Event("other", 42, kT0, "m-other")), IsOk());
+    TimeMs now = kT0;
+    EXPECT_FALSE(ClaimAndFail(*store_, "e1", now, policy).dead);
+    now += kSecondMs;
+    ASSERT_TRUE(ClaimAndFail(*store_, "e1", now, policy).dead);
+    ASSERT_THAT(store_->Inbox().AppendAndWait(Event("e2", 42, now)), IsOk());  // a later event of the same ticket
+
+    auto dead = store_->Inbox().ListDead("m-acme", 10);
+    ASSERT_THAT(dead, IsOk());
+    ASSERT_EQ(dead->size(), 1u);
+    EXPECT_EQ(dead->front().event.dedup_key, "e1");
+    EXPECT_EQ(dead->front().event.item_id, 42);
+    EXPECT_EQ(dead->front().tries, 2);
+    EXPECT_EQ(dead->front().last_error, "b24 503 at try 2");
+    EXPECT_EQ(dead->front().dead_at, now);
+    const std::int64_t e1 = dead->front().id;
+    auto none = store_->Inbox().ListDead("m-other", 10);
+    ASSERT_THAT(none, IsOk());
+    EXPECT_TRUE(none->empty());
+
+    now += kMinuteMs;
+    auto revived = store_->Inbox().Revive("m-acme", {}, now);
+    ASSERT_THAT(revived, IsOk());
+    EXPECT_EQ(*revived, 1);
+    auto listed = store_->Inbox().ListDead("m-acme", 10);
+    ASSERT_THAT(listed, IsOk());
+    EXPECT_TRUE(listed->empty());
+
+    // A full round again (the first failure backs off, the second is dead), and e2 waits behind e1 throughout.
+    auto first = store_->Inbox().Claim(5, now, kLease);
+    ASSERT_THAT(first, IsOk());
+    ASSERT_THAT(Keys(*first), ElementsAre("e1", "other"));
+    EXPECT_EQ(first->front().attempt, 3) << "attempt numbers go on counting";
+    EXPECT_THAT(store_->Inbox().Complete(e1, 1, now), HasErrc(Errc::kLeaseLost)) << "a claim from before the revive";
+    auto again = store_->Inbox().Fail(e1, 3, "still down", now, policy);
+    ASSERT_THAT(again, IsOk());
+    EXPECT_FALSE(again->dead);
+    EXPECT_EQ(again->retry_at, now + kSecondMs) << "the backoff starts over";
+    now += kSecondMs;
+    EXPECT_TRUE(ClaimAndFail(*store_, "e1", now, policy).dead);
+
+    // Only dead rows of the portal come back: not a pending one, not an unknown id.
+    auto pending = store_->Inbox().Claim(5, now, kLease);
+    ASSERT_THAT(pending, IsOk());
+    ASSERT_THAT(Keys(*pending), ElementsAre("e2"));
+    auto picked = store_->Inbox().Revive("m-acme", {pending->front().id, e1 + 1000}, now);
+    ASSERT_THAT(picked, IsOk());
+    EXPECT_EQ(*picked, 0);
+    auto by_id = store_->Inbox().Revive("m-acme", {e1}, now);
+    ASSERT_THAT(by_id, IsOk());
+    EXPECT_EQ(*by_id, 1);
+}
+
 TEST_P(InboxTest, DepthCountsPendingClaimedAndDead) {
     for (int i = 0; i < 3; ++i) {
         ASSERT_THAT(store_->Inbox().AppendAndWait(Event("e" + std::to_string(i), i, kT0)), IsOk());
