@@ -1,9 +1,10 @@
 // dispatchctl: the admin's command line. `provision plan|apply` makes a portal hold the workplace of
 // workplace/helpdesk.json (src/provision): the plan shows what differs, apply changes it, every id Bitrix24
 // assigned is stored per portal so the service never hard-codes one. `stats export` asks the running dispatchd to
-// write the "HelpDesk KPI" items now (src/flows/kpi_export.*) and waits until they are written. See kUsage for the
-// rules; exit codes are for scripts: 0 done, 2 differences found (plan --exit-code), 1 failure (the message names
-// the failing call, its code, and what was already done).
+// write the "HelpDesk KPI" items now (src/flows/kpi_export.*) and waits until they are written. `backup` copies the
+// live SQLite database through SQLite's backup API (src/store/backup.*). See kUsage for the rules; exit codes are
+// for scripts: 0 done, 2 differences found (plan --exit-code) or backup refused, 1 failure (the message names the
+// failing call, its code, and what was already done).
 
 #include <fmt/format.h>
 
@@ -35,6 +36,7 @@
 #include "intake/endpoints.hpp"
 #include "provision/layout.hpp"
 #include "provision/provisioner.hpp"
+#include "store/backup.hpp"
 #include "store/errc.hpp"
 #include "store/store.hpp"
 
@@ -46,6 +48,7 @@ namespace bj = boost::json;
 constexpr int kExitDone = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitDrift = 2;
+constexpr int kExitRefused = 2;  // backup: the target exists (no --force), or the database is PostgreSQL
 
 const char* const kUsage = R"(usage:
   dispatchctl provision plan|apply --portal <dispatchd config file | incoming-webhook URL>
@@ -98,7 +101,21 @@ const char* const kUsage = R"(usage:
   --ca FILE             CA bundle that signed dispatchd's certificate (default: the system store).
   --wait SECONDS        how long to wait for the writes (default 120; 0 returns once they are queued).
 
-exit codes: 0 done (or nothing differs), 2 differences found (plan --exit-code), 1 failure.
+  dispatchctl backup --config <dispatchd config file> --to <path> [--force]
+
+  backup  copies the config's SQLite database (database.sqlite.path, relative to the current directory as
+          for dispatchd) while dispatchd keeps running, through SQLite's online backup API: a consistent
+          copy, checked with integrity_check, written as <path>.partial, fsynced and renamed to <path>. The
+          copy is one self-contained file (no -wal beside it). Prints one line:
+          backup ok path=... pages=... bytes=... ms=...
+          PostgreSQL is not copied here: use pg_dump for PostgreSQL.
+
+  --config CONFIG       dispatchd's config file (its secrets are not needed).
+  --to PATH             the copy's file; an existing one is refused (exit 2) unless --force.
+  --force               replace an existing PATH.
+
+exit codes: 0 done (or nothing differs), 2 differences found (plan --exit-code) or backup refused (PATH exists
+without --force, or the database is PostgreSQL), 1 failure.
 )";
 
 struct Args {
@@ -124,7 +141,7 @@ std::optional<Args> Parse(int argc, char** argv, std::string& error) {
     Args args;
     std::vector<std::string> rest(argv + 1, argv + argc);
     if (rest.size() < 2 || rest[0] != "provision" || (rest[1] != "plan" && rest[1] != "apply")) {
-        error = "expected `provision plan`, `provision apply` or `stats export`";
+        error = "expected `provision plan`, `provision apply`, `stats export` or `backup`";
         return std::nullopt;
     }
     args.command = rest[1];
@@ -178,6 +195,16 @@ bool IsWebhookUrl(std::string_view portal) { return portal.rfind("https://", 0) 
 
 Result<app::Config> ReadConfig(const std::string& path) {
     return app::LoadConfig(path, std::string(app::kConfigSchema), app::ProcessEnv());
+}
+
+// For commands that need few of the config's secrets, whose variables may be unset where an admin runs them: an
+// unset variable reads as kUnset instead of failing the whole config. A command checks the ones it needs.
+constexpr std::string_view kUnset = "\x01unset";
+app::EnvLookup EnvOrUnset() {
+    return [process = app::ProcessEnv()](const std::string& name) {
+        auto value = process(name);
+        return value && !value->empty() ? value : std::optional<std::string>(std::string(kUnset));
+    };
 }
 
 // --member as given: the member_id of a portal the config names so, else the member_id itself ("" when not given).
@@ -306,12 +333,7 @@ int StatsExport(int argc, char** argv) {
     }
     // The export needs the API token and, without --member, the database; the portals' secrets stay with the
     // service, so their variables may be unset here. A variable the export needs and does not get is named below.
-    constexpr std::string_view kUnset = "\x01unset";
-    const app::EnvLookup env = [process = app::ProcessEnv(), kUnset](const std::string& name) {
-        auto value = process(name);
-        return value && !value->empty() ? value : std::optional<std::string>(std::string(kUnset));
-    };
-    auto config = app::LoadConfig(config_path, std::string(app::kConfigSchema), env);
+    auto config = app::LoadConfig(config_path, std::string(app::kConfigSchema), EnvOrUnset());
     if (!config) {
         return Die("config " + config_path + ": " + config.error().detail);
     }
@@ -410,6 +432,57 @@ int StatsExport(int argc, char** argv) {
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
+}
+
+// `backup`: copying the .db file by hand while dispatchd runs can miss commits still in the -wal file, so the copy
+// goes through SQLite's backup API, which reads the database as SQLite sees it.
+int Backup(int argc, char** argv) {
+    std::string config_path, to;
+    bool force = false;
+    std::vector<std::string> rest(argv + 2, argv + argc);
+    for (std::size_t i = 0; i < rest.size(); ++i) {
+        const std::string& flag = rest[i];
+        if (flag == "--force") {
+            force = true;
+            continue;
+        }
+        if (flag != "--config" && flag != "--to") {
+            return Die("unknown option " + flag);
+        }
+        if (i + 1 >= rest.size()) {
+            return Die(flag + " needs a value");
+        }
+        (flag == "--config" ? config_path : to) = rest[++i];
+    }
+    if (config_path.empty() || to.empty()) {
+        return Die("backup needs --config and --to");
+    }
+    // The copy needs no secret; the portals' and the API's variables may be unset where the admin runs this.
+    auto config = app::LoadConfig(config_path, std::string(app::kConfigSchema), EnvOrUnset());
+    if (!config) {
+        return Die("config " + config_path + ": " + config.error().detail);
+    }
+    if (config->sqlite_path.empty()) {
+        std::cerr << "dispatchctl: backup: the database of " << config_path
+                  << " is PostgreSQL, which this command does not copy: use pg_dump for PostgreSQL\n";
+        return kExitRefused;
+    }
+    store::BackupOptions options;
+    options.force = force;
+    const auto started = std::chrono::steady_clock::now();
+    auto stats = store::BackupSqlite(config->sqlite_path, to, options);
+    if (!stats) {
+        if (stats.error().code == make_error_code(store::Errc::kConflict)) {
+            std::cerr << "dispatchctl: backup: " << stats.error().detail << "; pass --force to replace it\n";
+            return kExitRefused;
+        }
+        return Die("backup failed: " + stats.error().detail);
+    }
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+    std::cout << fmt::format(
+        "backup ok path={} pages={} bytes={} ms={}\n", log::Quote(to), stats->pages, stats->bytes, ms);
+    return kExitDone;
 }
 
 int ProvisionMain(int argc, char** argv) {
@@ -604,6 +677,9 @@ int main(int argc, char** argv) {
     }
     if (argc >= 3 && std::string_view(argv[1]) == "stats" && std::string_view(argv[2]) == "export") {
         return StatsExport(argc, argv);
+    }
+    if (argc >= 2 && std::string_view(argv[1]) == "backup") {
+        return Backup(argc, argv);
     }
     return ProvisionMain(argc, argv);
 }
