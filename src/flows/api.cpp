@@ -146,6 +146,8 @@ Result<std::vector<sla::FoldResult>> FoldAll(Runtime& runtime, std::string_view 
 
 namespace {
 
+constexpr std::int64_t kMaxDeadListed = 1000;
+
 bj::object CountsJson(const store::OutboxDepth& depth) {
     return bj::object{{"pending", depth.pending}, {"leased", depth.leased}, {"done", depth.done}, {"dead", depth.dead}};
 }
@@ -272,6 +274,71 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
                                                                {"outbox_prefix", KpiOutboxPrefix(member)},
                                                                {"dead_before", exported->dead_before}})));
         }));
+
+    // Dead letters: inbox rows that used up their attempts (the portal was down, a bug), with the last error, so an
+    // operator can see what failed and why; revive gives them another round once the cause is fixed.
+    router.Add("GET",
+               "/_admin/inbox/dead",
+               for_portal([&runtime](const http::Request& request, const std::string& member, http::Respond respond) {
+                   std::int64_t limit = 100;
+                   if (auto text = request.QueryParam("limit")) {
+                       const auto parsed = json::ParseInt(*text);
+                       if (!parsed || *parsed < 1 || *parsed > kMaxDeadListed) {
+                           respond(Problem(400, fmt::format("limit must be 1 to {}", kMaxDeadListed)));
+                           return;
+                       }
+                       limit = *parsed;
+                   }
+                   auto dead = runtime.Store().Inbox().ListDead(member, static_cast<int>(limit));
+                   if (!dead) {
+                       respond(FromError(dead.error()));
+                       return;
+                   }
+                   bj::array rows;
+                   for (const auto& d : *dead) {
+                       rows.push_back(bj::object{{"id", d.id},
+                                                 {"kind", store::ToString(d.event.kind)},
+                                                 {"event", d.event.event_name},
+                                                 {"entity_type_id", d.event.entity_type_id},
+                                                 {"item_id", d.event.item_id},
+                                                 {"received_at", FormatIso8601(d.event.received_at)},
+                                                 {"dead_at", FormatIso8601(d.dead_at)},
+                                                 {"tries", d.tries},
+                                                 {"last_error", d.last_error}});
+                   }
+                   respond(http::Response::Json(200, json::Dump(bj::object{{"dead", std::move(rows)}})));
+               }));
+    // ?ids=1,2,3 revives those rows; without ids, every dead row of the portal.
+    router.Add("POST",
+               "/_admin/inbox/revive",
+               for_portal([&runtime](const http::Request& request, const std::string& member, http::Respond respond) {
+                   std::vector<std::int64_t> ids;
+                   if (auto text = request.QueryParam("ids")) {
+                       for (std::string_view rest = *text; !rest.empty();) {
+                           const std::size_t comma = rest.find(',');
+                           const auto id = json::ParseInt(rest.substr(0, comma));
+                           if (!id || *id <= 0) {
+                               respond(Problem(400, "ids must be positive integers separated by commas"));
+                               return;
+                           }
+                           ids.push_back(*id);
+                           rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+                       }
+                       if (ids.empty()) {
+                           respond(Problem(400, "ids is empty; leave it out to revive every dead row"));
+                           return;
+                       }
+                   }
+                   auto revived = runtime.Store().Inbox().Revive(member, ids, runtime.Now());
+                   if (!revived) {
+                       respond(FromError(revived.error()));
+                       return;
+                   }
+                   if (*revived > 0) {
+                       runtime.Wake();
+                   }
+                   respond(http::Response::Json(200, json::Dump(bj::object{{"revived", *revived}})));
+               }));
 
     // How far one job's writes got: the outbox actions of a portal whose idempotency key starts with `prefix`
     // (dispatchctl stats export waits on the KPI items' prefix, whatever else the outbox holds).

@@ -153,7 +153,8 @@ public:
                 return tries.error();
             }
             if (tries->rows.empty()) {
-                return dispatch::Fail(Errc::kLeaseLost, fmt::format("inbox row {} attempt {} is not held", id, attempt));
+                return dispatch::Fail(Errc::kLeaseLost,
+                                      fmt::format("inbox row {} attempt {} is not held", id, attempt));
             }
             const std::int64_t since_revive = tries->rows.front().Int64(0);
             outcome.dead = since_revive >= policy.max_attempts;
@@ -186,7 +187,8 @@ public:
                     if (!claimed) {
                         return claimed.error();
                     }
-                    return DeadLetter{claimed->id, std::move(claimed->event), row.Int64(11), row.Text(12), row.Int64(13)};
+                    return DeadLetter{
+                        claimed->id, std::move(claimed->event), row.Int64(11), row.Text(12), row.Int64(13)};
                 });
         });
     }

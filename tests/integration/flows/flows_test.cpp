@@ -544,6 +544,48 @@ TEST_F(Flows, EscalationLandsThroughA503StormAndAnExpiredToken) {
         << "the storm never reached the service";
 }
 
+TEST_F(Flows, AnEventThatUsedUpItsAttemptsIsListedAndRevivedOnceThePortalIsBack) {
+    // The portal refuses every batch (the service's reads of items and their history) until told otherwise.
+    auto faults = Admin("faults",
+                        bj::object{{"fail",
+                                    bj::object{{"method", "batch"},
+                                               {"status", 400},
+                                               {"error", "ERROR_CORE"},
+                                               {"error_description", "the portal is broken"},
+                                               {"times", 1000}}}});
+    ASSERT_EQ(faults.at("status").as_int64(), 200) << json::Dump(faults);
+    const auto id = File("1C: cannot post the March invoice", "1C", "NORMAL");
+    // Eight attempts back off 1, 2, 4 ... 64 s apart on the service clock: ten minutes use them all up.
+    for (int second = 60; second <= 600; second += 30) {
+        AdvanceTo(At("2026-03-02T06:00:00Z") + second * kSecondMs);
+    }
+    const std::string dead_url = fmt::format("{}/_admin/inbox/dead?member_id={}", service_, member_);
+    const bj::value dead = Get(dead_url);
+    ASSERT_TRUE(json::Find(dead, "dead") != nullptr && !dead.at("dead").as_array().empty()) << json::Dump(dead);
+    for (const auto& row : dead.at("dead").as_array()) {
+        EXPECT_EQ(json::IntAt(row, "item_id"), id) << json::Dump(row);
+        EXPECT_EQ(json::IntAt(row, "tries"), 8) << json::Dump(row);
+        EXPECT_THAT(json::StringAt(row, "last_error").value_or(""), HasSubstr("ERROR_CORE")) << json::Dump(row);
+    }
+    EXPECT_NE(json::IntAt(Item(id), "assignedById"), 25) << "nothing could be routed while the portal was down";
+
+    ASSERT_EQ(Admin("faults", bj::object{{"clear", true}}).at("status").as_int64(), 200);
+    auto revived =
+        client_.Post(fmt::format("{}/_admin/inbox/revive?member_id={}", service_, member_), "", "text/plain", Auth());
+    ASSERT_TRUE(revived);
+    ASSERT_EQ(revived->status, 200) << revived->body;
+    EXPECT_EQ(json::IntAt(*json::Parse(revived->body), "revived"),
+              static_cast<std::int64_t>(dead.at("dead").as_array().size()));
+    AdvanceTo(At("2026-03-02T06:11:00Z"));
+
+    EXPECT_EQ(json::IntAt(Item(id), "assignedById"), 25) << "1C goes to the 1C specialist, late but routed";
+    EXPECT_TRUE(Get(dead_url).at("dead").as_array().empty());
+    auto refused =
+        client_.Post(service_ + "/_admin/inbox/revive?member_id=" + member_ + "&ids=1,x", "", "text/plain", Auth());
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 400) << refused->body;
+}
+
 // The same people doing the same things, once with every event delivered and once with 30% of them dropped by the
 // portal: stage history and the reconciliation sweep must bring both to the same ledgers and fields.
 TEST_F(Flows, DroppedEventsEndInTheSameLedgersAndFields) {

@@ -433,7 +433,8 @@ TEST_P(InboxTest, ConcurrentAppendsAreGroupCommitted) {
             std::lock_guard guard(mu);
             return outcomes.size() == kThreads;
         },
-        std::chrono::seconds(20), "every append completion"));
+        std::chrono::seconds(20),
+        "every append completion"));
 
     for (const auto& o : outcomes) {
         ASSERT_THAT(o, IsOk());
@@ -592,8 +593,7 @@ TEST_P(MigrationBackendTest, LedgerIsAppendOnly) {
 INSTANTIATE_TEST_SUITE_P(Backends, PortalRepoTest, ::testing::Values("sqlite", "postgres"), testing::BackendName);
 INSTANTIATE_TEST_SUITE_P(Backends, TokenRepoTest, ::testing::Values("sqlite", "postgres"), testing::BackendName);
 INSTANTIATE_TEST_SUITE_P(Backends, InboxTest, ::testing::Values("sqlite", "postgres"), testing::BackendName);
-INSTANTIATE_TEST_SUITE_P(Backends, MigrationBackendTest, ::testing::Values("sqlite", "postgres"),
-                         testing::BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, MigrationBackendTest, ::testing::Values("sqlite", "postgres"), testing::BackendName);
 
 }  // namespace
 }  // namespace dispatch::store
