@@ -148,6 +148,12 @@ Result<Config> ParseConfig(const std::string& text, const std::string& schema_te
             static_cast<int>(json::IntAt(*flows, "reconcile_minutes").value_or(c.flows.reconcile_minutes));
         c.flows.retention_days =
             static_cast<int>(json::IntAt(*flows, "retention_days").value_or(c.flows.retention_days));
+        if (const auto* retry = json::Find(*flows, "retry")) {
+            c.flows.retry_max_attempts =
+                static_cast<int>(json::IntAt(*retry, "max_attempts").value_or(c.flows.retry_max_attempts));
+            c.flows.retry_max_backoff_minutes = static_cast<int>(
+                json::IntAt(*retry, "max_backoff_minutes").value_or(c.flows.retry_max_backoff_minutes));
+        }
         if (json::Find(*flows, "api_token_env") != nullptr) {
             c.flows.api_token = Secret(*flows, "api_token_env", "$.flows", env, problems);
         }

@@ -48,7 +48,10 @@ struct FlowsSettings {
     bool enabled = true;
     int reconcile_minutes = 15;
     int retention_days = 30;  // done inbox and outbox rows older than this are deleted
-    std::string api_token;  // secret (from api_token_env)
+    std::string api_token;    // secret (from api_token_env)
+    // Failed work is tried again with a doubling backoff capped at this, until this many tries (flows.retry).
+    int retry_max_attempts = 20;
+    int retry_max_backoff_minutes = 15;
 };
 
 struct Config {

@@ -206,6 +206,8 @@ flows::RuntimeOptions FlowsOptions(const app::Config& config, const ServiceClock
     flows::RuntimeOptions options;
     options.reconcile_every = static_cast<TimeMs>(config.flows.reconcile_minutes) * kMinuteMs;
     options.retention = static_cast<TimeMs>(config.flows.retention_days) * kDayMs;
+    options.retry.max_attempts = config.flows.retry_max_attempts;
+    options.retry.max_backoff = static_cast<TimeMs>(config.flows.retry_max_backoff_minutes) * kMinuteMs;
     if (clock.manual != nullptr) {
         // A manual clock moves only when told: timers wait for POST /_admin/clock, which wakes the runtime.
         options.real_delay = [](TimeMs) -> std::optional<std::chrono::milliseconds> { return std::nullopt; };

@@ -544,8 +544,9 @@ TEST_F(Flows, EscalationLandsThroughA503StormAndAnExpiredToken) {
         << "the storm never reached the service";
 }
 
-TEST_F(Flows, AnEventThatUsedUpItsAttemptsIsListedAndRevivedOnceThePortalIsBack) {
-    // The portal refuses every batch (the service's reads of items and their history) until told otherwise.
+TEST_F(Flows, AFailingEventIsTriedForHoursThenListedAsDeadAndRevivedOnceThePortalIsBack) {
+    // The portal refuses every batch (the service's reads of items and their history) until told otherwise, for
+    // longer than the retry policy waits.
     auto faults = Admin("faults",
                         bj::object{{"fail",
                                     bj::object{{"method", "batch"},
@@ -555,16 +556,22 @@ TEST_F(Flows, AnEventThatUsedUpItsAttemptsIsListedAndRevivedOnceThePortalIsBack)
                                                {"times", 1000}}}});
     ASSERT_EQ(faults.at("status").as_int64(), 200) << json::Dump(faults);
     const auto id = File("1C: cannot post the March invoice", "1C", "NORMAL");
-    // Eight attempts back off 1, 2, 4 ... 64 s apart on the service clock: ten minutes use them all up.
-    for (int second = 60; second <= 600; second += 30) {
-        AdvanceTo(At("2026-03-02T06:00:00Z") + second * kSecondMs);
-    }
     const std::string dead_url = fmt::format("{}/_admin/inbox/dead?member_id={}", service_, member_);
+    // The default policy: 20 tries, 1 s, 2 s, 4 s ... then 15 min apart, about two and a half hours in all. The
+    // clock moves in 2-minute steps, each of which wakes the worker.
+    const auto advance_to_minute = [&](int from, int to) {
+        for (int minute = from; minute <= to; minute += 2) {
+            AdvanceTo(At("2026-03-02T06:00:00Z") + minute * kMinuteMs);
+        }
+    };
+    advance_to_minute(1, 121);
+    EXPECT_TRUE(Get(dead_url).at("dead").as_array().empty()) << "still being tried after two hours";
+    advance_to_minute(123, 211);
     const bj::value dead = Get(dead_url);
     ASSERT_TRUE(json::Find(dead, "dead") != nullptr && !dead.at("dead").as_array().empty()) << json::Dump(dead);
     for (const auto& row : dead.at("dead").as_array()) {
         EXPECT_EQ(json::IntAt(row, "item_id"), id) << json::Dump(row);
-        EXPECT_EQ(json::IntAt(row, "tries"), 8) << json::Dump(row);
+        EXPECT_EQ(json::IntAt(row, "tries"), 20) << json::Dump(row);
         EXPECT_THAT(json::StringAt(row, "last_error").value_or(""), HasSubstr("ERROR_CORE")) << json::Dump(row);
     }
     EXPECT_NE(json::IntAt(Item(id), "assignedById"), 25) << "nothing could be routed while the portal was down";
@@ -576,7 +583,7 @@ TEST_F(Flows, AnEventThatUsedUpItsAttemptsIsListedAndRevivedOnceThePortalIsBack)
     ASSERT_EQ(revived->status, 200) << revived->body;
     EXPECT_EQ(json::IntAt(*json::Parse(revived->body), "revived"),
               static_cast<std::int64_t>(dead.at("dead").as_array().size()));
-    AdvanceTo(At("2026-03-02T06:11:00Z"));
+    AdvanceTo(At("2026-03-02T09:33:00Z"));
 
     EXPECT_EQ(json::IntAt(Item(id), "assignedById"), 25) << "1C goes to the 1C specialist, late but routed";
     EXPECT_TRUE(Get(dead_url).at("dead").as_array().empty());

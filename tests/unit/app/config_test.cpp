@@ -165,6 +165,25 @@ TEST(Config, ReconcileMinutesRunFromOffToAWeek) {
     ASSERT_THAT(huge, HasErrc(CoreErrc::kInvalid)) << "a count that would not fit an int";
 }
 
+TEST(Config, RetryDefaultsToTwentyTriesFifteenMinutesApartAtMostAndRefusesZeroAndUnknownKeys) {
+    const auto absent = ParseConfig(WithFlows("{}"), kSchema, FakeEnv({}));
+    const auto given =
+        ParseConfig(WithFlows(R"({"retry": {"max_attempts": 5, "max_backoff_minutes": 60}})"), kSchema, FakeEnv({}));
+    const auto zero = ParseConfig(WithFlows(R"({"retry": {"max_attempts": 0}})"), kSchema, FakeEnv({}));
+    const auto typo = ParseConfig(WithFlows(R"({"retry": {"max_backof_minutes": 5}})"), kSchema, FakeEnv({}));
+
+    ASSERT_THAT(absent, IsOk());
+    EXPECT_EQ(absent->flows.retry_max_attempts, 20);
+    EXPECT_EQ(absent->flows.retry_max_backoff_minutes, 15);
+    ASSERT_THAT(given, IsOk());
+    EXPECT_EQ(given->flows.retry_max_attempts, 5);
+    EXPECT_EQ(given->flows.retry_max_backoff_minutes, 60);
+    ASSERT_THAT(zero, HasErrc(CoreErrc::kInvalid));
+    EXPECT_THAT(zero.error().detail, ::testing::HasSubstr("max_attempts"));
+    ASSERT_THAT(typo, HasErrc(CoreErrc::kInvalid));
+    EXPECT_THAT(typo.error().detail, ::testing::HasSubstr("max_backof_minutes"));
+}
+
 TEST(Config, MalformedJsonIsAnError) {
     EXPECT_THAT(ParseConfig("{", kSchema, FakeEnv({})), HasErrc(CoreErrc::kInvalid));
 }
