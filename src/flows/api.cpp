@@ -148,6 +148,88 @@ namespace {
 
 constexpr std::int64_t kMaxDeadListed = 1000;
 
+// ?limit= of a dead-letter listing: 100 when absent; nullopt when it is not 1..kMaxDeadListed.
+std::optional<int> DeadLimit(const http::Request& request) {
+    const auto text = request.QueryParam("limit");
+    if (!text) {
+        return 100;
+    }
+    const auto parsed = json::ParseInt(*text);
+    if (!parsed || *parsed < 1 || *parsed > kMaxDeadListed) {
+        return std::nullopt;
+    }
+    return static_cast<int>(*parsed);
+}
+
+// ?ids=1,2,3 of a revive: empty when absent (every dead row); nullopt when malformed or present but empty.
+std::optional<std::vector<std::int64_t>> ReviveIds(const http::Request& request) {
+    std::vector<std::int64_t> ids;
+    const auto text = request.QueryParam("ids");
+    if (!text) {
+        return ids;
+    }
+    for (std::string_view rest = *text; !rest.empty();) {
+        const std::size_t comma = rest.find(',');
+        const auto id = json::ParseInt(rest.substr(0, comma));
+        if (!id || *id <= 0) {
+            return std::nullopt;
+        }
+        ids.push_back(*id);
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+    if (ids.empty()) {
+        return std::nullopt;
+    }
+    return ids;
+}
+
+// GET .../dead and POST .../revive of one queue: list(member, limit) → the JSON rows; revive(member, ids) → how
+// many came back.
+template <class List, class Revive>
+void AddDeadLetterRoutes(
+    http::Router& router,
+    const std::string& queue,
+    const std::function<http::Handler(std::function<void(const http::Request&, const std::string&, http::Respond)>)>&
+        for_portal,
+    Runtime& runtime,
+    List list,
+    Revive revive) {
+    router.Add("GET",
+               "/_admin/" + queue + "/dead",
+               for_portal([list](const http::Request& request, const std::string& member, http::Respond respond) {
+                   const auto limit = DeadLimit(request);
+                   if (!limit) {
+                       respond(Problem(400, fmt::format("limit must be 1 to {}", kMaxDeadListed)));
+                       return;
+                   }
+                   Result<bj::array> rows = list(member, *limit);
+                   if (!rows) {
+                       respond(FromError(rows.error()));
+                       return;
+                   }
+                   respond(http::Response::Json(200, json::Dump(bj::object{{"dead", std::move(*rows)}})));
+               }));
+    router.Add(
+        "POST",
+        "/_admin/" + queue + "/revive",
+        for_portal([&runtime, revive](const http::Request& request, const std::string& member, http::Respond respond) {
+            const auto ids = ReviveIds(request);
+            if (!ids) {
+                respond(Problem(400, "ids must be positive integers separated by commas (leave it out for all)"));
+                return;
+            }
+            Result<std::int64_t> revived = revive(member, *ids);
+            if (!revived) {
+                respond(FromError(revived.error()));
+                return;
+            }
+            if (*revived > 0) {
+                runtime.Wake();
+            }
+            respond(http::Response::Json(200, json::Dump(bj::object{{"revived", *revived}})));
+        }));
+}
+
 bj::object CountsJson(const store::OutboxDepth& depth) {
     return bj::object{{"pending", depth.pending}, {"leased", depth.leased}, {"done", depth.done}, {"dead", depth.dead}};
 }
@@ -275,70 +357,65 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
                                                                {"dead_before", exported->dead_before}})));
         }));
 
-    // Dead letters: inbox rows that used up their attempts (the portal was down, a bug), with the last error, so an
-    // operator can see what failed and why; revive gives them another round once the cause is fixed.
-    router.Add("GET",
-               "/_admin/inbox/dead",
-               for_portal([&runtime](const http::Request& request, const std::string& member, http::Respond respond) {
-                   std::int64_t limit = 100;
-                   if (auto text = request.QueryParam("limit")) {
-                       const auto parsed = json::ParseInt(*text);
-                       if (!parsed || *parsed < 1 || *parsed > kMaxDeadListed) {
-                           respond(Problem(400, fmt::format("limit must be 1 to {}", kMaxDeadListed)));
-                           return;
-                       }
-                       limit = *parsed;
-                   }
-                   auto dead = runtime.Store().Inbox().ListDead(member, static_cast<int>(limit));
-                   if (!dead) {
-                       respond(FromError(dead.error()));
-                       return;
-                   }
-                   bj::array rows;
-                   for (const auto& d : *dead) {
-                       rows.push_back(bj::object{{"id", d.id},
-                                                 {"kind", store::ToString(d.event.kind)},
-                                                 {"event", d.event.event_name},
-                                                 {"entity_type_id", d.event.entity_type_id},
-                                                 {"item_id", d.event.item_id},
-                                                 {"received_at", FormatIso8601(d.event.received_at)},
-                                                 {"dead_at", FormatIso8601(d.dead_at)},
-                                                 {"tries", d.tries},
-                                                 {"last_error", d.last_error}});
-                   }
-                   respond(http::Response::Json(200, json::Dump(bj::object{{"dead", std::move(rows)}})));
-               }));
-    // ?ids=1,2,3 revives those rows; without ids, every dead row of the portal.
-    router.Add("POST",
-               "/_admin/inbox/revive",
-               for_portal([&runtime](const http::Request& request, const std::string& member, http::Respond respond) {
-                   std::vector<std::int64_t> ids;
-                   if (auto text = request.QueryParam("ids")) {
-                       for (std::string_view rest = *text; !rest.empty();) {
-                           const std::size_t comma = rest.find(',');
-                           const auto id = json::ParseInt(rest.substr(0, comma));
-                           if (!id || *id <= 0) {
-                               respond(Problem(400, "ids must be positive integers separated by commas"));
-                               return;
-                           }
-                           ids.push_back(*id);
-                           rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-                       }
-                       if (ids.empty()) {
-                           respond(Problem(400, "ids is empty; leave it out to revive every dead row"));
-                           return;
-                       }
-                   }
-                   auto revived = runtime.Store().Inbox().Revive(member, ids, runtime.Now());
-                   if (!revived) {
-                       respond(FromError(revived.error()));
-                       return;
-                   }
-                   if (*revived > 0) {
-                       runtime.Wake();
-                   }
-                   respond(http::Response::Json(200, json::Dump(bj::object{{"revived", *revived}})));
-               }));
+    // Dead letters: inbox rows and outbox actions that used up their attempts (the portal was down, a bug), with
+    // the last error, so an operator can see what failed and why; revive gives them another round once the cause
+    // is fixed.
+    AddDeadLetterRoutes(
+        router,
+        "inbox",
+        for_portal,
+        runtime,
+        [&runtime](const std::string& member, int limit) -> Result<bj::array> {
+            auto dead = runtime.Store().Inbox().ListDead(member, limit);
+            if (!dead) {
+                return dead.error();
+            }
+            bj::array rows;
+            for (const auto& d : *dead) {
+                rows.push_back(bj::object{{"id", d.id},
+                                          {"kind", store::ToString(d.event.kind)},
+                                          {"event", d.event.event_name},
+                                          {"entity_type_id", d.event.entity_type_id},
+                                          {"item_id", d.event.item_id},
+                                          {"received_at", FormatIso8601(d.event.received_at)},
+                                          {"dead_at", FormatIso8601(d.dead_at)},
+                                          {"tries", d.tries},
+                                          {"last_error", d.last_error}});
+            }
+            return rows;
+        },
+        [&runtime](const std::string& member, const std::vector<std::int64_t>& ids) {
+            return runtime.Store().Inbox().Revive(member, ids, runtime.Now());
+        });
+    AddDeadLetterRoutes(
+        router,
+        "outbox",
+        for_portal,
+        runtime,
+        [&runtime](const std::string& member, int limit) -> Result<bj::array> {
+            auto dead = runtime.Store().Outbox().ListDead(member, limit);
+            if (!dead) {
+                return dead.error();
+            }
+            bj::array rows;
+            for (const auto& d : *dead) {
+                const store::OutboxAction& a = d.claimed.action;
+                auto params = json::Parse(a.params);
+                rows.push_back(bj::object{{"id", d.claimed.id},
+                                          {"key", a.idempotency_key},
+                                          {"method", a.method},
+                                          {"params", params ? *params : bj::value(a.params)},
+                                          {"subject", a.subject},
+                                          {"created_at", FormatIso8601(a.created_at)},
+                                          {"tries", d.claimed.tries},
+                                          {"last_error", d.last_error},
+                                          {"superseded", d.superseded}});
+            }
+            return rows;
+        },
+        [&runtime](const std::string& member, const std::vector<std::int64_t>& ids) {
+            return runtime.Store().Outbox().Revive(member, ids, runtime.Now());
+        });
 
     // How far one job's writes got: the outbox actions of a portal whose idempotency key starts with `prefix`
     // (dispatchctl stats export waits on the KPI items' prefix, whatever else the outbox holds).

@@ -559,8 +559,8 @@ Result<PassStats> Runtime::SendOutbox() {
             const auto& c = *row;
             ++stats.failed;
             std::optional<TimeMs> retry;
-            if (Retryable(error) && c.attempt < options_.retry.max_attempts) {
-                retry = clock_.Now() + store::Backoff(options_.retry, c.attempt);
+            if (Retryable(error) && c.tries < options_.retry.max_attempts) {
+                retry = clock_.Now() + store::Backoff(options_.retry, c.tries);
             }
             (void)store_.Outbox().Fail(store::Fence{c.id, c.attempt}, error.detail, retry);
         }
@@ -612,8 +612,8 @@ Result<PassStats> Runtime::SendOutbox() {
         }
         ++stats.failed;
         std::optional<TimeMs> retry;
-        if (Retryable(result.error()) && c.attempt < options_.retry.max_attempts) {
-            retry = now + store::Backoff(options_.retry, c.attempt);
+        if (Retryable(result.error()) && c.tries < options_.retry.max_attempts) {
+            retry = now + store::Backoff(options_.retry, c.tries);
         }
         (void)store_.Outbox().Fail(fence, result.error().detail, retry);
         DISPATCH_LOG_WARN(kLog,

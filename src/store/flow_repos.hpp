@@ -154,7 +154,18 @@ public:
 struct ClaimedAction {
     std::int64_t id = 0;
     OutboxAction action;
-    std::int64_t attempt = 0;
+    std::int64_t attempt = 0;  // the fencing token: it never repeats
+    std::int64_t tries = 0;    // since the action was last revived (the attempt itself, if never): what the retry
+                               // policy counts
+};
+
+// An outbox action that failed for good (state 'dead'), as operators see it.
+struct DeadAction {
+    ClaimedAction claimed;
+    std::string last_error;
+    // A later call of the same method for the same ticket went out (or is going out): replaying this one could undo
+    // it (an old assignment over a newer one), so Revive leaves it dead. Later ones still queued wait behind it.
+    bool superseded = false;
 };
 
 struct OutboxDepth {
@@ -193,6 +204,14 @@ public:
     // own, so the cost follows the ticket's history, not the portal's.
     [[nodiscard]] virtual Result<std::vector<ClaimedAction>> ListSubject(std::string_view member_id,
                                                                          std::string_view subject) = 0;
+    // The portal's dead actions, oldest first, at most `limit`.
+    [[nodiscard]] virtual Result<std::vector<DeadAction>> ListDead(std::string_view member_id, int limit) = 0;
+    // Gives dead actions of the portal (`ids`; empty: all of them) another full round of attempts, from `now` on,
+    // except superseded ones (DeadAction), and returns how many it revived. A revived action goes out before the
+    // later ones of its ticket that are still queued. Fencing and tries as for InboxRepo::Revive.
+    [[nodiscard]] virtual Result<std::int64_t> Revive(std::string_view member_id,
+                                                      const std::vector<std::int64_t>& ids,
+                                                      TimeMs now) = 0;
     // Retention: deletes at most `max_rows` actions in state 'done' whose done_at is before `cutoff`, in one
     // transaction, and returns how many it deleted; the caller repeats until fewer come back, so the writer is never
     // held for more than one chunk. Dead actions stay (operators read them), and so do pending and leased ones.

@@ -139,6 +139,7 @@ ClaimedAction ReadAction(const ResultRow& r) {
     c.action.next_try_at = r.Int64(6);
     c.action.created_at = r.Int64(7);
     c.attempt = r.Int64(8);
+    c.tries = r.Int64(9);
     return c;
 }
 
@@ -457,6 +458,50 @@ public:
     Result<std::vector<ClaimedAction>> ListSubject(std::string_view member_id, std::string_view subject) override {
         return db_.ReadValue<std::vector<ClaimedAction>>(
             [&](Session& s) { return MapRows(s.Run(sql::kListOutboxSubject, member_id, subject), ReadAction); });
+    }
+
+    Result<std::vector<DeadAction>> ListDead(std::string_view member_id, int limit) override {
+        return db_.ReadValue<std::vector<DeadAction>>([&](Session& s) {
+            return MapRows(s.Run(sql::kOutboxDead, member_id, limit), [](const ResultRow& r) {
+                return DeadAction{ReadAction(r), r.Text(10), r.Int64(11) != 0};
+            });
+        });
+    }
+
+    // The revivable ones are picked before any changes: reviving one must not make an older one look superseded.
+    Result<std::int64_t> Revive(std::string_view member_id, const std::vector<std::int64_t>& ids, TimeMs now) override {
+        return db_.WriteValue<std::int64_t>([&](Session& s) -> Result<std::int64_t> {
+            std::vector<std::int64_t> revivable;
+            const auto pick = [&](std::optional<std::int64_t> id) -> Result<void> {
+                auto rows = s.Run(sql::kOutboxRevivable, member_id, id);
+                if (!rows) {
+                    return rows.error();
+                }
+                for (const auto& r : rows->rows) {
+                    revivable.push_back(r.Int64(0));
+                }
+                return {};
+            };
+            if (ids.empty()) {
+                if (auto all = pick(std::nullopt); !all) {
+                    return all.error();
+                }
+            }
+            for (const std::int64_t id : ids) {
+                if (auto one = pick(id); !one) {
+                    return one.error();
+                }
+            }
+            std::int64_t revived = 0;
+            for (const std::int64_t id : revivable) {
+                auto done = s.Run(sql::kReviveOutbox, id, now);
+                if (!done) {
+                    return done.error();
+                }
+                revived += done->affected;
+            }
+            return revived;
+        });
     }
 
     Result<std::int64_t> PurgeDone(TimeMs cutoff, int max_rows) override {

@@ -171,7 +171,8 @@ inline const std::string kListTimers =
     fmt::format("SELECT {} FROM timers WHERE member_id = ?1 ORDER BY due_at, id", kTimerColumns);
 
 inline constexpr std::string_view kOutboxColumns =
-    "id, member_id, idempotency_key, method, params, subject, next_try_at, created_at, attempts";
+    "id, member_id, idempotency_key, method, params, subject, next_try_at, created_at, attempts, "
+    "attempts - attempts_base";
 // A stored key inserts nothing (0 rows changed).
 inline const std::string kInsertOutbox =
     "INSERT INTO outbox (member_id, idempotency_key, method, params, subject, next_try_at, created_at) "
@@ -220,6 +221,28 @@ inline const std::string kFailOutbox =
     "UPDATE outbox SET state = CASE WHEN CAST(?3 AS BIGINT) IS NULL THEN 'dead' ELSE 'pending' END, "
     "next_try_at = COALESCE(CAST(?3 AS BIGINT), next_try_at), lease_until = NULL, last_error = ?4 "
     "WHERE id = ?1 AND state = 'leased' AND attempts = ?2";
+// A later call of the same method for the same ticket went out (or is going out): replaying `x` now could undo it,
+// as an old crm.item.update would an assignment made since. Calls of other methods (a notification, a comment)
+// overwrite nothing of it, and later ones still pending are no reason either: a revived `x` leaves before them.
+inline std::string OutboxSuperseded(std::string_view x) {
+    return fmt::format(
+        "({0}.subject <> '' AND EXISTS (SELECT 1 FROM outbox n WHERE n.member_id = {0}.member_id "
+        "AND n.subject = {0}.subject AND n.method = {0}.method AND n.id > {0}.id AND n.state IN ('done', 'leased')))",
+        x);
+}
+inline const std::string kOutboxDead = fmt::format(
+    "SELECT {}, COALESCE(o.last_error, ''), CASE WHEN {} THEN 1 ELSE 0 END FROM outbox o "
+    "WHERE o.member_id = ?1 AND o.state = 'dead' ORDER BY o.id LIMIT ?2",
+    kOutboxColumns,
+    OutboxSuperseded("o"));
+// ?2 one action's id, or NULL for every dead action of the portal; the ones Revive may bring back.
+inline const std::string kOutboxRevivable = fmt::format(
+    "SELECT o.id FROM outbox o WHERE o.member_id = ?1 AND o.state = 'dead' "
+    "AND (CAST(?2 AS BIGINT) IS NULL OR o.id = ?2) AND NOT {} ORDER BY o.id",
+    OutboxSuperseded("o"));
+inline const std::string kReviveOutbox =
+    "UPDATE outbox SET state = 'pending', attempts_base = attempts, next_try_at = ?2, lease_until = NULL "
+    "WHERE id = ?1 AND state = 'dead'";
 inline const std::string kOutboxDepth = "SELECT state, COUNT(*) FROM outbox GROUP BY state";
 inline const std::string kOutboxDepthOf =
     "SELECT state, COUNT(*) FROM outbox WHERE member_id = ?1 AND "

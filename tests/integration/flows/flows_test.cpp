@@ -593,6 +593,42 @@ TEST_F(Flows, AFailingEventIsTriedForHoursThenListedAsDeadAndRevivedOnceThePorta
     EXPECT_EQ(refused->status, 400) << refused->body;
 }
 
+TEST_F(Flows, ActionsThePortalRefusedAreListedAndSentAgainWhenRevived) {
+    auto faults = Admin("faults",
+                        bj::object{{"fail",
+                                    bj::object{{"method", "crm.item.update"},
+                                               {"status", 400},
+                                               {"error", "ACCESS_DENIED"},
+                                               {"error_description", "Access denied"},
+                                               {"times", 100}}}});
+    ASSERT_EQ(faults.at("status").as_int64(), 200) << json::Dump(faults);
+    const auto id = File("1C: cannot post the March invoice", "1C", "NORMAL");
+    AdvanceTo(At("2026-03-02T06:01:00Z"));
+
+    const std::string dead_url = fmt::format("{}/_admin/outbox/dead?member_id={}", service_, member_);
+    const bj::value dead = Get(dead_url);
+    ASSERT_TRUE(json::Find(dead, "dead") != nullptr && !dead.at("dead").as_array().empty()) << json::Dump(dead);
+    for (const auto& row : dead.at("dead").as_array()) {
+        EXPECT_EQ(json::StringAt(row, "method"), "crm.item.update") << json::Dump(row);
+        EXPECT_EQ(json::IntAt(row, "tries"), 1) << "a refusal is not retried: " << json::Dump(row);
+        EXPECT_THAT(json::StringAt(row, "last_error").value_or(""), HasSubstr("ACCESS_DENIED")) << json::Dump(row);
+        EXPECT_FALSE(row.at("superseded").as_bool()) << "nothing of this ticket went out after it";
+    }
+    EXPECT_NE(json::IntAt(Item(id), "assignedById"), 25);
+
+    ASSERT_EQ(Admin("faults", bj::object{{"clear", true}}).at("status").as_int64(), 200);
+    auto revived =
+        client_.Post(fmt::format("{}/_admin/outbox/revive?member_id={}", service_, member_), "", "text/plain", Auth());
+    ASSERT_TRUE(revived);
+    ASSERT_EQ(revived->status, 200) << revived->body;
+    EXPECT_EQ(json::IntAt(*json::Parse(revived->body), "revived"),
+              static_cast<std::int64_t>(dead.at("dead").as_array().size()));
+    AdvanceTo(At("2026-03-02T06:02:00Z"));
+
+    EXPECT_EQ(json::IntAt(Item(id), "assignedById"), 25) << "1C goes to the 1C specialist once the portal lets us";
+    EXPECT_TRUE(Get(dead_url).at("dead").as_array().empty());
+}
+
 // The same people doing the same things, once with every event delivered and once with 30% of them dropped by the
 // portal: stage history and the reconciliation sweep must bring both to the same ledgers and fields.
 TEST_F(Flows, DroppedEventsEndInTheSameLedgersAndFields) {

@@ -943,6 +943,65 @@ TEST_P(OutboxRepoTest, RetryHoldsTheSubjectBackAndDeadReleasesIt) {
     EXPECT_EQ(depth->leased, 1);
 }
 
+TEST_P(OutboxRepoTest, DeadActionsAreListedAndRevivedUnlessALaterOneOfTheirTicketWentOut) {
+    OutboxAction note = Action("b0", "s/b", kT0);
+    note.method = "im.notify";
+    ASSERT_THAT(
+        store_->Outbox().Enqueue(
+            {Action("a1", "s/a", kT0), Action("a2", "s/a", kT0), Action("b1", "s/b", kT0), Action("k", "", kT0), note}),
+        IsOk());
+    auto first = store_->Outbox().Claim(10, kT0, kLease);
+    ASSERT_THAT(first, IsOk());
+    ASSERT_THAT(ActionKeys(*first), ElementsAre("a1", "b1", "k"));
+    for (const auto& c : *first) {
+        ASSERT_THAT(
+            store_->Outbox().Fail(Fence{c.id, c.attempt}, "ACCESS_DENIED " + c.action.idempotency_key, std::nullopt),
+            IsOk());
+    }
+    auto later = store_->Outbox().Claim(10, kT0, kLease);
+    ASSERT_THAT(later, IsOk());
+    ASSERT_THAT(ActionKeys(*later), ElementsAre("a2", "b0"));
+    for (const auto& c : *later) {  // a newer write of ticket a, a notification about ticket b
+        ASSERT_THAT(store_->Outbox().Complete(Fence{c.id, 1}, kT0), IsOk());
+    }
+
+    auto dead = store_->Outbox().ListDead(kMember, 10);
+    ASSERT_THAT(dead, IsOk());
+    ASSERT_EQ(dead->size(), 3U);
+    EXPECT_EQ(dead->at(0).claimed.action.idempotency_key, "a1");
+    EXPECT_TRUE(dead->at(0).superseded) << "a2, the same method, went out after it";
+    EXPECT_EQ(dead->at(1).claimed.action.idempotency_key, "b1");
+    EXPECT_FALSE(dead->at(1).superseded) << "a notification overwrites nothing";
+    EXPECT_EQ(dead->at(1).last_error, "ACCESS_DENIED b1");
+    EXPECT_EQ(dead->at(1).claimed.tries, 1);
+    EXPECT_FALSE(dead->at(2).superseded) << "actions without a ticket are not ordered";
+    auto elsewhere = store_->Outbox().ListDead("m-other", 10);
+    ASSERT_THAT(elsewhere, IsOk());
+    EXPECT_THAT(*elsewhere, IsEmpty());
+
+    ASSERT_THAT(store_->Outbox().Enqueue({Action("b2", "s/b", kT0)}), IsOk());  // queued while b1 was dead
+    auto revived = store_->Outbox().Revive(kMember, {}, kT0 + kMinuteMs);
+    ASSERT_THAT(revived, IsOk());
+    EXPECT_EQ(*revived, 2);
+    auto superseded = store_->Outbox().Revive(kMember, {dead->at(0).claimed.id}, kT0 + kMinuteMs);
+    ASSERT_THAT(superseded, IsOk());
+    EXPECT_EQ(*superseded, 0);
+
+    auto early = store_->Outbox().Claim(10, kT0 + kMinuteMs - 1, kLease);
+    ASSERT_THAT(early, IsOk());
+    EXPECT_THAT(ActionKeys(*early), IsEmpty()) << "revived for the instant given, b2 waiting behind b1";
+    auto again = store_->Outbox().Claim(10, kT0 + kMinuteMs, kLease);
+    ASSERT_THAT(again, IsOk());
+    ASSERT_THAT(ActionKeys(*again), ElementsAre("b1", "k"));
+    EXPECT_EQ(again->front().attempt, 2) << "attempt numbers go on counting";
+    EXPECT_EQ(again->front().tries, 1) << "the retry policy counts afresh";
+    EXPECT_THAT(store_->Outbox().Complete(Fence{again->front().id, 1}, kT0), HasErrc(Errc::kLeaseLost));
+    auto still = store_->Outbox().ListDead(kMember, 10);
+    ASSERT_THAT(still, IsOk());
+    ASSERT_EQ(still->size(), 1U);
+    EXPECT_EQ(still->front().claimed.action.idempotency_key, "a1");
+}
+
 TEST_P(OutboxRepoTest, DepthOfCountsOnePortalsActionsUnderAKeyPrefix) {
     ASSERT_THAT(store_->Outbox().Enqueue({Action("m-acme/kpi/month:2026-03:all/add", "m-acme/kpi/a", kT0),
                                           Action("m-acme/kpi/year:2026:all/add", "m-acme/kpi/b", kT0),

@@ -1,2 +1,0 @@
--- Twin of schemas/sqlite/0006_inbox_revive.sql: the tries since the last revive are attempts - attempts_base.
-ALTER TABLE inbox ADD COLUMN attempts_base BIGINT NOT NULL DEFAULT 0;
