@@ -93,7 +93,8 @@ std::unique_ptr<store::Store> OpenStore(const app::Config& config, const Clock& 
     return db;
 }
 
-// The store's side of /metrics, read at scrape time: the inbox depth by state and the group-commit counters.
+// The store's side of /metrics, read at scrape time: the inbox and outbox depths by state and the group-commit
+// counters.
 // (The b24 clients count their calls, errors and bucket waits in the same registry as they go.)
 void RegisterStoreMetrics(metrics::Registry& registry, store::Store& db) {
     using Pick = std::int64_t (*)(const store::InboxDepth&);
@@ -108,6 +109,22 @@ void RegisterStoreMetrics(metrics::Registry& registry, store::Store& db) {
                                   {{"state", state}},
                                   [&db, pick = pick]() -> double {
                                       auto depth = db.Inbox().Depth();
+                                      return depth ? static_cast<double>(pick(*depth)) : -1.0;
+                                  });
+    }
+    // Dead actions are calls Bitrix24 never got: an alert on them, then /_admin/outbox/dead, is how anyone learns.
+    using OutboxPick = std::int64_t (*)(const store::OutboxDepth&);
+    const std::pair<const char*, OutboxPick> outbox_states[] = {
+        {"pending", [](const store::OutboxDepth& d) { return d.pending; }},
+        {"leased", [](const store::OutboxDepth& d) { return d.leased; }},
+        {"dead", [](const store::OutboxDepth& d) { return d.dead; }},
+    };
+    for (const auto& [state, pick] : outbox_states) {
+        registry.SetGaugeCallback("dispatch_outbox_depth",
+                                  "Outbox actions by state (done ones are not counted)",
+                                  {{"state", state}},
+                                  [&db, pick = pick]() -> double {
+                                      auto depth = db.Outbox().Depth();
                                       return depth ? static_cast<double>(pick(*depth)) : -1.0;
                                   });
     }

@@ -615,6 +615,11 @@ TEST_F(Flows, ActionsThePortalRefusedAreListedAndSentAgainWhenRevived) {
         EXPECT_FALSE(row.at("superseded").as_bool()) << "nothing of this ticket went out after it";
     }
     EXPECT_NE(json::IntAt(Item(id), "assignedById"), 25);
+    auto metrics = client_.Get(service_ + "/metrics");
+    ASSERT_TRUE(metrics);
+    EXPECT_THAT(metrics->body,
+                HasSubstr(fmt::format("dispatch_outbox_depth{{state=\"dead\"}} {}", dead.at("dead").as_array().size())))
+        << "what an alert would watch";
 
     ASSERT_EQ(Admin("faults", bj::object{{"clear", true}}).at("status").as_int64(), 200);
     auto revived =
