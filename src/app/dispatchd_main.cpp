@@ -9,6 +9,8 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -93,41 +95,41 @@ std::unique_ptr<store::Store> OpenStore(const app::Config& config, const Clock& 
     return db;
 }
 
+// One gauge per state of a queue's depth, read at scrape time; -1 when the store cannot say.
+template <class Depth>
+void RegisterDepthGauges(metrics::Registry& registry,
+                         const char* name,
+                         const char* help,
+                         std::function<Result<Depth>()> read,
+                         std::initializer_list<std::pair<const char*, std::int64_t Depth::*>> states) {
+    for (const auto& [state, member] : states) {
+        registry.SetGaugeCallback(name, help, {{"state", state}}, [read, member = member]() -> double {
+            auto depth = read();
+            return depth ? static_cast<double>((*depth).*member) : -1.0;
+        });
+    }
+}
+
 // The store's side of /metrics, read at scrape time: the inbox and outbox depths by state and the group-commit
-// counters.
-// (The b24 clients count their calls, errors and bucket waits in the same registry as they go.)
+// counters. (The b24 clients count their calls, errors and bucket waits in the same registry as they go.)
 void RegisterStoreMetrics(metrics::Registry& registry, store::Store& db) {
-    using Pick = std::int64_t (*)(const store::InboxDepth&);
-    const std::pair<const char*, Pick> states[] = {
-        {"pending", [](const store::InboxDepth& d) { return d.pending; }},
-        {"claimed", [](const store::InboxDepth& d) { return d.claimed; }},
-        {"dead", [](const store::InboxDepth& d) { return d.dead; }},
-    };
-    for (const auto& [state, pick] : states) {
-        registry.SetGaugeCallback("dispatch_inbox_depth",
-                                  "Inbox rows by state (done rows are not counted)",
-                                  {{"state", state}},
-                                  [&db, pick = pick]() -> double {
-                                      auto depth = db.Inbox().Depth();
-                                      return depth ? static_cast<double>(pick(*depth)) : -1.0;
-                                  });
-    }
+    RegisterDepthGauges<store::InboxDepth>(
+        registry,
+        "dispatch_inbox_depth",
+        "Inbox rows by state (done rows are not counted)",
+        [&db] { return db.Inbox().Depth(); },
+        {{"pending", &store::InboxDepth::pending},
+         {"claimed", &store::InboxDepth::claimed},
+         {"dead", &store::InboxDepth::dead}});
     // Dead actions are calls Bitrix24 never got: an alert on them, then /_admin/outbox/dead, is how anyone learns.
-    using OutboxPick = std::int64_t (*)(const store::OutboxDepth&);
-    const std::pair<const char*, OutboxPick> outbox_states[] = {
-        {"pending", [](const store::OutboxDepth& d) { return d.pending; }},
-        {"leased", [](const store::OutboxDepth& d) { return d.leased; }},
-        {"dead", [](const store::OutboxDepth& d) { return d.dead; }},
-    };
-    for (const auto& [state, pick] : outbox_states) {
-        registry.SetGaugeCallback("dispatch_outbox_depth",
-                                  "Outbox actions by state (done ones are not counted)",
-                                  {{"state", state}},
-                                  [&db, pick = pick]() -> double {
-                                      auto depth = db.Outbox().Depth();
-                                      return depth ? static_cast<double>(pick(*depth)) : -1.0;
-                                  });
-    }
+    RegisterDepthGauges<store::OutboxDepth>(
+        registry,
+        "dispatch_outbox_depth",
+        "Outbox actions by state (done ones are not counted)",
+        [&db] { return db.Outbox().Depth(); },
+        {{"pending", &store::OutboxDepth::pending},
+         {"leased", &store::OutboxDepth::leased},
+         {"dead", &store::OutboxDepth::dead}});
     using StatPick = std::uint64_t (*)(const store::GroupCommitStats&);
     const std::tuple<const char*, const char*, StatPick> stats[] = {
         {"dispatch_inbox_commit_transactions",

@@ -183,9 +183,9 @@ std::optional<std::vector<std::int64_t>> ReviveIds(const http::Request& request)
     return ids;
 }
 
-// GET .../dead and POST .../revive of one queue: list(member, limit) → the JSON rows; revive(member, ids) → how
-// many came back.
-template <class List, class Revive>
+// GET .../dead and POST .../revive of one queue: list(member, limit) → its dead rows, each shown as row(dead);
+// revive(member, ids) → how many came back.
+template <class List, class Row, class Revive>
 void AddDeadLetterRoutes(
     http::Router& router,
     const std::string& queue,
@@ -193,21 +193,26 @@ void AddDeadLetterRoutes(
         for_portal,
     Runtime& runtime,
     List list,
+    Row row,
     Revive revive) {
     router.Add("GET",
                "/_admin/" + queue + "/dead",
-               for_portal([list](const http::Request& request, const std::string& member, http::Respond respond) {
+               for_portal([list, row](const http::Request& request, const std::string& member, http::Respond respond) {
                    const auto limit = DeadLimit(request);
                    if (!limit) {
                        respond(Problem(400, fmt::format("limit must be 1 to {}", kMaxDeadListed)));
                        return;
                    }
-                   Result<bj::array> rows = list(member, *limit);
-                   if (!rows) {
-                       respond(FromError(rows.error()));
+                   auto dead = list(member, *limit);
+                   if (!dead) {
+                       respond(FromError(dead.error()));
                        return;
                    }
-                   respond(http::Response::Json(200, json::Dump(bj::object{{"dead", std::move(*rows)}})));
+                   bj::array rows;
+                   for (const auto& d : *dead) {
+                       rows.push_back(row(d));
+                   }
+                   respond(http::Response::Json(200, json::Dump(bj::object{{"dead", std::move(rows)}})));
                }));
     router.Add(
         "POST",
@@ -365,24 +370,17 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
         "inbox",
         for_portal,
         runtime,
-        [&runtime](const std::string& member, int limit) -> Result<bj::array> {
-            auto dead = runtime.Store().Inbox().ListDead(member, limit);
-            if (!dead) {
-                return dead.error();
-            }
-            bj::array rows;
-            for (const auto& d : *dead) {
-                rows.push_back(bj::object{{"id", d.id},
-                                          {"kind", store::ToString(d.event.kind)},
-                                          {"event", d.event.event_name},
-                                          {"entity_type_id", d.event.entity_type_id},
-                                          {"item_id", d.event.item_id},
-                                          {"received_at", FormatIso8601(d.event.received_at)},
-                                          {"dead_at", FormatIso8601(d.dead_at)},
-                                          {"tries", d.tries},
-                                          {"last_error", d.last_error}});
-            }
-            return rows;
+        [&runtime](const std::string& member, int limit) { return runtime.Store().Inbox().ListDead(member, limit); },
+        [](const store::DeadLetter& d) {
+            return bj::object{{"id", d.id},
+                              {"kind", store::ToString(d.event.kind)},
+                              {"event", d.event.event_name},
+                              {"entity_type_id", d.event.entity_type_id},
+                              {"item_id", d.event.item_id},
+                              {"received_at", FormatIso8601(d.event.received_at)},
+                              {"dead_at", FormatIso8601(d.dead_at)},
+                              {"tries", d.tries},
+                              {"last_error", d.last_error}};
         },
         [&runtime](const std::string& member, const std::vector<std::int64_t>& ids) {
             return runtime.Store().Inbox().Revive(member, ids, runtime.Now());
@@ -392,26 +390,19 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
         "outbox",
         for_portal,
         runtime,
-        [&runtime](const std::string& member, int limit) -> Result<bj::array> {
-            auto dead = runtime.Store().Outbox().ListDead(member, limit);
-            if (!dead) {
-                return dead.error();
-            }
-            bj::array rows;
-            for (const auto& d : *dead) {
-                const store::OutboxAction& a = d.claimed.action;
-                auto params = json::Parse(a.params);
-                rows.push_back(bj::object{{"id", d.claimed.id},
-                                          {"key", a.idempotency_key},
-                                          {"method", a.method},
-                                          {"params", params ? *params : bj::value(a.params)},
-                                          {"subject", a.subject},
-                                          {"created_at", FormatIso8601(a.created_at)},
-                                          {"tries", d.claimed.tries},
-                                          {"last_error", d.last_error},
-                                          {"superseded", d.superseded}});
-            }
-            return rows;
+        [&runtime](const std::string& member, int limit) { return runtime.Store().Outbox().ListDead(member, limit); },
+        [](const store::DeadAction& d) {
+            const store::OutboxAction& a = d.claimed.action;
+            auto params = json::Parse(a.params);
+            return bj::object{{"id", d.claimed.id},
+                              {"key", a.idempotency_key},
+                              {"method", a.method},
+                              {"params", params ? *params : bj::value(a.params)},
+                              {"subject", a.subject},
+                              {"created_at", FormatIso8601(a.created_at)},
+                              {"tries", d.claimed.tries},
+                              {"last_error", d.last_error},
+                              {"superseded", d.superseded}};
         },
         [&runtime](const std::string& member, const std::vector<std::int64_t>& ids) {
             return runtime.Store().Outbox().Revive(member, ids, runtime.Now());

@@ -472,7 +472,7 @@ public:
     Result<std::int64_t> Revive(std::string_view member_id, const std::vector<std::int64_t>& ids, TimeMs now) override {
         return db_.WriteValue<std::int64_t>([&](Session& s) -> Result<std::int64_t> {
             std::vector<std::int64_t> revivable;
-            const auto pick = [&](std::optional<std::int64_t> id) -> Result<void> {
+            auto ran = sql::ForIdsOrAll(ids, [&](std::optional<std::int64_t> id) -> Result<void> {
                 auto rows = s.Run(sql::kOutboxRevivable, member_id, id);
                 if (!rows) {
                     return rows.error();
@@ -481,16 +481,9 @@ public:
                     revivable.push_back(r.Int64(0));
                 }
                 return {};
-            };
-            if (ids.empty()) {
-                if (auto all = pick(std::nullopt); !all) {
-                    return all.error();
-                }
-            }
-            for (const std::int64_t id : ids) {
-                if (auto one = pick(id); !one) {
-                    return one.error();
-                }
+            });
+            if (!ran) {
+                return ran.error();
             }
             std::int64_t revived = 0;
             for (const std::int64_t id : revivable) {

@@ -42,6 +42,19 @@ Result<void> Done(const Result<QueryResult>& result) {
     return {};
 }
 
+Result<void> ForIdsOrAll(const std::vector<std::int64_t>& ids,
+                         const std::function<Result<void>(std::optional<std::int64_t>)>& each) {
+    if (ids.empty()) {
+        return each(std::nullopt);
+    }
+    for (const std::int64_t id : ids) {
+        if (auto done = each(id); !done) {
+            return done;
+        }
+    }
+    return {};
+}
+
 Result<void> RequireHeld(const Result<QueryResult>& result,
                          std::string_view what,
                          std::int64_t id,

@@ -88,6 +88,11 @@ Result<std::vector<T>> MapRowsChecked(const Result<QueryResult>& result, F read)
 
 // The statement's error, if it failed.
 Result<void> Done(const Result<QueryResult>& result);
+
+// For statements that take one id or NULL for "all": runs each(nullopt) when `ids` is empty, else each(id) per id,
+// until one fails.
+Result<void> ForIdsOrAll(const std::vector<std::int64_t>& ids,
+                         const std::function<Result<void>(std::optional<std::int64_t>)>& each);
 // As Done, and kLeaseLost when a fenced UPDATE/DELETE changed no row: the claim `what id` at `attempt` was taken
 // over or finished meanwhile.
 Result<void> RequireHeld(const Result<QueryResult>& result,

@@ -196,23 +196,16 @@ public:
     Result<std::int64_t> Revive(std::string_view member_id, const std::vector<std::int64_t>& ids, TimeMs now) override {
         return b_.WriteValue<std::int64_t>([&](Session& s) -> Result<std::int64_t> {
             std::int64_t revived = 0;
-            const auto revive = [&](std::optional<std::int64_t> id) -> Result<void> {
+            auto ran = sql::ForIdsOrAll(ids, [&](std::optional<std::int64_t> id) -> Result<void> {
                 auto done = s.Run(sql::kReviveInbox, std::string(member_id), now, id);
                 if (!done) {
                     return done.error();
                 }
                 revived += done->affected;
                 return {};
-            };
-            if (ids.empty()) {
-                if (auto all = revive(std::nullopt); !all) {
-                    return all.error();
-                }
-            }
-            for (const std::int64_t id : ids) {
-                if (auto one = revive(id); !one) {
-                    return one.error();
-                }
+            });
+            if (!ran) {
+                return ran.error();
             }
             return revived;
         });

@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 namespace dispatch::testing {
 
@@ -20,8 +22,11 @@ ChildProcess::~ChildProcess() {
     }
 }
 
-bool ChildProcess::Start(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                         const std::string& stderr_path, std::chrono::milliseconds timeout, std::string& error) {
+bool ChildProcess::Start(const std::vector<std::string>& argv,
+                         const std::vector<std::string>& env,
+                         const std::string& stderr_path,
+                         std::chrono::milliseconds timeout,
+                         std::string& error) {
     // A restarted child (the same object started again) reports its own start line, not the previous one's.
     first_line_.clear();
     if (stdout_fd_ >= 0) {
@@ -66,8 +71,8 @@ bool ChildProcess::Start(const std::vector<std::string>& argv, const std::vector
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     char c;
     while (true) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                                std::chrono::steady_clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) {
             error = "no start line within the timeout";
             return false;
@@ -110,6 +115,53 @@ int ChildProcess::Stop(int sig, std::chrono::milliseconds timeout) {
     ::waitpid(pid_, &status, 0);
     pid_ = -1;
     return -1;
+}
+
+Finished RunToEnd(const std::vector<std::string>& argv,
+                  const std::vector<std::string>& env,
+                  const std::string& dir,
+                  std::chrono::milliseconds timeout) {
+    const std::string out = dir + "/out.txt";
+    const std::string err = dir + "/err.txt";
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ::dup2(o, 1);
+        ::dup2(e, 2);
+        for (const auto& kv : env) {
+            ::putenv(const_cast<char*>(kv.c_str()));
+        }
+        std::vector<char*> args;
+        for (const auto& a : argv) {
+            args.push_back(const_cast<char*>(a.c_str()));
+        }
+        args.push_back(nullptr);
+        ::execv(args[0], args.data());
+        ::_exit(127);
+    }
+    Finished finished;
+    int status = 0;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (::waitpid(pid, &status, WNOHANG) != pid) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, &status, 0);
+            finished.timed_out = true;
+            break;
+        }
+        ::usleep(2000);  // a process of our own finishing: nothing to be woken by
+    }
+    finished.exit = !finished.timed_out && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    const auto slurp = [](const std::string& path) {
+        std::ifstream in(path);
+        std::stringstream text;
+        text << in.rdbuf();
+        return text.str();
+    };
+    finished.out = slurp(out);
+    finished.err = slurp(err);
+    return finished;
 }
 
 }  // namespace dispatch::testing

@@ -1,6 +1,6 @@
 #pragma once
-// Runs one of our executables as a child process for integration tests (dispatchd, b24emu): reads the JSON line
-// it prints on start, and can SIGTERM or SIGKILL it.
+// Runs one of our executables as a child process for integration tests: a service (dispatchd, b24emu) whose JSON
+// start line it reads and which it can SIGTERM or SIGKILL, or a command (dispatchctl) run to its end.
 
 #include <sys/types.h>
 
@@ -19,8 +19,11 @@ public:
 
     // Starts `argv[0]` with `argv`, extra environment `env` ("K=V"), stderr to `stderr_path` (or inherited when
     // empty). Returns false (with `error`) when it cannot start or prints no line within `timeout`.
-    bool Start(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-               const std::string& stderr_path, std::chrono::milliseconds timeout, std::string& error);
+    bool Start(const std::vector<std::string>& argv,
+               const std::vector<std::string>& env,
+               const std::string& stderr_path,
+               std::chrono::milliseconds timeout,
+               std::string& error);
 
     const std::string& FirstLine() const { return first_line_; }
     pid_t Pid() const { return pid_; }
@@ -34,5 +37,20 @@ private:
     int stdout_fd_ = -1;
     std::string first_line_;
 };
+
+// What a command run to its end left: its exit code (-1 when it did not exit normally) and what it printed.
+struct Finished {
+    int exit = -1;
+    std::string out;
+    std::string err;
+    bool timed_out = false;  // killed after `timeout`
+};
+
+// Runs `argv` (argv[0] a path) with the extra environment `env` ("K=V") until it exits, at most `timeout`; stdout
+// and stderr pass through out.txt and err.txt in `dir`.
+Finished RunToEnd(const std::vector<std::string>& argv,
+                  const std::vector<std::string>& env,
+                  const std::string& dir,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 }  // namespace dispatch::testing

@@ -1,9 +1,6 @@
 // `dispatchctl backup` as a real process over a real SQLite store that stays open meanwhile (as under dispatchd):
 // the one line it prints, the exit codes a script relies on, and that it never echoes a secret of the config.
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <csignal>
@@ -15,6 +12,7 @@
 #include "core/json.hpp"
 #include "store/sqlite.hpp"
 #include "store/store.hpp"
+#include "support/process.hpp"
 #include "support/test_support.hpp"
 
 namespace dispatch {
@@ -29,11 +27,7 @@ using ::testing::Not;
 
 constexpr const char* kHookKey = "hook-key-that-must-never-be-printed";
 
-struct Ran {
-    int exit = -1;
-    std::string out;
-    std::string err;
-};
+using Ran = dispatch::testing::Finished;
 
 std::string Slurp(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -53,32 +47,13 @@ protected:
     // Runs dispatchctl with `args` to its end (60 s at most), stdout and stderr in files; the config's hook key
     // variable is set so a leak of it would show.
     Ran Ctl(const std::vector<std::string>& args) {
-        const std::string out = dir_.File("out.txt");
-        const std::string err = dir_.File("err.txt");
-        const std::string env = std::string("DISPATCH_TEST_BACKUP_HOOK_KEY=") + kHookKey;
-        const pid_t pid = fork();
-        if (pid == 0) {
-            const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-            const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-            dup2(o, 1);
-            dup2(e, 2);
-            putenv(const_cast<char*>(env.c_str()));
-            std::vector<char*> argv{const_cast<char*>(DISPATCHCTL_BIN)};
-            for (const auto& a : args) {
-                argv.push_back(const_cast<char*>(a.c_str()));
-            }
-            argv.push_back(nullptr);
-            execv(argv[0], argv.data());
-            _exit(127);
-        }
-        int status = 0;
-        if (!dispatch::testing::WaitFor(
-                [&] { return waitpid(pid, &status, WNOHANG) == pid; }, 60s, "dispatchctl to exit")) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
+        std::vector<std::string> argv{DISPATCHCTL_BIN};
+        argv.insert(argv.end(), args.begin(), args.end());
+        last_ = dispatch::testing::RunToEnd(
+            argv, {std::string("DISPATCH_TEST_BACKUP_HOOK_KEY=") + kHookKey}, dir_.Path().string());
+        if (last_.timed_out) {
             ADD_FAILURE() << "dispatchctl did not finish";
         }
-        last_ = Ran{.exit = WIFEXITED(status) ? WEXITSTATUS(status) : -1, .out = Slurp(out), .err = Slurp(err)};
         return last_;
     }
 

@@ -28,6 +28,7 @@
 #include "support/b24emu.hpp"
 #include "support/process.hpp"
 #include "support/test_support.hpp"
+#include "support/tls_peer.hpp"
 
 namespace dispatch {
 namespace {
@@ -320,14 +321,7 @@ std::string ServedCommonName(const std::string& base) {
     if (!ec) {
         stream.handshake(net::ssl::stream_base::client, ec);
     }
-    X509* peer = ec ? nullptr : SSL_get1_peer_certificate(stream.native_handle());
-    if (peer == nullptr) {
-        return "";
-    }
-    std::array<char, 256> cn{};
-    const int n = X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn.data(), cn.size());
-    X509_free(peer);
-    return n > 0 ? std::string(cn.data(), static_cast<std::size_t>(n)) : "";
+    return ec ? std::string() : testing::PeerCommonName(stream.native_handle());
 }
 
 TEST_F(DispatchdTest, SighupReloadsTheCertificateAndABrokenOneLeavesTheServedOneInPlace) {

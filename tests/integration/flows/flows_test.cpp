@@ -326,6 +326,32 @@ protected:
     bj::value Sla(std::int64_t id) {
         return Get(fmt::format("{}/api/v1/portals/{}/tickets/{}/sla", service_, member_, id));
     }
+    // The portal answers the next `times` calls of `method` with HTTP 400 and `error`.
+    void Refuse(const std::string& method, const std::string& error, int times) {
+        auto faults = Admin("faults",
+                            bj::object{{"fail",
+                                        bj::object{{"method", method},
+                                                   {"status", 400},
+                                                   {"error", error},
+                                                   {"error_description", "refused by the test"},
+                                                   {"times", times}}}});
+        ASSERT_EQ(faults.at("status").as_int64(), 200) << json::Dump(faults);
+    }
+    // GET /_admin/{queue}/dead of this portal: its rows (none when the answer has none).
+    bj::array DeadLetters(const std::string& queue) {
+        const bj::value dead = Get(fmt::format("{}/_admin/{}/dead?member_id={}", service_, queue, member_));
+        const bj::value* rows = json::Find(dead, "dead");
+        return rows != nullptr && rows->is_array() ? rows->as_array() : bj::array{};
+    }
+    // POST /_admin/{queue}/revive of this portal (`query`: "&ids=..."): the status and the body.
+    std::pair<int, bj::value> Revive(const std::string& queue, const std::string& query = "") {
+        auto r = client_.Post(fmt::format("{}/_admin/{}/revive?member_id={}{}", service_, queue, member_, query),
+                              "",
+                              "text/plain",
+                              Auth());
+        EXPECT_TRUE(r);
+        return r ? std::pair{r->status, ParseOrText(r->body)} : std::pair{0, bj::value()};
+    }
     int Count(const bj::value& list, const std::function<bool(const bj::value&)>& pred) {
         int n = 0;
         if (list.is_array()) {
@@ -545,18 +571,10 @@ TEST_F(Flows, EscalationLandsThroughA503StormAndAnExpiredToken) {
 }
 
 TEST_F(Flows, AFailingEventIsTriedForHoursThenListedAsDeadAndRevivedOnceThePortalIsBack) {
-    // The portal refuses every batch (the service's reads of items and their history) until told otherwise, for
-    // longer than the retry policy waits.
-    auto faults = Admin("faults",
-                        bj::object{{"fail",
-                                    bj::object{{"method", "batch"},
-                                               {"status", 400},
-                                               {"error", "ERROR_CORE"},
-                                               {"error_description", "the portal is broken"},
-                                               {"times", 1000}}}});
-    ASSERT_EQ(faults.at("status").as_int64(), 200) << json::Dump(faults);
+    // The portal refuses every batch (the service's reads of items and their history) for longer than the retry
+    // policy waits.
+    Refuse("batch", "ERROR_CORE", 1000);
     const auto id = File("1C: cannot post the March invoice", "1C", "NORMAL");
-    const std::string dead_url = fmt::format("{}/_admin/inbox/dead?member_id={}", service_, member_);
     // The default policy: 20 tries, 1 s, 2 s, 4 s ... then 15 min apart, about two and a half hours in all. The
     // clock moves in 2-minute steps, each of which wakes the worker.
     const auto advance_to_minute = [&](int from, int to) {
@@ -565,11 +583,11 @@ TEST_F(Flows, AFailingEventIsTriedForHoursThenListedAsDeadAndRevivedOnceThePorta
         }
     };
     advance_to_minute(1, 121);
-    EXPECT_TRUE(Get(dead_url).at("dead").as_array().empty()) << "still being tried after two hours";
+    EXPECT_TRUE(DeadLetters("inbox").empty()) << "still being tried after two hours";
     advance_to_minute(123, 211);
-    const bj::value dead = Get(dead_url);
-    ASSERT_TRUE(json::Find(dead, "dead") != nullptr && !dead.at("dead").as_array().empty()) << json::Dump(dead);
-    for (const auto& row : dead.at("dead").as_array()) {
+    const bj::array dead = DeadLetters("inbox");
+    ASSERT_FALSE(dead.empty());
+    for (const auto& row : dead) {
         EXPECT_EQ(json::IntAt(row, "item_id"), id) << json::Dump(row);
         EXPECT_EQ(json::IntAt(row, "tries"), 20) << json::Dump(row);
         EXPECT_THAT(json::StringAt(row, "last_error").value_or(""), HasSubstr("ERROR_CORE")) << json::Dump(row);
@@ -577,61 +595,43 @@ TEST_F(Flows, AFailingEventIsTriedForHoursThenListedAsDeadAndRevivedOnceThePorta
     EXPECT_NE(json::IntAt(Item(id), "assignedById"), 25) << "nothing could be routed while the portal was down";
 
     ASSERT_EQ(Admin("faults", bj::object{{"clear", true}}).at("status").as_int64(), 200);
-    auto revived =
-        client_.Post(fmt::format("{}/_admin/inbox/revive?member_id={}", service_, member_), "", "text/plain", Auth());
-    ASSERT_TRUE(revived);
-    ASSERT_EQ(revived->status, 200) << revived->body;
-    EXPECT_EQ(json::IntAt(*json::Parse(revived->body), "revived"),
-              static_cast<std::int64_t>(dead.at("dead").as_array().size()));
+    const auto [status, revived] = Revive("inbox");
+    ASSERT_EQ(status, 200) << json::Dump(revived);
+    EXPECT_EQ(json::IntAt(revived, "revived"), static_cast<std::int64_t>(dead.size()));
     AdvanceTo(At("2026-03-02T09:33:00Z"));
 
     EXPECT_EQ(json::IntAt(Item(id), "assignedById"), 25) << "1C goes to the 1C specialist, late but routed";
-    EXPECT_TRUE(Get(dead_url).at("dead").as_array().empty());
-    auto refused =
-        client_.Post(service_ + "/_admin/inbox/revive?member_id=" + member_ + "&ids=1,x", "", "text/plain", Auth());
-    ASSERT_TRUE(refused);
-    EXPECT_EQ(refused->status, 400) << refused->body;
+    EXPECT_TRUE(DeadLetters("inbox").empty());
+    EXPECT_EQ(Revive("inbox", "&ids=1,x").first, 400);
 }
 
 TEST_F(Flows, ActionsThePortalRefusedAreListedAndSentAgainWhenRevived) {
-    auto faults = Admin("faults",
-                        bj::object{{"fail",
-                                    bj::object{{"method", "crm.item.update"},
-                                               {"status", 400},
-                                               {"error", "ACCESS_DENIED"},
-                                               {"error_description", "Access denied"},
-                                               {"times", 100}}}});
-    ASSERT_EQ(faults.at("status").as_int64(), 200) << json::Dump(faults);
+    Refuse("crm.item.update", "ACCESS_DENIED", 100);
     const auto id = File("1C: cannot post the March invoice", "1C", "NORMAL");
     AdvanceTo(At("2026-03-02T06:01:00Z"));
 
-    const std::string dead_url = fmt::format("{}/_admin/outbox/dead?member_id={}", service_, member_);
-    const bj::value dead = Get(dead_url);
-    ASSERT_TRUE(json::Find(dead, "dead") != nullptr && !dead.at("dead").as_array().empty()) << json::Dump(dead);
-    for (const auto& row : dead.at("dead").as_array()) {
+    const bj::array dead = DeadLetters("outbox");
+    ASSERT_FALSE(dead.empty());
+    for (const auto& row : dead) {
         EXPECT_EQ(json::StringAt(row, "method"), "crm.item.update") << json::Dump(row);
         EXPECT_EQ(json::IntAt(row, "tries"), 1) << "a refusal is not retried: " << json::Dump(row);
         EXPECT_THAT(json::StringAt(row, "last_error").value_or(""), HasSubstr("ACCESS_DENIED")) << json::Dump(row);
-        EXPECT_FALSE(row.at("superseded").as_bool()) << "nothing of this ticket went out after it";
+        EXPECT_FALSE(row.at("superseded").as_bool()) << "no later update of this ticket went out";
     }
     EXPECT_NE(json::IntAt(Item(id), "assignedById"), 25);
     auto metrics = client_.Get(service_ + "/metrics");
     ASSERT_TRUE(metrics);
-    EXPECT_THAT(metrics->body,
-                HasSubstr(fmt::format("dispatch_outbox_depth{{state=\"dead\"}} {}", dead.at("dead").as_array().size())))
+    EXPECT_THAT(metrics->body, HasSubstr(fmt::format("dispatch_outbox_depth{{state=\"dead\"}} {}", dead.size())))
         << "what an alert would watch";
 
     ASSERT_EQ(Admin("faults", bj::object{{"clear", true}}).at("status").as_int64(), 200);
-    auto revived =
-        client_.Post(fmt::format("{}/_admin/outbox/revive?member_id={}", service_, member_), "", "text/plain", Auth());
-    ASSERT_TRUE(revived);
-    ASSERT_EQ(revived->status, 200) << revived->body;
-    EXPECT_EQ(json::IntAt(*json::Parse(revived->body), "revived"),
-              static_cast<std::int64_t>(dead.at("dead").as_array().size()));
+    const auto [status, revived] = Revive("outbox");
+    ASSERT_EQ(status, 200) << json::Dump(revived);
+    EXPECT_EQ(json::IntAt(revived, "revived"), static_cast<std::int64_t>(dead.size()));
     AdvanceTo(At("2026-03-02T06:02:00Z"));
 
     EXPECT_EQ(json::IntAt(Item(id), "assignedById"), 25) << "1C goes to the 1C specialist once the portal lets us";
-    EXPECT_TRUE(Get(dead_url).at("dead").as_array().empty());
+    EXPECT_TRUE(DeadLetters("outbox").empty());
 }
 
 // The same people doing the same things, once with every event delivered and once with 30% of them dropped by the

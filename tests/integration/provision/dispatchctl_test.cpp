@@ -1,15 +1,11 @@
 // `dispatchctl provision` as a real process against b24emu (a real process too): exit codes a script relies on,
 // the plan and progress it prints, the failure message, and the layout it stores in a real SQLite store when run
 // with dispatchd's config (OAuth tokens from the store) or with an incoming webhook plus --store.
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
 #include <random>
-#include <sstream>
 
 #include "core/clock.hpp"
 #include "core/json.hpp"
@@ -18,6 +14,7 @@
 #include "provision/layout.hpp"
 #include "store/pg.hpp"
 #include "store/store.hpp"
+#include "support/process.hpp"
 #include "support/test_support.hpp"
 
 namespace dispatch::provision {
@@ -28,52 +25,14 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct Ran {
-    int exit = -1;
-    std::string out;
-    std::string err;
-};
+using Ran = dispatch::testing::Finished;
 
-std::string Slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-// Runs `argv` to its end (60 s at most) with stdout and stderr in files; `env` is added to the environment.
+// Runs `argv` to its end (60 s at most); `env` is added to the environment.
 Ran RunProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& dir) {
-    const std::string out = dir + "/out.txt";
-    const std::string err = dir + "/err.txt";
-    const pid_t pid = fork();
-    if (pid == 0) {
-        const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(o, 1);
-        dup2(e, 2);
-        for (const auto& kv : env) {
-            putenv(const_cast<char*>(kv.c_str()));
-        }
-        std::vector<char*> args;
-        for (const auto& a : argv) {
-            args.push_back(const_cast<char*>(a.c_str()));
-        }
-        args.push_back(nullptr);
-        execv(args[0], args.data());
-        _exit(127);
-    }
-    Ran ran;
-    int status = 0;
-    const bool exited =
-        dispatch::testing::WaitFor([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 60s, "dispatchctl to exit");
-    if (!exited) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
+    Ran ran = dispatch::testing::RunToEnd(argv, env, dir);
+    if (ran.timed_out) {
         ADD_FAILURE() << "dispatchctl did not finish";
     }
-    ran.exit = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    ran.out = Slurp(out);
-    ran.err = Slurp(err);
     return ran;
 }
 

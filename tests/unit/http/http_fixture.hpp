@@ -3,9 +3,6 @@
 // (scripts/gen-test-certs.sh at configure time), a verifying client, and a raw TLS connection for sending bytes
 // no well-behaved client would send.
 
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-
 #include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -20,6 +17,7 @@
 #include "http/client.hpp"
 #include "http/server.hpp"
 #include "support/test_support.hpp"
+#include "support/tls_peer.hpp"
 
 namespace dispatch::http::testing {
 
@@ -91,16 +89,7 @@ public:
     void Write(const std::string& bytes) { boost::asio::write(stream_, boost::asio::buffer(bytes)); }
 
     // The CN of the certificate the server presented ("" when none).
-    std::string PeerCommonName() {
-        X509* peer = SSL_get1_peer_certificate(stream_.native_handle());
-        if (peer == nullptr) {
-            return "";
-        }
-        std::array<char, 256> cn{};
-        const int n = X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn.data(), cn.size());
-        X509_free(peer);
-        return n > 0 ? std::string(cn.data(), static_cast<std::size_t>(n)) : "";
-    }
+    std::string PeerCommonName() { return dispatch::testing::PeerCommonName(stream_.native_handle()); }
 
     struct ReadResult {
         std::string data;
