@@ -101,6 +101,15 @@ const char* const kUsage = R"(usage:
   --ca FILE             CA bundle that signed dispatchd's certificate (default: the system store).
   --wait SECONDS        how long to wait for the writes (default 120; 0 returns once they are queued).
 
+  dispatchctl dead list|revive --config <dispatchd config file> --url <dispatchd base URL>
+              [--member <member_id or portal name>] [--queue inbox|outbox] [--ids 12,15] [--ca FILE]
+
+  list    prints the dead letters: inbox events and outbox calls that used up their attempts, one line each
+          with the last error (an outbox call is "superseded" when a later call of the same method for its
+          ticket went out; revive leaves those alone).
+  revive  gives them another full round of attempts (both queues, or --queue; --ids picks some of one
+          queue's). They keep their place in their ticket's order.
+
   dispatchctl backup --config <dispatchd config file> --to <path> [--force]
 
   backup  copies the config's SQLite database (database.sqlite.path, relative to the current directory as
@@ -297,16 +306,22 @@ struct Target {
 // `stats export`: the service owns the outbox (batched, retried, never doubled writes), so the command asks the
 // running dispatchd to queue the KPI items and then watches its outbox drain, rather than writing to the portal
 // itself.
-int StatsExport(int argc, char** argv) {
-    std::string config_path, url, member_arg, from, to, ca_file;
-    int wait_seconds = 120;
-    const std::map<std::string_view, std::string*> text_options{{"--config", &config_path},
-                                                                {"--url", &url},
-                                                                {"--member", &member_arg},
-                                                                {"--from", &from},
-                                                                {"--to", &to},
-                                                                {"--ca", &ca_file}};
-    std::vector<std::string> rest(argv + 3, argv + argc);
+// Options of the commands that talk to a running dispatchd (stats export, dead): --config, --url, --member, --ca,
+// and the command's own text options; `other` takes the rest (nullopt: taken; else what is wrong). Returns the
+// exit code when the arguments are wrong (reported), nullopt when they are fine.
+struct AdminArgs {
+    std::string config_path, url, member, ca_file;
+};
+using OtherOption = std::function<std::optional<std::string>(const std::string& flag, const std::string& value)>;
+std::optional<int> ParseAdminArgs(const std::vector<std::string>& rest,
+                                  AdminArgs& args,
+                                  std::map<std::string_view, std::string*> text_options,
+                                  const OtherOption& other,
+                                  const std::string& command) {
+    text_options.emplace("--config", &args.config_path);
+    text_options.emplace("--url", &args.url);
+    text_options.emplace("--member", &args.member);
+    text_options.emplace("--ca", &args.ca_file);
     for (std::size_t i = 0; i < rest.size(); ++i) {
         const std::string& flag = rest[i];
         if (i + 1 >= rest.size()) {
@@ -315,61 +330,29 @@ int StatsExport(int argc, char** argv) {
         const std::string& value = rest[++i];
         if (auto it = text_options.find(flag); it != text_options.end()) {
             *it->second = value;
-        } else if (flag == "--wait") {
-            const auto seconds = json::ParseInt(value);
-            wait_seconds = seconds && *seconds >= 0 && *seconds <= 86400 ? static_cast<int>(*seconds) : -1;
-            if (wait_seconds < 0) {
-                return Die("--wait needs a number of seconds (>= 0)");
-            }
-        } else {
-            return Die("unknown option " + flag);
+        } else if (auto wrong = other ? other(flag, value) : std::optional<std::string>("unknown option " + flag)) {
+            return Die(*wrong);
         }
     }
-    if (config_path.empty() || url.empty()) {
-        return Die("stats export needs --config and --url");
+    if (args.config_path.empty() || args.url.empty()) {
+        return Die(command + " needs --config and --url");
     }
-    while (!url.empty() && url.back() == '/') {
-        url.pop_back();
+    while (!args.url.empty() && args.url.back() == '/') {
+        args.url.pop_back();
     }
-    // The export needs the API token and, without --member, the database; the portals' secrets stay with the
-    // service, so their variables may be unset here. A variable the export needs and does not get is named below.
-    auto config = app::LoadConfig(config_path, std::string(app::kConfigSchema), EnvOrUnset());
-    if (!config) {
-        return Die("config " + config_path + ": " + config.error().detail);
-    }
-    if (config->flows.api_token == kUnset) {
-        auto doc = json::ParseFile(config_path);
-        const bj::value* flows = doc ? json::Find(*doc, "flows") : nullptr;
-        const std::string name = flows != nullptr ? json::StringAt(*flows, "api_token_env").value_or("") : "";
-        return Die("config " + config_path + ": $.flows.api_token_env: environment variable " + name +
-                   " is not set; the export needs the API token");
-    }
-    std::string member = NamedMember(member_arg, *config);
-    if (member.empty()) {
-        if (config->postgres_dsn == kUnset) {
-            return Die(
-                "pass --member: the database's DSN variable is not set here, so the store cannot say which "
-                "portal to export");
-        }
-        SystemClock clock;
-        auto db = app::OpenConfiguredStore(*config, clock);
-        if (!db) {
-            return Die("cannot open the store to find the portal (or pass --member): " + db.error().detail);
-        }
-        auto resolved = ResolveMember(member_arg, *config, **db);
-        if (!resolved) {
-            return Die(resolved.error().detail);
-        }
-        member = *resolved;
-    }
+    return std::nullopt;
+}
 
-    http::Client client(http::ClientOptions{.ca_file = ca_file});
+// dispatchd's admin API as the config's token holder, for one portal.
+struct AdminApi {
+    std::string url;
+    std::string member;
+    std::unique_ptr<http::Client> client;
     http::Headers auth;
-    if (!config->flows.api_token.empty()) {
-        auth.emplace_back("Authorization", "Bearer " + config->flows.api_token);
-    }
-    auto call = [&](std::string_view method, const std::string& path) -> Result<bj::object> {
-        auto res = client.Send(method, url + path, {}, auth);
+
+    // `path` answered with 200 and a JSON object; otherwise an error naming the call and dispatchd's reason.
+    Result<bj::object> Call(std::string_view method, const std::string& path) {
+        auto res = client->Send(method, url + path, {}, auth);
         if (!res) {
             return dispatch::Fail(CoreErrc::kIo, "dispatchd at " + url + " did not answer: " + res.error().detail);
         }
@@ -381,7 +364,82 @@ int StatsExport(int argc, char** argv) {
                                   fmt::format("{} {}: HTTP {}: {}", method, path, res->status, reason));
         }
         return body->as_object();
-    };
+    }
+};
+
+// The config's API token and portal (--member, or the store's only one), ready to call dispatchd. The portals'
+// secrets stay with the service, so their variables may be unset here; a variable the command needs and does not
+// get is named.
+Result<AdminApi> OpenAdminApi(const AdminArgs& args, const std::string& command) {
+    auto config = app::LoadConfig(args.config_path, std::string(app::kConfigSchema), EnvOrUnset());
+    if (!config) {
+        return dispatch::Fail(CoreErrc::kInvalid, "config " + args.config_path + ": " + config.error().detail);
+    }
+    if (config->flows.api_token == kUnset) {
+        auto doc = json::ParseFile(args.config_path);
+        const bj::value* flows = doc ? json::Find(*doc, "flows") : nullptr;
+        const std::string name = flows != nullptr ? json::StringAt(*flows, "api_token_env").value_or("") : "";
+        return dispatch::Fail(CoreErrc::kInvalid,
+                              "config " + args.config_path + ": $.flows.api_token_env: environment variable " + name +
+                                  " is not set; the " + command + " needs the API token");
+    }
+    AdminApi api;
+    api.url = args.url;
+    api.member = NamedMember(args.member, *config);
+    if (api.member.empty()) {
+        if (config->postgres_dsn == kUnset) {
+            return dispatch::Fail(CoreErrc::kInvalid,
+                                  "pass --member: the database's DSN variable is not set here, so the store cannot "
+                                  "say which portal is meant");
+        }
+        SystemClock clock;
+        auto db = app::OpenConfiguredStore(*config, clock);
+        if (!db) {
+            return dispatch::Fail(CoreErrc::kIo,
+                                  "cannot open the store to find the portal (or pass --member): " + db.error().detail);
+        }
+        auto resolved = ResolveMember(args.member, *config, **db);
+        if (!resolved) {
+            return resolved.error();
+        }
+        api.member = *resolved;
+    }
+    api.client = std::make_unique<http::Client>(http::ClientOptions{.ca_file = args.ca_file});
+    if (!config->flows.api_token.empty()) {
+        api.auth.emplace_back("Authorization", "Bearer " + config->flows.api_token);
+    }
+    return api;
+}
+
+int StatsExport(int argc, char** argv) {
+    AdminArgs args;
+    std::string from, to;
+    int wait_seconds = 120;
+    const auto bad = ParseAdminArgs(
+        std::vector<std::string>(argv + 3, argv + argc),
+        args,
+        {{"--from", &from}, {"--to", &to}},
+        [&](const std::string& flag, const std::string& value) -> std::optional<std::string> {
+            if (flag != "--wait") {
+                return "unknown option " + flag;
+            }
+            const auto seconds = json::ParseInt(value);
+            wait_seconds = seconds && *seconds >= 0 && *seconds <= 86400 ? static_cast<int>(*seconds) : -1;
+            if (wait_seconds < 0) {
+                return "--wait needs a number of seconds (>= 0)";
+            }
+            return std::nullopt;
+        },
+        "stats export");
+    if (bad) {
+        return *bad;
+    }
+    auto api = OpenAdminApi(args, "export");
+    if (!api) {
+        return Die(api.error().detail);
+    }
+    const std::string& member = api->member;
+    auto call = [&](std::string_view method, const std::string& path) { return api->Call(method, path); };
 
     std::string query = "member_id=" + form::EscapeComponent(member);
     if (!from.empty()) {
@@ -432,6 +490,68 @@ int StatsExport(int argc, char** argv) {
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
+}
+
+// `dead list|revive`: the dead letters of dispatchd's inbox and outbox, through its admin API (the service holds
+// the only writer of an SQLite store, and it wakes its workers after a revive).
+int DeadLetters(int argc, char** argv) {
+    const std::string action = argc >= 3 ? argv[2] : "";
+    if (action != "list" && action != "revive") {
+        return Die("dead needs list or revive");
+    }
+    AdminArgs args;
+    std::string queue, ids;
+    if (const auto bad = ParseAdminArgs(std::vector<std::string>(argv + 3, argv + argc),
+                                        args,
+                                        {{"--queue", &queue}, {"--ids", &ids}},
+                                        {},
+                                        "dead " + action)) {
+        return *bad;
+    }
+    if (!queue.empty() && queue != "inbox" && queue != "outbox") {
+        return Die("--queue is inbox or outbox");
+    }
+    if (!ids.empty() && (action != "revive" || queue.empty())) {
+        return Die("--ids goes with revive and one --queue (ids are per queue)");
+    }
+    auto api = OpenAdminApi(args, "dead " + action);
+    if (!api) {
+        return Die(api.error().detail);
+    }
+    const std::string portal = "member_id=" + form::EscapeComponent(api->member);
+    for (const std::string q : {"inbox", "outbox"}) {
+        if (!queue.empty() && q != queue) {
+            continue;
+        }
+        if (action == "revive") {
+            auto revived =
+                api->Call("POST", fmt::format("/_admin/{}/revive?{}{}", q, portal, ids.empty() ? "" : "&ids=" + ids));
+            if (!revived) {
+                return Die("dead revive: " + revived.error().detail);
+            }
+            std::cout << fmt::format(
+                "revived queue={} portal={} count={}\n", q, api->member, json::IntAt(*revived, "revived").value_or(0));
+            continue;
+        }
+        auto listed = api->Call("GET", fmt::format("/_admin/{}/dead?{}&limit=1000", q, portal));
+        if (!listed) {
+            return Die("dead list: " + listed.error().detail);
+        }
+        const bj::value* rows = listed->if_contains("dead");
+        const std::size_t count = rows != nullptr && rows->is_array() ? rows->as_array().size() : 0;
+        std::cout << fmt::format("dead queue={} portal={} count={}\n", q, api->member, count);
+        for (std::size_t i = 0; i < count; ++i) {
+            // One line a row, its fields as dispatchd gave them (strings quoted), in dispatchd's order.
+            std::string line = "  queue=" + q;
+            for (const auto& [key, value] : rows->as_array()[i].as_object()) {
+                line += " " + std::string(key) + "=" +
+                        (value.is_string() ? log::Quote(std::string(value.as_string())) : json::Dump(value));
+            }
+            std::cout << line << "\n";
+        }
+    }
+    std::cout << std::flush;
+    return kExitDone;
 }
 
 // `backup`: copying the .db file by hand while dispatchd runs can miss commits still in the -wal file, so the copy
@@ -677,6 +797,9 @@ int main(int argc, char** argv) {
     }
     if (argc >= 3 && std::string_view(argv[1]) == "stats" && std::string_view(argv[2]) == "export") {
         return StatsExport(argc, argv);
+    }
+    if (argc >= 2 && std::string_view(argv[1]) == "dead") {
+        return DeadLetters(argc, argv);
     }
     if (argc >= 2 && std::string_view(argv[1]) == "backup") {
         return Backup(argc, argv);
