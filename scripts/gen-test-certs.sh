@@ -8,7 +8,8 @@
 #   ca.pem, ca.key              a test CA
 #   server.pem, server.key      signed by the CA; SAN DNS:localhost, IP:127.0.0.1, IP:::1
 #   other-ca.pem, other-ca.key  an unrelated CA (a client trusting only this must reject server.pem)
-#   wrong-host.pem, wrong-host.key  signed by the CA for DNS:wrong-host.invalid only (host name mismatch tests)
+#   wrong-host.pem, wrong-host.key  signed by the CA for DNS:wrong-host.invalid only (host name mismatch tests),
+#                               valid a day less than server.pem (the certificate reload tests)
 set -euo pipefail
 
 out=${1:?usage: gen-test-certs.sh OUTDIR}
@@ -27,8 +28,8 @@ make_ca() {  # name subject
         -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
 }
 
-make_leaf() {  # name cn san
-    local name=$1 cn=$2 san=$3
+make_leaf() {  # name cn san [days]
+    local name=$1 cn=$2 san=$3 leaf_days=${4:-$days}
     if [[ -s $name.pem && -s $name.key && $name.pem -nt ca.pem ]]; then
         return
     fi
@@ -39,12 +40,14 @@ make_leaf() {  # name cn san
         "$san" >"$ext"
     openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$name.key" -out "$name.csr" \
         -subj "/CN=$cn" 2>/dev/null
-    openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -sha256 -days "$days" \
+    openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -sha256 -days "$leaf_days" \
         -extfile "$ext" -out "$name.pem" 2>/dev/null
 }
 
 make_ca ca "/CN=dispatch test CA"
 make_ca other-ca "/CN=dispatch other test CA"
 make_leaf server localhost "DNS:localhost,IP:127.0.0.1,IP:::1"
-make_leaf wrong-host wrong-host.invalid "DNS:wrong-host.invalid"
+# A day shorter than server.pem, made in the same second or not: the certificate reload tests tell the two apart by
+# their expiry too.
+make_leaf wrong-host wrong-host.invalid "DNS:wrong-host.invalid" $((days - 1))
 chmod 600 ./*.key
