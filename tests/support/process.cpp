@@ -12,6 +12,23 @@
 #include <sstream>
 
 namespace dispatch::testing {
+namespace {
+
+// In a forked child, with its stdout and stderr in place: adds `env` and becomes argv[0]; never returns.
+[[noreturn]] void ExecInChild(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+    for (const auto& kv : env) {
+        ::putenv(const_cast<char*>(kv.c_str()));
+    }
+    std::vector<char*> args;
+    for (const auto& a : argv) {
+        args.push_back(const_cast<char*>(a.c_str()));
+    }
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+}
+
+}  // namespace
 
 ChildProcess::~ChildProcess() {
     if (pid_ > 0) {
@@ -54,16 +71,7 @@ bool ChildProcess::Start(const std::vector<std::string>& argv,
                 ::close(fd);
             }
         }
-        for (const auto& kv : env) {
-            ::putenv(const_cast<char*>(kv.c_str()));
-        }
-        std::vector<char*> args;
-        for (const auto& a : argv) {
-            args.push_back(const_cast<char*>(a.c_str()));
-        }
-        args.push_back(nullptr);
-        ::execv(args[0], args.data());
-        ::_exit(127);
+        ExecInChild(argv, env);
     }
     ::close(pipe_fds[1]);
     pid_ = pid;
@@ -129,16 +137,7 @@ Finished RunToEnd(const std::vector<std::string>& argv,
         const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
         ::dup2(o, 1);
         ::dup2(e, 2);
-        for (const auto& kv : env) {
-            ::putenv(const_cast<char*>(kv.c_str()));
-        }
-        std::vector<char*> args;
-        for (const auto& a : argv) {
-            args.push_back(const_cast<char*>(a.c_str()));
-        }
-        args.push_back(nullptr);
-        ::execv(args[0], args.data());
-        ::_exit(127);
+        ExecInChild(argv, env);
     }
     Finished finished;
     int status = 0;
