@@ -53,4 +53,27 @@ bool StartB24emu(ChildProcess& process,
     return true;
 }
 
+boost::json::object FlowsServiceConfig(const EmuEndpoints& emu, const std::string& db_path, const std::string& start) {
+    namespace bj = boost::json;
+    std::string oauth_server = emu.base_url;
+    if (!oauth_server.empty() && oauth_server.back() == '/') {
+        oauth_server.pop_back();
+    }
+    return bj::object{
+        {"listen", "127.0.0.1:0"},
+        {"tls", bj::object{{"cert", BinaryPath("certs/server.pem")}, {"key", BinaryPath("certs/server.key")}}},
+        {"database", bj::object{{"sqlite", bj::object{{"path", db_path}}}}},
+        {"hook_key_env", "DISPATCH_HOOK_KEY"},
+        {"b24",
+         bj::object{{"oauth",
+                     bj::object{{"client_id", emu.client_id},
+                                {"client_secret_env", "DISPATCH_CLIENT_SECRET"},
+                                {"oauth_server", oauth_server}}},
+                    {"ca_file", BinaryPath("certs/ca.pem")},
+                    {"verify_install", false}}},
+        {"workplace",
+         bj::object{{"spec", SourcePath("workplace/helpdesk.json")}, {"sla", SourcePath("workplace/sla.json")}}},
+        {"clock", bj::object{{"mode", "manual"}, {"start", start}}}};
+}
+
 }  // namespace dispatch::testing

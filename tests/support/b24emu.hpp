@@ -2,6 +2,7 @@
 // b24emu as a child process for the integration tests: on loopback with the test certificate (certs/ in the build
 // folder), a manual clock, and the endpoints of its start line.
 
+#include <boost/json.hpp>
 #include <string>
 #include <vector>
 
@@ -33,5 +34,11 @@ bool StartB24emu(ChildProcess& process,
                  const std::string& log_file,
                  EmuEndpoints& endpoints,
                  std::string& error);
+
+// dispatchd's config for running the SLA flows with this emulator as the portal: the emulator's OAuth server and
+// app (install checks off), the test certificates, the repository's workplace spec and SLA policy, an SQLite file
+// at `db_path`, and a manual clock from `start`. The secrets come from DISPATCH_HOOK_KEY and
+// DISPATCH_CLIENT_SECRET. Callers add what is theirs (flows options, the client's rate limit).
+boost::json::object FlowsServiceConfig(const EmuEndpoints& emu, const std::string& db_path, const std::string& start);
 
 }  // namespace dispatch::testing

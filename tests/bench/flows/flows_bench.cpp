@@ -211,28 +211,13 @@ private:
         }
         admin_ = emu.admin_url;
         base_ = emu.base_url;
-        const std::string& client_id = emu.client_id;
         const std::string& client_secret = emu.client_secret;
         if (!base_.empty() && base_.back() == '/') {
             base_.pop_back();
         }
 
-        bj::object config{
-            {"listen", "127.0.0.1:0"},
-            {"tls", bj::object{{"cert", BinaryPath("certs/server.pem")}, {"key", BinaryPath("certs/server.key")}}},
-            {"database", bj::object{{"sqlite", bj::object{{"path", dir_.File("dispatch.db")}}}}},
-            {"hook_key_env", "DISPATCH_HOOK_KEY"},
-            {"b24",
-             bj::object{{"oauth",
-                         bj::object{{"client_id", client_id},
-                                    {"client_secret_env", "DISPATCH_CLIENT_SECRET"},
-                                    {"oauth_server", base_}}},
-                        {"ca_file", BinaryPath("certs/ca.pem")},
-                        {"verify_install", false},
-                        {"rate_limit", false}}},
-            {"workplace",
-             bj::object{{"spec", SourcePath("workplace/helpdesk.json")}, {"sla", SourcePath("workplace/sla.json")}}},
-            {"clock", bj::object{{"mode", "manual"}, {"start", kStart}}}};
+        bj::object config = dispatch::testing::FlowsServiceConfig(emu, dir_.File("dispatch.db"), kStart);
+        config["b24"].as_object()["rate_limit"] = false;  // the bench measures the flows, not the portal's budget
         {
             std::ofstream out(dir_.File("config.json"));
             out << json::Dump(config);

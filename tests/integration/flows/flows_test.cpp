@@ -71,7 +71,6 @@ protected:
             << error;
         admin_ = emu.admin_url;
         base_ = emu.base_url;
-        const std::string client_id = emu.client_id;
         const std::string client_secret = emu.client_secret;
         if (!base_.empty() && base_.back() == '/') {
             base_.pop_back();
@@ -80,22 +79,8 @@ protected:
             ASSERT_EQ(Admin("faults", bj::object{{"drop_events", drop_events}}).at("status").as_int64(), 200);
         }
 
-        bj::object config{
-            {"listen", "127.0.0.1:0"},
-            {"tls", bj::object{{"cert", BinaryPath("certs/server.pem")}, {"key", BinaryPath("certs/server.key")}}},
-            {"database", bj::object{{"sqlite", bj::object{{"path", dir_.File(fmt::format("dispatch{}.db", run_))}}}}},
-            {"hook_key_env", "DISPATCH_HOOK_KEY"},
-            {"b24",
-             bj::object{{"oauth",
-                         bj::object{{"client_id", client_id},
-                                    {"client_secret_env", "DISPATCH_CLIENT_SECRET"},
-                                    {"oauth_server", base_}}},
-                        {"ca_file", BinaryPath("certs/ca.pem")},
-                        {"verify_install", false}}},
-            {"workplace",
-             bj::object{{"spec", SourcePath("workplace/helpdesk.json")}, {"sla", SourcePath("workplace/sla.json")}}},
-            {"clock", bj::object{{"mode", "manual"}, {"start", kStart}}},
-            {"flows", bj::object{{"api_token_env", "DISPATCH_API_TOKEN"}}}};
+        bj::object config = testing::FlowsServiceConfig(emu, dir_.File(fmt::format("dispatch{}.db", run_)), kStart);
+        config["flows"] = bj::object{{"api_token_env", "DISPATCH_API_TOKEN"}};
         {
             std::ofstream out(dir_.File("config.json"));
             out << json::Dump(config);
