@@ -93,37 +93,39 @@ Result<std::vector<KpiItem>> ExportKpis(const std::vector<sla::FoldResult>& tick
                                         const sla::Policy& policy,
                                         const Zone& zone,
                                         const ExportOptions& options) {
+    // Per period kind: all requests, per line, per assignee; six reports from one pass over the tickets.
+    constexpr PeriodKind kKinds[] = {PeriodKind::kMonth, PeriodKind::kYear};
+    const std::vector<std::vector<Dimension>> kScopes = {{}, {Dimension::kLine}, {Dimension::kAssignee}};
+    std::vector<Query> queries;
+    for (const PeriodKind kind : kKinds) {
+        for (const auto& dimensions : kScopes) {
+            Query query;
+            query.from = FloorTo(kind, options.from, zone);
+            query.to = CeilTo(kind, options.to, zone);
+            query.now = options.now;
+            query.group_by.period = kind;
+            query.group_by.dimensions = dimensions;
+            queries.push_back(std::move(query));
+        }
+    }
+    auto reports = ComputeAll(tickets, policy, zone, queries);
+    if (!reports) {
+        return reports.error();
+    }
     std::vector<KpiItem> items;
-    for (const PeriodKind kind : {PeriodKind::kMonth, PeriodKind::kYear}) {
-        Query query;
-        query.from = FloorTo(kind, options.from, zone);
-        query.to = CeilTo(kind, options.to, zone);
-        query.now = options.now;
-        query.group_by.period = kind;
-
-        auto all = Compute(tickets, policy, zone, query);
-        if (!all) {
-            return all.error();
-        }
-        query.group_by.dimensions = {Dimension::kLine};
-        auto lines = Compute(tickets, policy, zone, query);
-        if (!lines) {
-            return lines.error();
-        }
-        query.group_by.dimensions = {Dimension::kAssignee};
-        auto assignees = Compute(tickets, policy, zone, query);
-        if (!assignees) {
-            return assignees.error();
-        }
+    for (std::size_t k = 0; k < std::size(kKinds); ++k) {
+        const Report& all = (*reports)[k * kScopes.size()];
+        const Report& lines = (*reports)[k * kScopes.size() + 1];
+        const Report& assignees = (*reports)[k * kScopes.size() + 2];
         // Period by period: all, then its lines, then its assignees.
-        for (const Row& row : all->rows) {
+        for (const Row& row : all.rows) {
             items.push_back(MakeItem(row, ScopeKind::kAll, "", zone));
-            for (const Row& r : lines->rows) {
+            for (const Row& r : lines.rows) {
                 if (r.period == row.period) {
                     items.push_back(MakeItem(r, ScopeKind::kLine, LineCode(*r.line), zone));
                 }
             }
-            for (const Row& r : assignees->rows) {
+            for (const Row& r : assignees.rows) {
                 if (r.period == row.period && *r.assignee != 0) {
                     items.push_back(MakeItem(r, ScopeKind::kAssignee, std::to_string(*r.assignee), zone));
                 }

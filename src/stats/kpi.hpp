@@ -156,6 +156,12 @@ inline constexpr int kMaxPeriods = 240;
                                      const sla::Policy& policy,
                                      const Zone& zone,
                                      const Query& query);
+// Compute for several queries in one pass over the tickets (the KPI export asks six); one report per query, in
+// order. Fails as Compute does for the first query that is not valid.
+[[nodiscard]] Result<std::vector<Report>> ComputeAll(const std::vector<sla::FoldResult>& tickets,
+                                                     const sla::Policy& policy,
+                                                     const Zone& zone,
+                                                     const std::vector<Query>& queries);
 
 // The q-quantile (0 <= q <= 1) of the samples by linear interpolation between closest ranks (Summary's rule);
 // nullopt when empty. Reorders `samples` (in linear time; they need not be sorted).
