@@ -400,6 +400,7 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
                               {"params", params ? *params : bj::value(a.params)},
                               {"subject", a.subject},
                               {"created_at", FormatIso8601(a.created_at)},
+                              {"dead_at", FormatIso8601(d.dead_at)},
                               {"tries", d.claimed.tries},
                               {"last_error", d.last_error},
                               {"superseded", d.superseded}};

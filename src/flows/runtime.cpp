@@ -562,7 +562,7 @@ Result<PassStats> Runtime::SendOutbox() {
             if (Retryable(error) && c.tries < options_.retry.max_attempts) {
                 retry = clock_.Now() + store::Backoff(options_.retry, c.tries);
             }
-            (void)store_.Outbox().Fail(store::Fence{c.id, c.attempt}, error.detail, retry);
+            (void)store_.Outbox().Fail(store::Fence{c.id, c.attempt}, error.detail, retry, clock_.Now());
         }
         DISPATCH_LOG_WARN(
             kLog, "outbox batch failed", "member={} actions={} error=\"{}\"", member, rows.size(), error.detail);
@@ -582,12 +582,13 @@ Result<PassStats> Runtime::SendOutbox() {
     for (const auto& c : *claimed) {
         auto params = json::Parse(c.action.params);
         if (!params || !params->is_object()) {
-            (void)store_.Outbox().Fail(store::Fence{c.id, c.attempt}, "params are not a JSON object", std::nullopt);
+            (void)store_.Outbox().Fail(
+                store::Fence{c.id, c.attempt}, "params are not a JSON object", std::nullopt, clock_.Now());
             ++stats.failed;
             continue;
         }
         if (auto added = batch.Add(fmt::format("a{}", c.id), c.action.method, params->as_object()); !added) {
-            (void)store_.Outbox().Fail(store::Fence{c.id, c.attempt}, added.error().detail, std::nullopt);
+            (void)store_.Outbox().Fail(store::Fence{c.id, c.attempt}, added.error().detail, std::nullopt, clock_.Now());
             ++stats.failed;
             continue;
         }
@@ -615,7 +616,7 @@ Result<PassStats> Runtime::SendOutbox() {
         if (Retryable(result.error()) && c.tries < options_.retry.max_attempts) {
             retry = now + store::Backoff(options_.retry, c.tries);
         }
-        (void)store_.Outbox().Fail(fence, result.error().detail, retry);
+        (void)store_.Outbox().Fail(fence, result.error().detail, retry, now);
         DISPATCH_LOG_WARN(kLog,
                           "action failed",
                           "member={} key={} method={} attempt={} dead={} error=\"{}\"",
@@ -767,7 +768,7 @@ Result<RetentionStats> Runtime::PurgeDone() {
     struct Queue {
         const char* name;
         std::function<Result<std::int64_t>(TimeMs, int)> purge;
-        std::int64_t& deleted;                // this pass
+        std::int64_t& deleted;  // this pass
         std::atomic<std::int64_t>& since_start;
         bool more = true;
     };

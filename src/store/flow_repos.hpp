@@ -163,6 +163,7 @@ struct ClaimedAction {
 struct DeadAction {
     ClaimedAction claimed;
     std::string last_error;
+    TimeMs dead_at = 0;
     // A later call of the same method for the same ticket went out (or is going out): replaying this one could undo
     // it (an old assignment over a newer one), so Revive leaves it dead. Later ones still queued wait behind it.
     bool superseded = false;
@@ -186,10 +187,11 @@ public:
     // The portal is the one of the oldest eligible action. Actions with an empty subject are not ordered.
     [[nodiscard]] virtual Result<std::vector<ClaimedAction>> Claim(int max, TimeMs now, TimeMs lease) = 0;
     [[nodiscard]] virtual Result<void> Complete(const Fence& fence, TimeMs now) = 0;
-    // retry_at nullopt: dead (never retried). kLeaseLost as for the inbox.
+    // retry_at nullopt: dead (never retried), as of `now`. kLeaseLost as for the inbox.
     [[nodiscard]] virtual Result<void> Fail(const Fence& fence,
                                             std::string_view error,
-                                            std::optional<TimeMs> retry_at) = 0;
+                                            std::optional<TimeMs> retry_at,
+                                            TimeMs now) = 0;
     // The earliest next_try_at of a pending action, or lease end of a leased one (a crashed sender's actions come
     // back then), among those first in line in their subject (the others wait for a Complete or Fail, not for a
     // time); nullopt when none.

@@ -430,10 +430,10 @@ public:
         });
     }
 
-    Result<void> Fail(const Fence& fence, std::string_view error, std::optional<TimeMs> retry_at) override {
+    Result<void> Fail(const Fence& fence, std::string_view error, std::optional<TimeMs> retry_at, TimeMs now) override {
         return db_.Write([&](Session& s) {
             return RequireHeld(
-                s.Run(sql::kFailOutbox, fence.id, fence.attempt, retry_at, error), "outbox action", fence);
+                s.Run(sql::kFailOutbox, fence.id, fence.attempt, retry_at, error, now), "outbox action", fence);
         });
     }
 
@@ -463,7 +463,7 @@ public:
     Result<std::vector<DeadAction>> ListDead(std::string_view member_id, int limit) override {
         return db_.ReadValue<std::vector<DeadAction>>([&](Session& s) {
             return MapRows(s.Run(sql::kOutboxDead, member_id, limit), [](const ResultRow& r) {
-                return DeadAction{ReadAction(r), r.Text(10), r.Int64(11) != 0};
+                return DeadAction{ReadAction(r), r.Text(10), r.Int64(12), r.Int64(11) != 0};
             });
         });
     }

@@ -216,10 +216,11 @@ inline const std::string kNextReadyOutbox = fmt::format(
 inline const std::string kCompleteOutbox =
     "UPDATE outbox SET state = 'done', done_at = ?3, lease_until = NULL "
     "WHERE id = ?1 AND state = 'leased' AND attempts = ?2";
-// ?3 retry_at, NULL: dead.
+// ?3 retry_at, NULL: dead, and then ?5 (now) is when it died, kept in done_at (the purge takes done rows only).
 inline const std::string kFailOutbox =
     "UPDATE outbox SET state = CASE WHEN CAST(?3 AS BIGINT) IS NULL THEN 'dead' ELSE 'pending' END, "
-    "next_try_at = COALESCE(CAST(?3 AS BIGINT), next_try_at), lease_until = NULL, last_error = ?4 "
+    "next_try_at = COALESCE(CAST(?3 AS BIGINT), next_try_at), lease_until = NULL, last_error = ?4, "
+    "done_at = CASE WHEN CAST(?3 AS BIGINT) IS NULL THEN CAST(?5 AS BIGINT) ELSE NULL END "
     "WHERE id = ?1 AND state = 'leased' AND attempts = ?2";
 // A later call of the same method for the same ticket went out (or is going out): replaying `x` now could undo it,
 // as an old crm.item.update would an assignment made since. Calls of other methods (a notification, a comment)
@@ -231,7 +232,7 @@ inline std::string OutboxSuperseded(std::string_view x) {
         x);
 }
 inline const std::string kOutboxDead = fmt::format(
-    "SELECT {}, COALESCE(o.last_error, ''), CASE WHEN {} THEN 1 ELSE 0 END FROM outbox o "
+    "SELECT {}, COALESCE(o.last_error, ''), CASE WHEN {} THEN 1 ELSE 0 END, COALESCE(o.done_at, 0) FROM outbox o "
     "WHERE o.member_id = ?1 AND o.state = 'dead' ORDER BY o.id LIMIT ?2",
     kOutboxColumns,
     OutboxSuperseded("o"));
@@ -241,7 +242,8 @@ inline const std::string kOutboxRevivable = fmt::format(
     "AND (CAST(?2 AS BIGINT) IS NULL OR o.id = ?2) AND NOT {} ORDER BY o.id",
     OutboxSuperseded("o"));
 inline const std::string kReviveOutbox =
-    "UPDATE outbox SET state = 'pending', attempts_base = attempts, next_try_at = ?2, lease_until = NULL "
+    "UPDATE outbox SET state = 'pending', attempts_base = attempts, next_try_at = ?2, lease_until = NULL, "
+    "done_at = NULL "
     "WHERE id = ?1 AND state = 'dead'";
 inline const std::string kOutboxDepth = "SELECT state, COUNT(*) FROM outbox GROUP BY state";
 inline const std::string kOutboxDepthOf =
@@ -261,7 +263,9 @@ inline const std::string kListOutboxSubject =
 // its id out again, and ids name things beyond the row (an outbox key carries the inbox id of a robot call).
 // `lock` as for the claims: PostgreSQL instances purging at once skip each other's rows instead of deadlocking.
 // `ready_at`: the column the table's ready index orders done rows by; `alias`: the subquery's, for `lock`.
-inline std::string PurgeDone(std::string_view table, std::string_view ready_at, std::string_view alias,
+inline std::string PurgeDone(std::string_view table,
+                             std::string_view ready_at,
+                             std::string_view alias,
                              std::string_view lock) {
     return fmt::format(
         "DELETE FROM {0} WHERE id IN (SELECT {2}.id FROM {0} {2} WHERE {2}.state = 'done' AND {2}.{1} < ?1 "

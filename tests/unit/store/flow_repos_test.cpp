@@ -919,7 +919,7 @@ TEST_P(OutboxRepoTest, RetryHoldsTheSubjectBackAndDeadReleasesIt) {
     ASSERT_THAT(c1, IsOk());
     ASSERT_THAT(ActionKeys(*c1), ElementsAre("a1"));
 
-    ASSERT_THAT(store_->Outbox().Fail(Fence{c1->front().id, 1}, "503", kT0 + kMinuteMs), IsOk());
+    ASSERT_THAT(store_->Outbox().Fail(Fence{c1->front().id, 1}, "503", kT0 + kMinuteMs, kT0), IsOk());
 
     auto backing_off = store_->Outbox().Claim(10, kT0 + kMinuteMs - 1, kLease);
     ASSERT_THAT(backing_off, IsOk());
@@ -932,7 +932,8 @@ TEST_P(OutboxRepoTest, RetryHoldsTheSubjectBackAndDeadReleasesIt) {
     ASSERT_THAT(ActionKeys(*c2), ElementsAre("a1"));
     EXPECT_EQ(c2->front().attempt, 2);
 
-    ASSERT_THAT(store_->Outbox().Fail(Fence{c2->front().id, 2}, "ACCESS_DENIED", std::nullopt), IsOk());
+    ASSERT_THAT(store_->Outbox().Fail(Fence{c2->front().id, 2}, "ACCESS_DENIED", std::nullopt, kT0 + kMinuteMs),
+                IsOk());
 
     auto c3 = store_->Outbox().Claim(10, kT0 + kMinuteMs, kLease);
     ASSERT_THAT(c3, IsOk());
@@ -955,7 +956,8 @@ TEST_P(OutboxRepoTest, DeadActionsAreListedAndRevivedUnlessALaterOneOfTheirTicke
     ASSERT_THAT(ActionKeys(*first), ElementsAre("a1", "b1", "k"));
     for (const auto& c : *first) {
         ASSERT_THAT(
-            store_->Outbox().Fail(Fence{c.id, c.attempt}, "ACCESS_DENIED " + c.action.idempotency_key, std::nullopt),
+            store_->Outbox().Fail(
+                Fence{c.id, c.attempt}, "ACCESS_DENIED " + c.action.idempotency_key, std::nullopt, kT0 + kSecondMs),
             IsOk());
     }
     auto later = store_->Outbox().Claim(10, kT0, kLease);
@@ -974,6 +976,7 @@ TEST_P(OutboxRepoTest, DeadActionsAreListedAndRevivedUnlessALaterOneOfTheirTicke
     EXPECT_FALSE(dead->at(1).superseded) << "a notification overwrites nothing";
     EXPECT_EQ(dead->at(1).last_error, "ACCESS_DENIED b1");
     EXPECT_EQ(dead->at(1).claimed.tries, 1);
+    EXPECT_EQ(dead->at(1).dead_at, kT0 + kSecondMs);
     EXPECT_FALSE(dead->at(2).superseded) << "actions without a ticket are not ordered";
     auto elsewhere = store_->Outbox().ListDead("m-other", 10);
     ASSERT_THAT(elsewhere, IsOk());
@@ -1066,7 +1069,7 @@ TEST_P(OutboxRepoTest, ExpiredLeaseIsClaimedAgainAndFencesTheOldHolder) {
     const Fence stale{first->front().id, 1};
     const Fence current{first->front().id, 2};
     EXPECT_THAT(store_->Outbox().Complete(stale, kT0 + kLease), HasErrc(Errc::kLeaseLost));
-    EXPECT_THAT(store_->Outbox().Fail(stale, "late", kT0), HasErrc(Errc::kLeaseLost));
+    EXPECT_THAT(store_->Outbox().Fail(stale, "late", kT0, kT0), HasErrc(Errc::kLeaseLost));
     EXPECT_THAT(store_->Outbox().Complete(current, kT0 + kLease), IsOk());
     EXPECT_THAT(store_->Outbox().Complete(current, kT0 + kLease), HasErrc(Errc::kLeaseLost));
 }
@@ -1080,7 +1083,7 @@ TEST_P(OutboxRepoTest, DepthCountsEveryState) {
     ASSERT_THAT(claimed, IsOk());
     ASSERT_EQ(claimed->size(), 3u);
     ASSERT_THAT(store_->Outbox().Complete(Fence{(*claimed)[0].id, 1}, kT0), IsOk());
-    ASSERT_THAT(store_->Outbox().Fail(Fence{(*claimed)[1].id, 1}, "gone", std::nullopt), IsOk());
+    ASSERT_THAT(store_->Outbox().Fail(Fence{(*claimed)[1].id, 1}, "gone", std::nullopt, kT0), IsOk());
 
     auto depth = store_->Outbox().Depth();
 

@@ -129,7 +129,7 @@ TEST_P(RetentionTest, ListSubjectReturnsOneSubjectsActionsInIdOrderWhateverTheir
     ASSERT_THAT(second, IsOk());
     for (const auto& c : *second) {
         if (c.action.idempotency_key == "a2") {
-            ASSERT_THAT(store_->Outbox().Fail(Fence{c.id, c.attempt}, "gone", std::nullopt), IsOk());
+            ASSERT_THAT(store_->Outbox().Fail(Fence{c.id, c.attempt}, "gone", std::nullopt, kT0), IsOk());
         }
     }
 
