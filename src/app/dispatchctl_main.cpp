@@ -539,7 +539,9 @@ int DeadLetters(int argc, char** argv) {
         }
         const bj::value* rows = listed->if_contains("dead");
         const std::size_t count = rows != nullptr && rows->is_array() ? rows->as_array().size() : 0;
-        std::cout << fmt::format("dead queue={} portal={} count={}\n", q, api->member, count);
+        // dispatchd answers at most 1000 rows a queue: say so rather than let a full page pass for the whole.
+        std::cout << fmt::format(
+            "dead queue={} portal={} count={}{}\n", q, api->member, count, count >= 1000 ? " (the first 1000)" : "");
         for (std::size_t i = 0; i < count; ++i) {
             // One line a row, its fields as dispatchd gave them (strings quoted), in dispatchd's order.
             std::string line = "  queue=" + q;
