@@ -12,9 +12,7 @@
 #include <sstream>
 
 namespace dispatch::testing {
-namespace {
 
-// In a forked child, with its stdout and stderr in place: adds `env` and becomes argv[0]; never returns.
 [[noreturn]] void ExecInChild(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
     for (const auto& kv : env) {
         ::putenv(const_cast<char*>(kv.c_str()));
@@ -27,8 +25,6 @@ namespace {
     ::execv(args[0], args.data());
     ::_exit(127);
 }
-
-}  // namespace
 
 ChildProcess::~ChildProcess() {
     if (pid_ > 0) {

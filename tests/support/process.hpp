@@ -38,6 +38,10 @@ private:
     std::string first_line_;
 };
 
+// In a forked child, with its stdout and stderr in place: adds `env` ("K=V") and becomes argv[0] (a path); exits
+// with 127 when that fails, never returns.
+[[noreturn]] void ExecInChild(const std::vector<std::string>& argv, const std::vector<std::string>& env);
+
 // What a command run to its end left: its exit code (-1 when it did not exit normally) and what it printed.
 struct Finished {
     int exit = -1;

@@ -74,13 +74,7 @@ int RunProgram(const std::vector<std::string>& argv,
         FILE* err = std::freopen(err_path.c_str(), "w", stderr);
         (void)out;
         (void)err;
-        std::vector<char*> args;
-        for (const auto& a : argv) {
-            args.push_back(const_cast<char*>(a.c_str()));
-        }
-        args.push_back(nullptr);
-        ::execv(args[0], args.data());
-        ::_exit(127);
+        testing::ExecInChild(argv, {});
     }
     ::setpgid(pid, pid);
     int status = 0;
