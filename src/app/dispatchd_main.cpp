@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
-#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -95,19 +94,21 @@ std::unique_ptr<store::Store> OpenStore(const app::Config& config, const Clock& 
     return db;
 }
 
-// One gauge per state of a queue's depth, read at scrape time; -1 when the store cannot say.
+// A queue's depth by state, from one store query per scrape; -1 for each state when the store cannot say.
 template <class Depth>
 void RegisterDepthGauges(metrics::Registry& registry,
                          const char* name,
                          const char* help,
                          std::function<Result<Depth>()> read,
-                         std::initializer_list<std::pair<const char*, std::int64_t Depth::*>> states) {
-    for (const auto& [state, member] : states) {
-        registry.SetGaugeCallback(name, help, {{"state", state}}, [read, member = member]() -> double {
-            auto depth = read();
-            return depth ? static_cast<double>((*depth).*member) : -1.0;
-        });
-    }
+                         std::vector<std::pair<std::string, std::int64_t Depth::*>> states) {
+    registry.SetGaugeFamilyCallback(name, help, "state", [read, states = std::move(states)] {
+        const auto depth = read();
+        std::vector<std::pair<std::string, double>> values;
+        for (const auto& [state, member] : states) {
+            values.emplace_back(state, depth ? static_cast<double>((*depth).*member) : -1.0);
+        }
+        return values;
+    });
 }
 
 // The store's side of /metrics, read at scrape time: the inbox and outbox depths by state and the group-commit
@@ -311,16 +312,16 @@ int main(int argc, char** argv) {
         api.api_token = config->flows.api_token;
         api.manual_clock = service_clock->manual;
         flows->AddRoutes(router, api);
-        for (const bool inbox : {true, false}) {
-            // The server, whose threads scrape, stops before `flows` is destroyed.
-            registry.SetGaugeCallback("dispatch_retention_deleted_rows",
-                                      "Done rows deleted by the retention job since start (flows.retention_days)",
-                                      {{"queue", inbox ? "inbox" : "outbox"}},
-                                      [runtime = &flows->Runtime(), inbox]() -> double {
-                                          const auto [in, out] = runtime->PurgedSoFar();
-                                          return static_cast<double>(inbox ? in : out);
-                                      });
-        }
+        // The server, whose threads scrape, stops before `flows` is destroyed.
+        registry.SetGaugeFamilyCallback("dispatch_retention_deleted_rows",
+                                        "Done rows deleted by the retention job since start (flows.retention_days)",
+                                        "queue",
+                                        [runtime = &flows->Runtime()] {
+                                            const auto [in, out] = runtime->PurgedSoFar();
+                                            return std::vector<std::pair<std::string, double>>{
+                                                {"inbox", static_cast<double>(in)},
+                                                {"outbox", static_cast<double>(out)}};
+                                        });
     }
     http::Server server(ServerOptions(*config), std::move(router));
     if (auto started = server.Start(); !started) {

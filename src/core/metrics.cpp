@@ -136,7 +136,7 @@ std::vector<double> DefaultLatencyBuckets() {
     return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 }
 
-Registry::Series& Registry::FindOrAdd(std::string_view name, std::string_view help, Type type, const Labels& labels) {
+Registry::Family& Registry::FindOrAddFamily(std::string_view name, std::string_view help, Type type) {
     // A bad name or a type clash is a programming error in the caller, never input from outside.
     DISPATCH_CHECK(ValidName(name), "metric name must match [a-zA-Z_:][a-zA-Z0-9_:]*");
     auto family_it = families_.find(name);
@@ -147,7 +147,13 @@ Registry::Series& Registry::FindOrAdd(std::string_view name, std::string_view he
         family_it = families_.emplace(std::string(name), std::move(family)).first;
     }
     DISPATCH_CHECK(family_it->second.type == type, "one metric name registered with two types");
-    return family_it->second.series[RenderLabels(labels)];
+    return family_it->second;
+}
+
+Registry::Series& Registry::FindOrAdd(std::string_view name, std::string_view help, Type type, const Labels& labels) {
+    Family& family = FindOrAddFamily(name, help, type);
+    DISPATCH_CHECK(!family.read_all, "a family read by one callback has no series of its own");
+    return family.series[RenderLabels(labels)];
 }
 
 Counter& Registry::GetCounter(std::string_view name, std::string_view help, const Labels& labels) {
@@ -189,6 +195,17 @@ void Registry::SetGaugeCallback(std::string_view name,
     series.callback = std::move(read);
 }
 
+void Registry::SetGaugeFamilyCallback(std::string_view name,
+                                      std::string_view help,
+                                      std::string_view label,
+                                      std::function<std::vector<std::pair<std::string, double>>()> read) {
+    std::lock_guard lock(mu_);
+    Family& family = FindOrAddFamily(name, help, Type::kGauge);
+    DISPATCH_CHECK(family.series.empty(), "a family read by one callback has no series of its own");
+    family.read_all_label = std::string(label);
+    family.read_all = std::move(read);
+}
+
 std::string Registry::RenderPrometheus() const {
     std::lock_guard lock(mu_);
     std::string out;
@@ -197,6 +214,21 @@ std::string Registry::RenderPrometheus() const {
                            : family.type == Type::kGauge ? "gauge"
                                                          : "histogram";
         out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, EscapeHelp(family.help), name, type);
+        if (family.read_all) {
+            std::vector<std::pair<std::string, double>> values;
+            try {
+                values = family.read_all();
+            } catch (...) {
+                // As for a failing series callback, the scrape goes on; with no labels known, the family is empty.
+            }
+            for (const auto& [label_value, value] : values) {
+                out += fmt::format("{}{} {}\n",
+                                   name,
+                                   Braced(RenderLabels({{family.read_all_label, label_value}})),
+                                   FormatValue(value));
+            }
+            continue;
+        }
         for (const auto& [labels, series] : family.series) {
             if (series.counter) {
                 out += fmt::format("{}{} {}\n", name, Braced(labels), series.counter->Value());

@@ -89,6 +89,15 @@ public:
                           const Labels& labels,
                           std::function<double()> read);
 
+    // Every series of one gauge family from one call at render time: read() returns (value of `label`, gauge value)
+    // pairs, rendered in that order. For values that one query answers together (a queue's depth by state), which
+    // a callback per series would ask once per series. Same rules as SetGaugeCallback; a family has either this or
+    // series of its own, and registering again replaces the reader.
+    void SetGaugeFamilyCallback(std::string_view name,
+                                std::string_view help,
+                                std::string_view label,
+                                std::function<std::vector<std::pair<std::string, double>>()> read);
+
     // Prometheus text exposition format 0.0.4, families sorted by name.
     std::string RenderPrometheus() const;
 
@@ -105,7 +114,10 @@ private:
         Type type = Type::kCounter;
         std::string help;
         std::map<std::string, Series> series;
+        std::string read_all_label;  // SetGaugeFamilyCallback
+        std::function<std::vector<std::pair<std::string, double>>()> read_all;
     };
+    Family& FindOrAddFamily(std::string_view name, std::string_view help, Type type);
     Series& FindOrAdd(std::string_view name, std::string_view help, Type type, const Labels& labels);
 
     mutable std::mutex mu_;

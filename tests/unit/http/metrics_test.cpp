@@ -1,5 +1,7 @@
 #include "core/metrics.hpp"
 
+#include <stdexcept>
+
 #include "support/test_support.hpp"
 
 namespace dispatch::metrics {
@@ -60,6 +62,28 @@ TEST(Metrics, GaugeCallbackIsReadAtRenderTime) {
     depth = 42;
 
     EXPECT_THAT(registry.RenderPrometheus(), ::testing::HasSubstr("inbox_depth 42\n"));
+}
+
+TEST(Metrics, AGaugeFamilyIsReadOnceARenderForAllItsSeries) {
+    Registry registry;
+    int reads = 0;
+    registry.SetGaugeFamilyCallback("queue_depth", "rows by state", "state", [&reads] {
+        ++reads;
+        return std::vector<std::pair<std::string, double>>{{"pending", 3}, {"dead", 1}};
+    });
+    registry.SetGaugeFamilyCallback(
+        "broken_depth", "a reader that throws", "state", []() -> std::vector<std::pair<std::string, double>> {
+            throw std::runtime_error("store down");
+        });
+
+    const std::string text = registry.RenderPrometheus();
+
+    EXPECT_EQ(reads, 1);
+    EXPECT_THAT(text,
+                ::testing::HasSubstr("# TYPE queue_depth gauge\nqueue_depth{state=\"pending\"} 3\n"
+                                     "queue_depth{state=\"dead\"} 1\n"));
+    EXPECT_THAT(text, ::testing::HasSubstr("# TYPE broken_depth gauge\n# HELP queue_depth"))
+        << "a failing reader leaves its family empty and the scrape goes on";
 }
 
 TEST(Metrics, GaugeMovesBothWays) {
