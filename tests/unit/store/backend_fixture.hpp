@@ -17,7 +17,34 @@
 
 namespace dispatch::store::testing {
 
-// Options for a SQLite file (designated initializers would trip -Wmissing-field-initializers).
+// An item update event of ticket 1032/`item` of `member`, received at `at`.
+inline InboxEvent Event(std::string dedup, std::int64_t item, TimeMs at, std::string member = "m-acme") {
+    return InboxEvent{.member_id = std::move(member),
+                      .received_at = at,
+                      .kind = InboxKind::kEvent,
+                      .event_name = "ONCRMDYNAMICITEMUPDATE",
+                      .entity_type_id = 1032,
+                      .item_id = item,
+                      .payload = R"({"data":{"FIELDS":{"ID":)" + std::to_string(item) + "}}}",
+                      .dedup_key = std::move(dedup)};
+}
+
+// The params every Action carries.
+inline constexpr std::string_view kActionParams = R"({"entityTypeId":1032,"fields":{"stageId":"DT1032_7:NEW"}})";
+
+// An item update queued for `subject` at `at`.
+inline OutboxAction Action(std::string key, std::string subject, TimeMs at, std::string member = "m-acme") {
+    OutboxAction a;
+    a.member_id = std::move(member);
+    a.idempotency_key = std::move(key);
+    a.method = "crm.item.update";
+    a.params = std::string(kActionParams);
+    a.subject = std::move(subject);
+    a.next_try_at = at;
+    a.created_at = at;
+    return a;
+}
+
 // The idempotency keys of `actions`, in order.
 inline std::vector<std::string> ActionKeys(const std::vector<ClaimedAction>& actions) {
     std::vector<std::string> keys;
@@ -27,6 +54,7 @@ inline std::vector<std::string> ActionKeys(const std::vector<ClaimedAction>& act
     return keys;
 }
 
+// Options for a SQLite file (designated initializers would trip -Wmissing-field-initializers).
 inline SqliteOptions LiteOptions(std::string path, std::string migrations_dir = {}) {
     SqliteOptions options;
     options.path = std::move(path);

@@ -15,9 +15,11 @@
 namespace dispatch::store {
 namespace {
 
+using testing::Action;
 using testing::ActionKeys;
 using testing::BackendTest;
 using ::testing::ElementsAre;
+using testing::Event;
 using ::testing::IsEmpty;
 
 constexpr TimeMs kLease = 30 * kSecondMs;
@@ -61,31 +63,6 @@ TimerArm SlaArm(const TicketKey& key, TimeMs due, std::int64_t version = 1) {
     arm.version = version;
     arm.payload = fmt::format(R"({{"threshold":"reaction","due":{}}})", due);
     return arm;
-}
-
-OutboxAction Action(std::string key, std::string subject, TimeMs at, std::string member = std::string(kMember)) {
-    OutboxAction a;
-    a.member_id = std::move(member);
-    a.idempotency_key = std::move(key);
-    a.method = "crm.item.update";
-    a.params = R"({"entityTypeId":1032,"fields":{"stageId":"DT1032_7:NEW"}})";
-    a.subject = std::move(subject);
-    a.next_try_at = at;
-    a.created_at = at;
-    return a;
-}
-
-InboxEvent Event(std::string dedup, std::int64_t item, TimeMs at) {
-    InboxEvent e;
-    e.member_id = std::string(kMember);
-    e.received_at = at;
-    e.kind = InboxKind::kEvent;
-    e.event_name = "ONCRMDYNAMICITEMUPDATE";
-    e.entity_type_id = 1032;
-    e.item_id = item;
-    e.payload = "{}";
-    e.dedup_key = std::move(dedup);
-    return e;
 }
 
 std::vector<std::string> TimerSubjects(const std::vector<DueTimer>& timers) {

@@ -14,6 +14,7 @@ namespace {
 
 using testing::BackendTest;
 using ::testing::ElementsAre;
+using testing::Event;
 
 Portal Acme(TimeMs at) {
     return Portal{.member_id = "m-acme",
@@ -25,17 +26,6 @@ Portal Acme(TimeMs at) {
                   .status = PortalStatus::kActive,
                   .installed_at = at,
                   .updated_at = at};
-}
-
-InboxEvent Event(std::string dedup, std::int64_t item, TimeMs at, std::string member = "m-acme") {
-    return InboxEvent{.member_id = std::move(member),
-                      .received_at = at,
-                      .kind = InboxKind::kEvent,
-                      .event_name = "ONCRMDYNAMICITEMUPDATE",
-                      .entity_type_id = 1032,
-                      .item_id = item,
-                      .payload = R"({"data":{"FIELDS":{"ID":)" + std::to_string(item) + "}}}",
-                      .dedup_key = std::move(dedup)};
 }
 
 std::vector<std::string> Keys(const std::vector<ClaimedEvent>& claimed) {

@@ -13,27 +13,17 @@
 namespace dispatch::store {
 namespace {
 
+using testing::Action;
 using testing::ActionKeys;
 using testing::BackendTest;
 using ::testing::ElementsAre;
+using testing::Event;
 using ::testing::IsEmpty;
 
 constexpr std::string_view kMember = "m-acme";
 constexpr TimeMs kNow = 1'772'442'000'000;    // BackendTest's clock
 constexpr TimeMs kDone = kNow - 40 * kDayMs;  // when the old rows finished
 constexpr TimeMs kCutoff = kNow - 30 * kDayMs;
-
-OutboxAction Action(std::string key, std::string subject, TimeMs at, std::string member = std::string(kMember)) {
-    OutboxAction a;
-    a.member_id = std::move(member);
-    a.idempotency_key = std::move(key);
-    a.method = "crm.item.update";
-    a.params = R"({"id":7})";
-    a.subject = std::move(subject);
-    a.next_try_at = at;
-    a.created_at = at;
-    return a;
-}
 
 class RetentionTest : public BackendTest {
 protected:
@@ -142,7 +132,7 @@ TEST_P(RetentionTest, ListSubjectReturnsOneSubjectsActionsInIdOrderWhateverTheir
     for (const auto& a : *listed) {
         EXPECT_EQ(a.action.subject, mine);
         EXPECT_EQ(a.action.member_id, kMember);
-        EXPECT_EQ(a.action.params, R"({"id":7})");
+        EXPECT_EQ(a.action.params, testing::kActionParams);
     }
     EXPECT_EQ((*listed)[0].attempt, 1);
     ASSERT_THAT(other_portal, IsOk());
@@ -251,15 +241,7 @@ TEST_P(RetentionTest, APurgedDedupKeyIsStoredAgainAsANewRow) {
     InsertInbox("newest", "pending", kT0, 0);
     ASSERT_THAT(PurgeAll(DoneQueue::kInbox, kCutoff, 10), ElementsAre(1));
 
-    InboxEvent again;
-    again.member_id = std::string(kMember);
-    again.received_at = kT0;
-    again.kind = InboxKind::kEvent;
-    again.event_name = "ONCRMDYNAMICITEMUPDATE";
-    again.entity_type_id = 1032;
-    again.item_id = 7;
-    again.dedup_key = "ev-1";
-    auto stored = store_->Inbox().AppendAndWait(std::move(again));
+    auto stored = store_->Inbox().AppendAndWait(Event("ev-1", 7, kT0, std::string(kMember)));
 
     ASSERT_THAT(stored, IsOk());
     EXPECT_EQ(*stored, AppendOutcome::kStored);
@@ -268,14 +250,7 @@ TEST_P(RetentionTest, APurgedDedupKeyIsStoredAgainAsANewRow) {
 TEST_P(RetentionTest, RowsFinishedThroughTheRepositoriesArePurgedAfterTheCutoffOnly) {
     // The same path the runtime takes: claim, complete at a time, purge later.
     const std::string subject = std::string(kMember) + "/1032/7";
-    InboxEvent e;
-    e.member_id = std::string(kMember);
-    e.received_at = kDone - kMinuteMs;
-    e.kind = InboxKind::kEvent;
-    e.entity_type_id = 1032;
-    e.item_id = 7;
-    e.dedup_key = "ev-1";
-    ASSERT_THAT(store_->Inbox().AppendAndWait(std::move(e)), IsOk());
+    ASSERT_THAT(store_->Inbox().AppendAndWait(Event("ev-1", 7, kDone - kMinuteMs, std::string(kMember))), IsOk());
     auto rows = store_->Inbox().Claim(10, kDone - kMinuteMs, kMinuteMs);
     ASSERT_THAT(rows, IsOk());
     ASSERT_EQ(rows->size(), 1u);
