@@ -14,6 +14,10 @@ namespace dispatch::app {
 namespace {
 
 constexpr log::Logger kLog{"flows"};
+constexpr int kOffloadThreads = 2;
+// Work waiting beyond this is refused with a 503 at once: an operator's script polling a wedged store should see
+// "busy", not a queue that answers minutes later.
+constexpr std::size_t kOffloadQueue = 64;
 
 int YearOf(TimeMs t) {
     const auto day = date::floor<date::days>(date::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(t)));
@@ -79,6 +83,8 @@ Result<std::unique_ptr<FlowsService>> FlowsService::Create(const std::string& sl
 FlowsService::~FlowsService() { Stop(); }
 
 void FlowsService::AddRoutes(http::Router& router, flows::ApiOptions options) {
+    offload_ = std::make_unique<WorkPool>("http-offload", kOffloadThreads, kOffloadQueue);
+    router.SetOffload([pool = offload_.get()](std::function<void()> work) { return pool->Submit(std::move(work)); });
     const std::string api_token = options.api_token;
     flows::AddRoutes(router, *runtime_, clock_, std::move(options));
     auto zone = stats::Zone::Locate(stats::PortalZone(config_.policy, calendars_));
@@ -96,48 +102,15 @@ void FlowsService::AddRoutes(http::Router& router, flows::ApiOptions options) {
         policy_,
         clock_,
         *zone,
-        [this](std::function<void()> work) { Offload(std::move(work)); },
         web_options);
     routes.Register(router);
-}
-
-void FlowsService::Offload(std::function<void()> work) {
-    {
-        std::lock_guard lock(offload_mu_);
-        if (!offload_thread_.joinable() && !offload_stopping_) {
-            offload_thread_ = std::thread([this] { OffloadLoop(); });
-        }
-        offload_queue_.push_back(std::move(work));
-    }
-    offload_cv_.notify_one();
-}
-
-void FlowsService::OffloadLoop() {
-    for (;;) {
-        std::function<void()> work;
-        {
-            std::unique_lock lock(offload_mu_);
-            offload_cv_.wait(lock, [this] { return offload_stopping_ || !offload_queue_.empty(); });
-            if (offload_queue_.empty()) {
-                return;
-            }
-            work = std::move(offload_queue_.front());
-            offload_queue_.pop_front();
-        }
-        work();  // answers its request, even while stopping: the server drops answers after it stopped
-    }
 }
 
 void FlowsService::Start() { runtime_->Start(); }
 
 void FlowsService::Stop() {
-    {
-        std::lock_guard lock(offload_mu_);
-        offload_stopping_ = true;
-    }
-    offload_cv_.notify_all();
-    if (offload_thread_.joinable()) {
-        offload_thread_.join();
+    if (offload_) {
+        offload_->Stop();  // answers what is queued: the server drops answers once it stopped
     }
     if (runtime_) {
         runtime_->Stop();

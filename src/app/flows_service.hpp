@@ -3,16 +3,13 @@
 // compiled in), the pure engine, the runtime (inbox worker, timers, outbox, reconciliation) over the store and the
 // portal clients, and their HTTP routes. main() creates it after the store and the clients and stops it before them.
 
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "core/work_pool.hpp"
 #include "flows/api.hpp"
 #include "flows/engine.hpp"
 #include "flows/runtime.hpp"
@@ -44,19 +41,14 @@ public:
 private:
     FlowsService(const Clock& clock) : clock_(clock) {}
 
-    // Runs the stats reports off the io threads, one at a time (they fold every ticket of a portal).
-    void Offload(std::function<void()> work);
-    void OffloadLoop();
 
     const Clock& clock_;
     store::Store* store_ = nullptr;
     sla::SlaConfig config_;
     std::shared_ptr<const sla::Policy> policy_;  // aliases config_.policy for the web routes
-    std::mutex offload_mu_;
-    std::condition_variable offload_cv_;
-    std::deque<std::function<void()>> offload_queue_;
-    bool offload_stopping_ = false;
-    std::thread offload_thread_;
+    // The blocking routes' offload (stats reports, the ticket view, admin calls). Two threads: a reconciliation
+    // waiting on the portal's budget does not hold up the status poll behind it.
+    std::unique_ptr<WorkPool> offload_;
     sla::CalendarSet calendars_;
     std::unique_ptr<flows::Engine> engine_;
     std::unique_ptr<flows::Runtime> runtime_;

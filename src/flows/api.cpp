@@ -195,7 +195,7 @@ void AddDeadLetterRoutes(
     List list,
     Row row,
     Revive revive) {
-    router.Add("GET",
+    router.AddBlocking("GET",
                "/_admin/" + queue + "/dead",
                for_portal([list, row](const http::Request& request, const std::string& member, http::Respond respond) {
                    const auto limit = DeadLimit(request);
@@ -214,7 +214,7 @@ void AddDeadLetterRoutes(
                    }
                    respond(http::Response::Json(200, json::Dump(bj::object{{"dead", std::move(rows)}})));
                }));
-    router.Add(
+    router.AddBlocking(
         "POST",
         "/_admin/" + queue + "/revive",
         for_portal([&runtime, revive](const http::Request& request, const std::string& member, http::Respond respond) {
@@ -263,7 +263,7 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
         });
     };
 
-    router.Add("GET",
+    router.AddBlocking("GET",
                "/api/v1/portals/{member_id}/tickets/{id}/sla",
                guarded([&runtime, &clock](http::Request&& request, http::Respond respond) {
                    const std::string member = request.Param("member_id");
@@ -290,7 +290,7 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
                    respond(http::Response::Json(200, json::Dump(*view)));
                }));
 
-    router.Add(
+    router.AddBlocking(
         "GET", "/_admin/flows", guarded([&runtime, &clock](http::Request&&, http::Respond respond) {
             auto inbox = runtime.Store().Inbox().Depth();
             auto outbox = runtime.Store().Outbox().Depth();
@@ -316,7 +316,7 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
             respond(http::Response::Json(200, json::Dump(out)));
         }));
 
-    router.Add("POST",
+    router.AddBlocking("POST",
                "/_admin/flows/reconcile",
                for_portal([&runtime](const http::Request&, const std::string& member, http::Respond respond) {
                    auto swept = runtime.Reconcile(member);
@@ -327,7 +327,7 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
                    respond(http::Response::Json(200, json::Dump(bj::object{{"queued", swept->processed}})));
                }));
 
-    router.Add(
+    router.AddBlocking(
         "POST",
         "/_admin/kpi/export",
         for_portal([&runtime](const http::Request& request, const std::string& member, http::Respond respond) {
@@ -411,7 +411,7 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
 
     // How far one job's writes got: the outbox actions of a portal whose idempotency key starts with `prefix`
     // (dispatchctl stats export waits on the KPI items' prefix, whatever else the outbox holds).
-    router.Add("GET",
+    router.AddBlocking("GET",
                "/_admin/outbox",
                for_portal([&runtime](const http::Request& request, const std::string& member, http::Respond respond) {
                    const std::string prefix = request.QueryParam("prefix").value_or("");

@@ -8,6 +8,8 @@
 //   POST /_admin/clock  {"now": ISO} | {"advance_ms": n} moves a manual service clock (tests, the demo); only
 //                                                        registered when the service runs on a manual clock
 // With an api_token set, every route asks for "Authorization: Bearer <token>" (constant-time compare).
+// All but the clock are blocking routes (http::Router::AddBlocking): they query the store, and reconciliation and the
+// KPI export wait on the portal's request budget, so they run on the router's offload, never on an io thread.
 
 #include <boost/json.hpp>
 #include <functional>

@@ -65,6 +65,7 @@ struct Router::Route {
     std::string pattern;
     std::vector<Segment> segments;
     Handler handler;
+    bool blocking = false;  // AddBlocking: runs through the router's offload
     // The metrics of the hot path, looked up once per method (registry references are stable): a request on a
     // matched route then costs two atomic adds instead of two registry lookups under its lock.
     mutable std::array<std::atomic<metrics::Counter*>, kMethodSlots> ok_counters{};
@@ -117,7 +118,18 @@ struct Router::Route {
 Router::Router(metrics::Registry* registry) : registry_(registry) {}
 
 void Router::Add(std::string method, std::string pattern, Handler handler) {
+    AddRoute(std::move(method), std::move(pattern), std::move(handler), false);
+}
+
+void Router::AddBlocking(std::string method, std::string pattern, Handler handler) {
+    AddRoute(std::move(method), std::move(pattern), std::move(handler), true);
+}
+
+void Router::SetOffload(Offload offload) { offload_ = std::move(offload); }
+
+void Router::AddRoute(std::string method, std::string pattern, Handler handler, bool blocking) {
     auto route = std::make_shared<Route>();
+    route->blocking = blocking;
     const auto parts = SplitPath(pattern);
     for (std::size_t i = 0; i < parts.size(); ++i) {
         const std::string_view part = parts[i];
@@ -232,19 +244,33 @@ void Router::Dispatch(Request&& request, Respond respond) const {
 
     request.params = std::move(best_params);
     request.route = best_route->pattern;
+    if (!best_route->blocking || !offload_) {
+        RunHandler(*best_route, method_index, std::move(request), once);
+        return;
+    }
+    // A copy of `once` goes with the work: whichever runs first answers.
+    if (!offload_([route = best_route, method_index, request = std::move(request), once]() mutable {
+            RunHandler(*route, method_index, std::move(request), once);
+        })) {
+        DISPATCH_LOG_LIMITED_WARN(kLog, "busy", "route={} reason=\"offload queue full\"", best_route->pattern);
+        Response busy = Response::Status(503);
+        busy.WithHeader("Retry-After", "1");
+        once(std::move(busy));
+    }
+}
+
+// The one error boundary of every handler, on the io thread or on the offload.
+void Router::RunHandler(const Route& route, std::size_t method_index, Request&& request, const Respond& once) {
     try {
-        best_route->handler(std::move(request), once);
+        route.handler(std::move(request), once);
     } catch (const std::exception& e) {
-        DISPATCH_LOG_ERROR(kLog,
-                           "handler failed",
-                           "method={} route={} what={}",
-                           MethodLabel(method_index),
-                           best_route->pattern,
-                           log::Quote(e.what()));
+        DISPATCH_LOG_ERROR(
+            kLog, "handler failed", "method={} route={} what={}", MethodLabel(method_index), route.pattern,
+            log::Quote(e.what()));
         once(Response::Status(500));
     } catch (...) {
         DISPATCH_LOG_ERROR(
-            kLog, "handler failed", "method={} route={} what=unknown", MethodLabel(method_index), best_route->pattern);
+            kLog, "handler failed", "method={} route={} what=unknown", MethodLabel(method_index), route.pattern);
         once(Response::Status(500));
     }
 }

@@ -38,6 +38,11 @@ using Respond = std::function<void(Response&&)>;
 // another executor, which later calls `respond`. A handler may also call `respond` before returning.
 using Handler = std::function<void(Request&&, Respond)>;
 
+// Where a handler sends its blocking part (a WorkPool in dispatchd): runs `work` elsewhere and returns true, or
+// returns false at once when it cannot take more (the handler then answers 503 itself). Accepted work must run:
+// it answers the request.
+using Offload = std::function<bool(std::function<void()> work)>;
+
 // Maps (method, path) to a handler and is the single error boundary for handlers (STYLE.md §3.5): an exception
 // thrown by a handler becomes a 500 with a neutral body and is logged once; no matching path gives 404; a path
 // that matches with another method gives 405 with an Allow header. Per-route request counts by status and a
@@ -55,6 +60,14 @@ public:
     // `method` is upper case ("GET"); a GET route also answers HEAD.
     void Add(std::string method, std::string pattern, Handler handler);
 
+    // Like Add, for a handler that blocks (a store query over many rows, a call that waits on a portal): it runs
+    // through the offload (SetOffload) instead of on an io thread, where it would hold up every other connection
+    // of that thread, Bitrix24's events among them. Same error boundary and metrics; when the offload refuses,
+    // the client gets 503 with Retry-After. Without an offload it runs inline.
+    void AddBlocking(std::string method, std::string pattern, Handler handler);
+    // Before the router serves.
+    void SetOffload(Offload offload);
+
     // Routes `request` and eventually calls `respond` exactly once. Never throws.
     void Dispatch(Request&& request, Respond respond) const;
 
@@ -62,8 +75,12 @@ public:
 
 private:
     struct Route;
+    void AddRoute(std::string method, std::string pattern, Handler handler, bool blocking);
+    static void RunHandler(const Route& route, std::size_t method_index, Request&& request, const Respond& once);
+
     std::vector<std::shared_ptr<const Route>> routes_;
     metrics::Registry* registry_;
+    Offload offload_;
 };
 
 // GET /healthz → 200 "ok\n"; GET /metrics → the registry in Prometheus text format.

@@ -170,7 +170,6 @@ struct Routes::State {
     std::shared_ptr<const sla::Policy> policy;
     const Clock* clock = nullptr;
     stats::Zone zone;
-    Offload offload;
     Options options;
     std::vector<Asset> assets;
 
@@ -185,48 +184,43 @@ struct Routes::State {
         return nullptr;
     }
 
-    // Runs on the offload executor: the unit of work of one stats request, and its one catching boundary.
+    // Runs on the router's offload (a blocking route): the unit of work of one stats request.
     void AnswerStats(const std::string& member_id, const StatsRequest& request, const http::Respond& respond) const {
-        try {
-            auto tickets = source(member_id, request.query.now);
-            if (!tickets) {
-                if (tickets.error().code == make_error_code(CoreErrc::kNotFound)) {
-                    respond(JsonError(404, "unknown portal"));
-                    return;
-                }
-                DISPATCH_LOG_WARN(kLog,
-                                  "stats source failed",
-                                  "portal={} code={} detail={}",
-                                  member_id,
-                                  tickets.error().code.message(),
-                                  log::Quote(tickets.error().detail));
-                respond(JsonError(503, "statistics unavailable, retry later"));
+        auto tickets = source(member_id, request.query.now);
+        if (!tickets) {
+            if (tickets.error().code == make_error_code(CoreErrc::kNotFound)) {
+                respond(JsonError(404, "unknown portal"));
                 return;
             }
-            auto report = stats::Compute(*tickets, *policy, zone, request.query);
-            if (!report) {
-                respond(JsonError(400, report.error().detail));
-                return;
-            }
-            http::Response res;
-            if (request.csv) {
-                res = http::Response::Text(200, stats::RenderCsv(*report, zone));
-                res.content_type = "text/csv; charset=utf-8";
-                const auto first = stats::FormatDate(zone.ToLocal(request.query.from).date);
-                const auto last = stats::FormatDate(zone.ToLocal(request.query.to - 1).date);
-                res.WithHeader("Content-Disposition",
-                               fmt::format("attachment; filename=\"stats-{}-{}-{}.csv\"", member_id, first, last));
-            } else {
-                res = http::Response::Json(200, stats::RenderJson(*report, zone));
-            }
-            res.WithHeader("Cache-Control", "no-store");
-            DISPATCH_LOG_DEBUG(
-                kLog, "stats served", "portal={} tickets={} rows={}", member_id, tickets->size(), report->rows.size());
-            respond(std::move(res));
-        } catch (const std::exception& e) {
-            DISPATCH_LOG_ERROR(kLog, "stats failed", "portal={} what={}", member_id, log::Quote(e.what()));
-            respond(http::Response::Status(500));
+            DISPATCH_LOG_WARN(kLog,
+                              "stats source failed",
+                              "portal={} code={} detail={}",
+                              member_id,
+                              tickets.error().code.message(),
+                              log::Quote(tickets.error().detail));
+            respond(JsonError(503, "statistics unavailable, retry later"));
+            return;
         }
+        auto report = stats::Compute(*tickets, *policy, zone, request.query);
+        if (!report) {
+            respond(JsonError(400, report.error().detail));
+            return;
+        }
+        http::Response res;
+        if (request.csv) {
+            res = http::Response::Text(200, stats::RenderCsv(*report, zone));
+            res.content_type = "text/csv; charset=utf-8";
+            const auto first = stats::FormatDate(zone.ToLocal(request.query.from).date);
+            const auto last = stats::FormatDate(zone.ToLocal(request.query.to - 1).date);
+            res.WithHeader("Content-Disposition",
+                           fmt::format("attachment; filename=\"stats-{}-{}-{}.csv\"", member_id, first, last));
+        } else {
+            res = http::Response::Json(200, stats::RenderJson(*report, zone));
+        }
+        res.WithHeader("Cache-Control", "no-store");
+        DISPATCH_LOG_DEBUG(
+            kLog, "stats served", "portal={} tickets={} rows={}", member_id, tickets->size(), report->rows.size());
+        respond(std::move(res));
     }
 };
 
@@ -234,13 +228,11 @@ Routes::Routes(FoldSource source,
                std::shared_ptr<const sla::Policy> policy,
                const Clock& clock,
                stats::Zone zone,
-               Offload offload,
                Options options) {
     auto state = std::make_shared<State>(std::move(zone));
     state->source = std::move(source);
     state->policy = std::move(policy);
     state->clock = &clock;
-    state->offload = offload ? std::move(offload) : Offload([](std::function<void()> work) { work(); });
     state->options = std::move(options);
     for (const detail::EmbeddedAsset& a : detail::EmbeddedAssets()) {
         state->assets.push_back(Asset{a.name, a.content_type, a.body, Etag(a.body)});
@@ -261,7 +253,7 @@ bool Routes::ChartLibraryEmbedded() { return detail::ChartLibraryPresent(); }
 void Routes::Register(http::Router& router) const {
     const std::shared_ptr<const State> state = state_;
 
-    router.Add("GET", "/api/v1/portals/{member_id}/stats", [state](http::Request&& req, http::Respond respond) {
+    router.AddBlocking("GET", "/api/v1/portals/{member_id}/stats", [state](http::Request&& req, http::Respond respond) {
         if (!req.BearerMatches(state->options.api_token)) {
             http::Response res = JsonError(401, "missing or wrong bearer token");
             res.WithHeader("WWW-Authenticate", "Bearer");
@@ -278,9 +270,7 @@ void Routes::Register(http::Router& router) const {
             respond(JsonError(400, request.error().detail));
             return;
         }
-        state->offload([state, member_id, request = std::move(*request), respond]() {
-            state->AnswerStats(member_id, request, respond);
-        });
+        state->AnswerStats(member_id, *request, respond);
     });
 
     const auto serve = [](const http::Request& req, const Asset& asset) {

@@ -15,8 +15,8 @@
 // bad parameter; 404 {"error": ...} for a portal the source does not know (CoreErrc::kNotFound); 503 when the source
 // fails otherwise (logged once here, no detail to the caller).
 //
-// Threads: handlers run on the connection's io strand and must not block, so the source and the fold of the
-// report run through `offload` (the store executor in dispatchd); the default runs them inline, which suits tests.
+// Threads: the stats route is a blocking one (http::Router::AddBlocking): the source and the fold of the report run
+// on the router's offload (dispatchd's WorkPool), never on an io thread; a router without one runs them inline.
 
 #include <functional>
 #include <memory>
@@ -38,8 +38,6 @@ namespace dispatch::web {
 // it folds. Once returned, the statistics read only values, never those pointers (stats/kpi.hpp), so the results
 // may outlive a policy reload. Called on the offload executor, possibly on several threads at once.
 using FoldSource = std::function<Result<std::vector<sla::FoldResult>>(std::string_view member_id, TimeMs now)>;
-// Runs `work` somewhere it may block. Must eventually run it (the work answers the request).
-using Offload = std::function<void(std::function<void()> work)>;
 
 struct Options {
     // /dashboard without ?member_id= redirects to this portal's page when set (single-portal deployments, the
@@ -59,7 +57,6 @@ public:
            std::shared_ptr<const sla::Policy> policy,
            const Clock& clock,
            stats::Zone zone,
-           Offload offload = {},
            Options options = {});
 
     // Adds the routes; they share this object's state (kept alive by the router), so the Routes may go away.

@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
     web::Options options;
     options.default_member_id = member;
     options.api_token = args["--api-token"];
-    web::Routes routes(source, policy, clock, *zone, {}, options);
+    web::Routes routes(source, policy, clock, *zone, options);
 
     metrics::Registry registry;
     http::Router router(&registry);

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "core/json.hpp"
@@ -602,6 +603,84 @@ TEST_F(Flows, AFailingEventIsTriedForHoursThenListedAsDeadAndRevivedOnceThePorta
     EXPECT_EQ(json::IntAt(Item(id), "assignedById"), 25) << "1C goes to the 1C specialist, late but routed";
     EXPECT_TRUE(DeadLetters("inbox").empty());
     EXPECT_EQ(Revive("inbox", "&ids=1,x").first, 400);
+}
+
+// True once a socket of the local `port` holds bytes its process has not read: b24emu, stopped, has been sent a
+// request (from /proc/net/tcp: "sl local rem st tx_queue:rx_queue ...", addresses and queues in hex).
+bool UnreadBytesAtPort(int port) {
+    std::ifstream in("/proc/net/tcp");
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        std::string sl, local, remote, st, queues;
+        fields >> sl >> local >> remote >> st >> queues;
+        const auto colon = local.rfind(':');
+        const auto split = queues.find(':');
+        if (colon == std::string::npos || split == std::string::npos) {
+            continue;
+        }
+        if (std::stoi(local.substr(colon + 1), nullptr, 16) == port &&
+            std::stoul(queues.substr(split + 1), nullptr, 16) > 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// Reconciliation lists the portal's items over REST, and a portal may take its time. With one io thread, dispatchd
+// still answers while such an admin call waits on a portal that does not answer at all (b24emu stopped): the call
+// runs on the offload, so Bitrix24's events are acknowledged meanwhile.
+TEST_F(Flows, AnAdminCallWaitingOnThePortalDoesNotHoldUpTheIoThread) {
+    const std::string token = json::StringAt(Get(admin_ + "state").at("app"), "application_token").value_or("");
+    ASSERT_FALSE(token.empty());
+    service_proc_.Stop(SIGTERM, std::chrono::seconds(10));
+    {
+        auto config = json::Parse(Slurp(dir_.File("config.json"))).value();
+        config.as_object()["threads"] = 1;
+        std::ofstream(dir_.File("config.json")) << json::Dump(config);
+    }
+    StartService(kStart);
+    const auto port_at = admin_.find(':', admin_.find("//") + 2);
+    const int emu_port = std::stoi(admin_.substr(port_at + 1));
+
+    ASSERT_EQ(::kill(emu_.Pid(), SIGSTOP), 0);
+    struct Resume {
+        pid_t pid;
+        ~Resume() { ::kill(pid, SIGCONT); }
+    } resume{emu_.Pid()};
+    std::optional<http::Response> reconciled;
+    std::thread admin([&] {
+        http::Client client(http::ClientOptions{.ca_file = BinaryPath("certs/ca.pem")});
+        auto r = client.Post(service_ + "/_admin/flows/reconcile?member_id=" + member_, "", "application/json", Auth());
+        if (r) {
+            reconciled = std::move(*r);
+        }
+    });
+    ASSERT_TRUE(testing::WaitFor(
+        [&] { return UnreadBytesAtPort(emu_port); }, std::chrono::seconds(10), "dispatchd calling the stopped portal"));
+
+    // The reconciliation now waits on the portal; an event and a health check are answered all the same.
+    http::Client client(
+        http::ClientOptions{.ca_file = BinaryPath("certs/ca.pem"), .request_timeout = std::chrono::seconds(10)});
+    const std::string body = fmt::format(
+        "event=ONCRMDYNAMICITEMUPDATE&data[FIELDS][ID]=999999&data[FIELDS][ENTITY_TYPE_ID]={}&ts=1772431200"
+        "&auth[domain]=portal.example&auth[member_id]={}&auth[application_token]={}",
+        etid_,
+        member_,
+        token);
+    auto event = client.Post(service_ + "/b24/events", body, "application/x-www-form-urlencoded");
+    auto health = client.Get(service_ + "/healthz");
+    EXPECT_FALSE(reconciled) << "the reconciliation finished without the portal";
+
+    ::kill(emu_.Pid(), SIGCONT);
+    admin.join();
+    ASSERT_TRUE(event) << event.error().detail;
+    EXPECT_EQ(event->status, 200) << event->body;
+    ASSERT_TRUE(health) << health.error().detail;
+    EXPECT_EQ(health->status, 200);
+    ASSERT_TRUE(reconciled);
+    EXPECT_EQ(reconciled->status, 200) << reconciled->body;
 }
 
 TEST_F(Flows, ActionsThePortalRefusedAreListedAndSentAgainWhenRevived) {

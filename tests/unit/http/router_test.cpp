@@ -1,3 +1,5 @@
+#include <deque>
+#include <functional>
 #include <stdexcept>
 
 #include "core/metrics.hpp"
@@ -117,6 +119,92 @@ TEST(Router, ThrowingHandlerBecomesNeutral500) {
     ASSERT_TRUE(captured.response);
     EXPECT_EQ(captured.response->status, 500);
     EXPECT_EQ(captured.response->body.find("secret"), std::string::npos);
+}
+
+// An offload that keeps the work for the test to run, or refuses it.
+struct HeldWork {
+    std::deque<std::function<void()>> queue;
+    bool refuse = false;
+    Offload Take() {
+        return [this](std::function<void()> work) {
+            if (refuse) {
+                return false;
+            }
+            queue.push_back(std::move(work));
+            return true;
+        };
+    }
+};
+
+TEST(Router, ABlockingRouteRunsOnTheOffloadNotOnTheCallingThread) {
+    Router router;
+    HeldWork held;
+    router.SetOffload(held.Take());
+    router.AddBlocking("GET", "/slow/{id}", Echo("slow"));
+    router.Add("GET", "/fast", Echo("fast"));
+    Captured slow;
+    Captured fast;
+
+    router.Dispatch(MakeRequest("GET", "/slow/7"), slow.Callback());
+    router.Dispatch(MakeRequest("GET", "/fast"), fast.Callback());
+
+    EXPECT_FALSE(slow.response);  // nothing of it ran here
+    ASSERT_TRUE(fast.response);   // the other routes stay on the calling thread
+    EXPECT_EQ(fast.response->body, "fast");
+    ASSERT_EQ(held.queue.size(), 1u);
+    held.queue.front()();
+    ASSERT_TRUE(slow.response);
+    EXPECT_EQ(slow.response->status, 200);
+    EXPECT_EQ(slow.response->body, "slow id=7");
+}
+
+TEST(Router, AFullOffloadIsA503WithRetryAfterAndTheHandlerNeverRuns) {
+    metrics::Registry registry;
+    Router router(&registry);
+    HeldWork held;
+    held.refuse = true;
+    router.SetOffload(held.Take());
+    int ran = 0;
+    router.AddBlocking("POST", "/_admin/x", [&ran](Request&&, Respond respond) {
+        ++ran;
+        respond(Response::Text(200, "done"));
+    });
+    Captured captured;
+
+    router.Dispatch(MakeRequest("POST", "/_admin/x"), captured.Callback());
+
+    ASSERT_TRUE(captured.response);
+    EXPECT_EQ(captured.response->status, 503);
+    EXPECT_EQ(FindHeader(captured.response->headers, "retry-after"), "1");
+    EXPECT_EQ(ran, 0);
+    EXPECT_THAT(registry.RenderPrometheus(), ::testing::HasSubstr(R"(route="/_admin/x",status="503"} 1)"));
+}
+
+TEST(Router, ABlockingHandlerThatThrowsOnTheOffloadIsANeutral500) {
+    Router router;
+    HeldWork held;
+    router.SetOffload(held.Take());
+    router.AddBlocking("GET", "/boom", [](Request&&, Respond) { throw std::runtime_error("secret detail"); });
+    Captured captured;
+
+    router.Dispatch(MakeRequest("GET", "/boom"), captured.Callback());
+    ASSERT_EQ(held.queue.size(), 1u);
+    held.queue.front()();
+
+    ASSERT_TRUE(captured.response);
+    EXPECT_EQ(captured.response->status, 500);
+    EXPECT_EQ(captured.response->body.find("secret"), std::string::npos);
+}
+
+TEST(Router, WithoutAnOffloadABlockingRouteRunsInline) {
+    Router router;
+    router.AddBlocking("GET", "/slow", Echo("slow"));
+    Captured captured;
+
+    router.Dispatch(MakeRequest("GET", "/slow"), captured.Callback());
+
+    ASSERT_TRUE(captured.response);
+    EXPECT_EQ(captured.response->body, "slow");
 }
 
 TEST(Router, RespondingTwiceDeliversOnlyTheFirst) {

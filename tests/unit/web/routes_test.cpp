@@ -56,11 +56,13 @@ protected:
             }
             return stats::testing::FoldAll(*policy_, calendars_, tickets_, "2026-04-02 12:00");
         };
-        Offload offload;
         if (queued) {
-            offload = [this](std::function<void()> work) { queue_.push_back(std::move(work)); };
+            router_.SetOffload([this](std::function<void()> work) {
+                queue_.push_back(std::move(work));
+                return true;
+            });
         }
-        Routes routes(source, policy_, clock_, stats::Zone::Locate("Europe/Moscow").value(), offload, options);
+        Routes routes(source, policy_, clock_, stats::Zone::Locate("Europe/Moscow").value(), options);
         routes.Register(router_);
     }
 
