@@ -41,7 +41,6 @@ public:
 private:
     FlowsService(const Clock& clock) : clock_(clock) {}
 
-
     const Clock& clock_;
     store::Store* store_ = nullptr;
     sla::SlaConfig config_;

@@ -195,25 +195,26 @@ void AddDeadLetterRoutes(
     List list,
     Row row,
     Revive revive) {
-    router.AddBlocking("GET",
-               "/_admin/" + queue + "/dead",
-               for_portal([list, row](const http::Request& request, const std::string& member, http::Respond respond) {
-                   const auto limit = DeadLimit(request);
-                   if (!limit) {
-                       respond(Problem(400, fmt::format("limit must be 1 to {}", kMaxDeadListed)));
-                       return;
-                   }
-                   auto dead = list(member, *limit);
-                   if (!dead) {
-                       respond(FromError(dead.error()));
-                       return;
-                   }
-                   bj::array rows;
-                   for (const auto& d : *dead) {
-                       rows.push_back(row(d));
-                   }
-                   respond(http::Response::Json(200, json::Dump(bj::object{{"dead", std::move(rows)}})));
-               }));
+    router.AddBlocking(
+        "GET",
+        "/_admin/" + queue + "/dead",
+        for_portal([list, row](const http::Request& request, const std::string& member, http::Respond respond) {
+            const auto limit = DeadLimit(request);
+            if (!limit) {
+                respond(Problem(400, fmt::format("limit must be 1 to {}", kMaxDeadListed)));
+                return;
+            }
+            auto dead = list(member, *limit);
+            if (!dead) {
+                respond(FromError(dead.error()));
+                return;
+            }
+            bj::array rows;
+            for (const auto& d : *dead) {
+                rows.push_back(row(d));
+            }
+            respond(http::Response::Json(200, json::Dump(bj::object{{"dead", std::move(rows)}})));
+        }));
     router.AddBlocking(
         "POST",
         "/_admin/" + queue + "/revive",
@@ -264,31 +265,31 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
     };
 
     router.AddBlocking("GET",
-               "/api/v1/portals/{member_id}/tickets/{id}/sla",
-               guarded([&runtime, &clock](http::Request&& request, http::Respond respond) {
-                   const std::string member = request.Param("member_id");
-                   auto item_id = json::ParseInt(request.Param("id"));
-                   if (!item_id || *item_id <= 0) {
-                       respond(Problem(400, "id must be a positive integer"));
-                       return;
-                   }
-                   auto layout = runtime.LayoutOf(member);
-                   const provision::ProcessIds* ids = layout ? runtime.Tickets(**layout) : nullptr;
-                   if (ids == nullptr) {
-                       respond(Problem(404, "unknown or unprovisioned portal"));
-                       return;
-                   }
-                   store::TicketKey key;
-                   key.member_id = member;
-                   key.entity_type_id = ids->entity_type_id;
-                   key.item_id = *item_id;
-                   auto view = TicketSla(runtime, key, clock.Now());
-                   if (!view) {
-                       respond(FromError(view.error()));
-                       return;
-                   }
-                   respond(http::Response::Json(200, json::Dump(*view)));
-               }));
+                       "/api/v1/portals/{member_id}/tickets/{id}/sla",
+                       guarded([&runtime, &clock](http::Request&& request, http::Respond respond) {
+                           const std::string member = request.Param("member_id");
+                           auto item_id = json::ParseInt(request.Param("id"));
+                           if (!item_id || *item_id <= 0) {
+                               respond(Problem(400, "id must be a positive integer"));
+                               return;
+                           }
+                           auto layout = runtime.LayoutOf(member);
+                           const provision::ProcessIds* ids = layout ? runtime.Tickets(**layout) : nullptr;
+                           if (ids == nullptr) {
+                               respond(Problem(404, "unknown or unprovisioned portal"));
+                               return;
+                           }
+                           store::TicketKey key;
+                           key.member_id = member;
+                           key.entity_type_id = ids->entity_type_id;
+                           key.item_id = *item_id;
+                           auto view = TicketSla(runtime, key, clock.Now());
+                           if (!view) {
+                               respond(FromError(view.error()));
+                               return;
+                           }
+                           respond(http::Response::Json(200, json::Dump(*view)));
+                       }));
 
     router.AddBlocking(
         "GET", "/_admin/flows", guarded([&runtime, &clock](http::Request&&, http::Respond respond) {
@@ -317,15 +318,15 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
         }));
 
     router.AddBlocking("POST",
-               "/_admin/flows/reconcile",
-               for_portal([&runtime](const http::Request&, const std::string& member, http::Respond respond) {
-                   auto swept = runtime.Reconcile(member);
-                   if (!swept) {
-                       respond(FromError(swept.error()));
-                       return;
-                   }
-                   respond(http::Response::Json(200, json::Dump(bj::object{{"queued", swept->processed}})));
-               }));
+                       "/_admin/flows/reconcile",
+                       for_portal([&runtime](const http::Request&, const std::string& member, http::Respond respond) {
+                           auto swept = runtime.Reconcile(member);
+                           if (!swept) {
+                               respond(FromError(swept.error()));
+                               return;
+                           }
+                           respond(http::Response::Json(200, json::Dump(bj::object{{"queued", swept->processed}})));
+                       }));
 
     router.AddBlocking(
         "POST",
@@ -411,17 +412,18 @@ void AddRoutes(http::Router& router, Runtime& runtime, const Clock& clock, ApiOp
 
     // How far one job's writes got: the outbox actions of a portal whose idempotency key starts with `prefix`
     // (dispatchctl stats export waits on the KPI items' prefix, whatever else the outbox holds).
-    router.AddBlocking("GET",
-               "/_admin/outbox",
-               for_portal([&runtime](const http::Request& request, const std::string& member, http::Respond respond) {
-                   const std::string prefix = request.QueryParam("prefix").value_or("");
-                   auto depth = runtime.Store().Outbox().DepthOf(member, prefix);
-                   if (!depth) {
-                       respond(FromError(depth.error()));
-                       return;
-                   }
-                   respond(http::Response::Json(200, json::Dump(CountsJson(*depth))));
-               }));
+    router.AddBlocking(
+        "GET",
+        "/_admin/outbox",
+        for_portal([&runtime](const http::Request& request, const std::string& member, http::Respond respond) {
+            const std::string prefix = request.QueryParam("prefix").value_or("");
+            auto depth = runtime.Store().Outbox().DepthOf(member, prefix);
+            if (!depth) {
+                respond(FromError(depth.error()));
+                return;
+            }
+            respond(http::Response::Json(200, json::Dump(CountsJson(*depth))));
+        }));
 
     if (options.manual_clock != nullptr) {
         ManualClock* manual = options.manual_clock;

@@ -264,9 +264,12 @@ void Router::RunHandler(const Route& route, std::size_t method_index, Request&& 
     try {
         route.handler(std::move(request), once);
     } catch (const std::exception& e) {
-        DISPATCH_LOG_ERROR(
-            kLog, "handler failed", "method={} route={} what={}", MethodLabel(method_index), route.pattern,
-            log::Quote(e.what()));
+        DISPATCH_LOG_ERROR(kLog,
+                           "handler failed",
+                           "method={} route={} what={}",
+                           MethodLabel(method_index),
+                           route.pattern,
+                           log::Quote(e.what()));
         once(Response::Status(500));
     } catch (...) {
         DISPATCH_LOG_ERROR(
