@@ -27,6 +27,7 @@
 #include "core/time_format.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "core/work_pool.hpp"
 #include "http/server.hpp"
 #include "intake/endpoints.hpp"
 #include "store/store.hpp"
@@ -284,7 +285,12 @@ int main(int argc, char** argv) {
     app::PortalClients clients(*db, wall, sleeper, registry, app::ClientOptionsFrom(*config));
     app::InstallChecker checker(clients, registry, app::ClientOptionsFrom(*config));
 
+    // Blocking routes (the store behind /metrics, stats reports, admin calls that wait on a portal) run here, never
+    // on an io thread. Two threads: a reconciliation waiting on a portal's budget does not hold up a scrape. Beyond
+    // 64 waiting the answer is a 503 at once, not a queue that answers minutes later.
+    WorkPool offload("http-offload", 2, 64);
     http::Router router(&registry);
+    router.SetOffload([&offload](std::function<void()> work) { return offload.Submit(std::move(work)); });
     http::AddStandardRoutes(router, registry);
     // The flows start after the intake is routed; until then a stored event just waits for the worker's first look.
     std::atomic<flows::Runtime*> wake_flows{nullptr};
@@ -360,6 +366,7 @@ int main(int argc, char** argv) {
     DISPATCH_LOG_INFO(kLog, "stopping", "signal={}", sig);
     server.Stop();   // no new requests; in-flight ones answered (a respond after this is dropped)
     checker.Stop();  // queued install checks finish; they call into `endpoints`, which is still alive
+    offload.Stop();  // what is queued runs (its answers are dropped) while the flows it reads are still there
     if (flows) {
         wake_flows = nullptr;
         flows->Stop();  // the unit of work in hand commits or is redone after restart; nothing half-written

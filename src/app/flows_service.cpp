@@ -14,10 +14,6 @@ namespace dispatch::app {
 namespace {
 
 constexpr log::Logger kLog{"flows"};
-constexpr int kOffloadThreads = 2;
-// Work waiting beyond this is refused with a 503 at once: an operator's script polling a wedged store should see
-// "busy", not a queue that answers minutes later.
-constexpr std::size_t kOffloadQueue = 64;
 
 int YearOf(TimeMs t) {
     const auto day = date::floor<date::days>(date::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(t)));
@@ -83,8 +79,6 @@ Result<std::unique_ptr<FlowsService>> FlowsService::Create(const std::string& sl
 FlowsService::~FlowsService() { Stop(); }
 
 void FlowsService::AddRoutes(http::Router& router, flows::ApiOptions options) {
-    offload_ = std::make_unique<WorkPool>("http-offload", kOffloadThreads, kOffloadQueue);
-    router.SetOffload([pool = offload_.get()](std::function<void()> work) { return pool->Submit(std::move(work)); });
     const std::string api_token = options.api_token;
     flows::AddRoutes(router, *runtime_, clock_, std::move(options));
     auto zone = stats::Zone::Locate(stats::PortalZone(config_.policy, calendars_));
@@ -109,9 +103,6 @@ void FlowsService::AddRoutes(http::Router& router, flows::ApiOptions options) {
 void FlowsService::Start() { runtime_->Start(); }
 
 void FlowsService::Stop() {
-    if (offload_) {
-        offload_->Stop();  // answers what is queued: the server drops answers once it stopped
-    }
     if (runtime_) {
         runtime_->Stop();
     }

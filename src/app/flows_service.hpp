@@ -9,7 +9,6 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
-#include "core/work_pool.hpp"
 #include "flows/api.hpp"
 #include "flows/engine.hpp"
 #include "flows/runtime.hpp"
@@ -31,7 +30,8 @@ public:
     FlowsService(const FlowsService&) = delete;
     FlowsService& operator=(const FlowsService&) = delete;
 
-    // The ticket and admin routes, the stats API and the dashboard.
+    // The ticket and admin routes, the stats API and the dashboard; most are blocking routes, so the router needs
+    // an offload (http::Router::SetOffload) that stops before this service does.
     void AddRoutes(http::Router& router, flows::ApiOptions options);
     void Start();
     void Stop();
@@ -45,9 +45,6 @@ private:
     store::Store* store_ = nullptr;
     sla::SlaConfig config_;
     std::shared_ptr<const sla::Policy> policy_;  // aliases config_.policy for the web routes
-    // The blocking routes' offload (stats reports, the ticket view, admin calls). Two threads: a reconciliation
-    // waiting on the portal's budget does not hold up the status poll behind it.
-    std::unique_ptr<WorkPool> offload_;
     sla::CalendarSet calendars_;
     std::unique_ptr<flows::Engine> engine_;
     std::unique_ptr<flows::Runtime> runtime_;

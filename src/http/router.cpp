@@ -280,7 +280,8 @@ void Router::RunHandler(const Route& route, std::size_t method_index, Request&& 
 
 void AddStandardRoutes(Router& router, metrics::Registry& registry) {
     router.Add("GET", "/healthz", [](Request&&, Respond respond) { respond(Response::Text(200, "ok\n")); });
-    router.Add("GET", "/metrics", [&registry](Request&&, Respond respond) {
+    // Blocking: a scrape reads gauges some of which ask the store (queue depths).
+    router.AddBlocking("GET", "/metrics", [&registry](Request&&, Respond respond) {
         Response response = Response::Text(200, registry.RenderPrometheus());
         response.content_type = "text/plain; version=0.0.4; charset=utf-8";
         respond(std::move(response));
