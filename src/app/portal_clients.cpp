@@ -24,6 +24,17 @@ const PortalSettings* FindConfigured(const std::vector<PortalSettings>& portals,
 
 const log::Logger kLog("portals");
 
+// The install checker's one catching boundary per task: a throw is logged and its thread goes on with the next.
+// (A Verify whose check threw never calls `done`; the dropped Respond answers the install callback 500.)
+template <class Task>
+void Guarded(Task&& task) {
+    try {
+        task();
+    } catch (const std::exception& e) {
+        DISPATCH_LOG_ERROR(kLog, "install task threw", "what={}", log::Quote(e.what()));
+    }
+}
+
 bool IsStoreErrc(const Error& error, store::Errc errc) { return error.code == make_error_code(errc); }
 
 Error TokenStoreFailure(const Error& error, std::string_view what, std::string_view member_id) {
@@ -232,73 +243,22 @@ std::size_t PortalClients::Size() const {
 }
 
 InstallChecker::InstallChecker(PortalClients& clients, metrics::Registry& registry, PortalClientsOptions options)
-    : clients_(clients), registry_(registry), options_(std::move(options)), thread_([this] { Run(); }) {}
+    : clients_(clients), registry_(registry), options_(std::move(options)) {}
 
 InstallChecker::~InstallChecker() { Stop(); }
 
-void InstallChecker::Stop() {
-    {
-        const std::lock_guard lock(mu_);
-        if (stopping_ && !thread_.joinable()) {
-            return;
-        }
-        stopping_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) {
-        thread_.join();
-    }
-}
-
-void InstallChecker::Post(std::function<void()> task) {
-    {
-        const std::lock_guard lock(mu_);
-        if (!stopping_) {
-            queue_.push_back(std::move(task));
-            cv_.notify_one();
-            return;
-        }
-    }
-}
-
-void InstallChecker::Run() {
-    for (;;) {
-        std::function<void()> task;
-        {
-            std::unique_lock lock(mu_);
-            cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-            if (queue_.empty()) {
-                return;
-            }
-            task = std::move(queue_.front());
-            queue_.pop_front();
-        }
-        try {
-            task();
-        } catch (const std::exception& e) {
-            DISPATCH_LOG_ERROR(kLog, "install task threw", "what={}", log::Quote(e.what()));
-        }
-    }
-}
+void InstallChecker::Stop() { pool_.Stop(); }
 
 void InstallChecker::Verify(intake::EventAuth claimed, std::function<void(Result<intake::EventAuth>)> done) {
-    bool queued = false;
-    {
-        const std::lock_guard lock(mu_);
-        if (!stopping_) {
-            queue_.push_back([this, claimed = std::move(claimed), done]() { done(VerifyNow(claimed)); });
-            queued = true;
-        }
+    if (!pool_.Submit([this, claimed, done]() { Guarded([&] { done(VerifyNow(claimed)); }); })) {
+        done(Fail(intake::Errc::kCheckUnavailable, "install checks are shutting down or too many are waiting"));
     }
-    if (!queued) {
-        done(Fail(intake::Errc::kCheckUnavailable, "shutting down"));
-        return;
-    }
-    cv_.notify_one();
 }
 
 void InstallChecker::AfterInstall(std::string member_id) {
-    Post([this, member_id = std::move(member_id)] { ReadAppInfo(member_id); });
+    if (!pool_.Submit([this, member_id] { Guarded([&] { ReadAppInfo(member_id); }); })) {
+        DISPATCH_LOG_WARN(kLog, "app.info read skipped", "portal={} reason=\"busy or stopping\"", member_id);
+    }
 }
 
 Result<intake::EventAuth> InstallChecker::VerifyNow(const intake::EventAuth& claimed) {

@@ -10,15 +10,12 @@
 //   if (!client) { ... }                       // unknown portal, uninstalled, not configured, store down
 //   auto item = (*client)->Call("crm.item.get", {{"entityTypeId", 1038}, {"id", 57}});
 
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "app/config.hpp"
@@ -29,6 +26,7 @@
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/metrics.hpp"
+#include "core/work_pool.hpp"
 #include "intake/parse.hpp"
 #include "store/store.hpp"
 
@@ -141,26 +139,20 @@ public:
 
     void Verify(intake::EventAuth claimed, std::function<void(Result<intake::EventAuth>)> done);
     void AfterInstall(std::string member_id);
-    // Finishes the queued work, then joins the thread. Work queued afterwards fails verification at once
-    // (kCheckUnavailable) or is dropped (AfterInstall). Idempotent.
+    // Finishes the queued work, then joins the thread. Work queued afterwards, or beyond 64 waiting, fails
+    // verification at once (kCheckUnavailable) or is dropped (AfterInstall). Idempotent.
     void Stop();
 
     // Blocking form of Verify, on the calling thread (the background thread runs this).
     Result<intake::EventAuth> VerifyNow(const intake::EventAuth& claimed);
 
 private:
-    void Post(std::function<void()> task);
-    void Run();
     void ReadAppInfo(const std::string& member_id);
 
     PortalClients& clients_;
     metrics::Registry& registry_;
     PortalClientsOptions options_;
-    std::mutex mu_;
-    std::condition_variable cv_;
-    std::deque<std::function<void()>> queue_;
-    bool stopping_ = false;
-    std::thread thread_;  // last: starts after every member above exists
+    WorkPool pool_{"install-check", 1, 64};  // last: its thread starts after every member above exists
 };
 
 // Writes a Portal row for every configured portal in incoming-webhook mode (member_id and webhook URL set, no
