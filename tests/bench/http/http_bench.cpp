@@ -10,6 +10,9 @@
 //                                           requests wrk abandoned at the deadline that the server still stored)
 //   bench http.disk_fdatasync_ms <v> ms    (median fdatasync of the database's disk: the floor of any durable ack)
 //   bench http.ack_cpu_us <v> us           bench http.nginx_cpu_us <v> us    (server CPU per answered request)
+//   bench http.refused_per_s <v> 1/s       bench http.refused_vs_nginx <v> x (the same event bodies with a wrong
+//                                           token: parsed and checked, answered 401, nothing stored; the ceiling
+//                                           of the acks without any durability)
 //   bench http.healthz_per_s <v> 1/s       bench http.healthz_vs_nginx <v> x (GET /healthz against nginx's GET /,
 //                                           both without the events script: what the HTTP and TLS layers alone
 //                                           reach, the ceiling of http.ack_vs_nginx on this machine)
@@ -167,12 +170,18 @@ struct WrkResult {
     double p99_ms = 0;
 
     double PerSecond() const { return seconds > 0 ? static_cast<double>(requests - non2xx) / seconds : 0; }
+    double AnsweredPerSecond() const { return seconds > 0 ? static_cast<double>(requests) / seconds : 0; }
 };
 
-// `events`: every request is an event body from events.lua; otherwise plain GETs (wrk's own loop, and a script
-// that only reports).
-std::optional<WrkResult> RunWrk(
-    const std::string& wrk, const std::string& url, int threads, int connections, int seconds, bool events = true) {
+// `events`: every request is an event body from events.lua, signed with `token`; otherwise plain GETs (wrk's own
+// loop, and a script that only reports).
+std::optional<WrkResult> RunWrk(const std::string& wrk,
+                                const std::string& url,
+                                int threads,
+                                int connections,
+                                int seconds,
+                                bool events = true,
+                                std::string_view token = kToken) {
     const std::string cmd = fmt::format("{} -t{} -c{} -d{}s --timeout 10s -s {} {} -- {} {} {} 2>&1",
                                         wrk,
                                         threads,
@@ -181,7 +190,7 @@ std::optional<WrkResult> RunWrk(
                                         BENCH_HTTP_LUA,
                                         url,
                                         kMember,
-                                        kToken,
+                                        token,
                                         events ? "events" : "get");
     std::cerr << "$ " << cmd << "\n";
     FILE* pipe = ::popen(cmd.c_str(), "r");
@@ -437,6 +446,10 @@ int main() {
     const auto acks = RunWrk(wrk, "https://" + listen + "/b24/events", wrk_threads, connections, seconds);
     const double daemon_cpu = CpuSeconds(daemon.Pid()) - daemon_cpu_before;
     const auto healthz = RunWrk(wrk, "https://" + listen + "/healthz", wrk_threads, connections, seconds, false);
+    // The same bodies with a wrong application_token: parsed, looked up and compared like the acks, then answered
+    // 401 with nothing stored. How fast this HTTP path goes without any durability at all: the ceiling of the acks.
+    const auto refused =
+        RunWrk(wrk, "https://" + listen + "/b24/events", wrk_threads, connections, seconds, true, "not-the-token");
     // Stop gracefully: in-flight requests finish and the store closes; the count below reads a settled file.
     const int stopped = daemon.Stop(SIGTERM, 30s);
     {
@@ -457,7 +470,7 @@ int main() {
     const auto static_gets =
         RunWrk(wrk, fmt::format("https://127.0.0.1:{}/", nginx_port), wrk_threads, connections, seconds, false);
 
-    if (!acks || !statics || !healthz || !static_gets || stopped != 0) {
+    if (!acks || !statics || !healthz || !refused || !static_gets || stopped != 0) {
         std::cerr << "bench_http: a run failed (dispatchd exit " << stopped << ")\n";
         return 1;
     }
@@ -492,7 +505,14 @@ int main() {
     fmt::print("bench http.healthz_per_s {:.0f} 1/s\n", healthz->PerSecond());
     fmt::print("bench http.healthz_vs_nginx {:.3f} x\n",
                static_gets->PerSecond() > 0 ? healthz->PerSecond() / static_gets->PerSecond() : 0.0);
+    fmt::print("bench http.refused_per_s {:.0f} 1/s\n", refused->AnsweredPerSecond());
+    fmt::print("bench http.refused_vs_nginx {:.3f} x\n",
+               statics->PerSecond() > 0 ? refused->AnsweredPerSecond() / statics->PerSecond() : 0.0);
     std::fflush(stdout);
+    if (refused->non2xx != refused->requests) {
+        std::cerr << "bench_http: an event with a wrong token was accepted\n";
+        return 1;
+    }
 
     // Every acknowledged event must be a row; rows beyond the acks can only be requests abandoned at the deadline.
     if (ok <= 0 || *rows < ok || *rows > ok + connections) {
