@@ -319,6 +319,13 @@ int main(int argc, char** argv) {
         api.manual_clock = service_clock->manual;
         flows->AddRoutes(router, api);
         // The server, whose threads scrape, stops before `flows` is destroyed.
+        // Alert when `dispatch_sla_production_calendar_until_seconds - time()` gets short: next year's holidays are
+        // a data change (workplace/sla.json), published by the government in the autumn.
+        registry.SetGaugeFamilyCallback(
+            "dispatch_sla_production_calendar_until_seconds",
+            "End of the last year each calendar's production calendars describe (Unix seconds); past it, no holidays",
+            "calendar",
+            [coverage = flows->ProductionCoverage()] { return coverage; });
         registry.SetGaugeFamilyCallback("dispatch_retention_deleted_rows",
                                         "Done rows deleted by the retention job since start (flows.retention_days)",
                                         "queue",

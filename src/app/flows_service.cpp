@@ -15,9 +15,33 @@ namespace {
 
 constexpr log::Logger kLog{"flows"};
 
-int YearOf(TimeMs t) {
-    const auto day = date::floor<date::days>(date::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(t)));
-    return static_cast<int>(date::year_month_day(day).year());
+date::year_month_day DateOf(TimeMs t) {
+    return date::year_month_day(
+        date::floor<date::days>(date::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(t))));
+}
+
+// A year without its production calendar runs the clocks through that year's public holidays (the New Year week
+// among them), so every start says so, from November on for the coming year too.
+void WarnOfMissingProductionYears(const std::vector<sla::CalendarSpec>& calendars, TimeMs now) {
+    const auto today = DateOf(now);
+    for (const auto& spec : calendars) {
+        const auto missing =
+            sla::UncoveredProductionYear(spec, static_cast<int>(today.year()), static_cast<unsigned>(today.month()));
+        if (!missing) {
+            continue;
+        }
+        std::string covered;
+        for (int year : spec.production_years) {
+            covered += (covered.empty() ? "" : ",") + std::to_string(year);
+        }
+        DISPATCH_LOG_WARN(kLog,
+                          "production calendar missing",
+                          "calendar={} year={} covered={} effect=\"public holidays of {} count as working days\"",
+                          spec.id,
+                          *missing,
+                          covered.empty() ? "none" : covered,
+                          *missing);
+    }
 }
 
 }  // namespace
@@ -48,7 +72,8 @@ Result<std::unique_ptr<FlowsService>> FlowsService::Create(const std::string& sl
     service->store_ = &store;
     service->policy_ = std::shared_ptr<const sla::Policy>(std::shared_ptr<void>(), &service->config_.policy);
     // The production calendars cover the years the file lists; compile around today so old tickets still fold.
-    const int year = YearOf(clock.Now());
+    const int year = static_cast<int>(DateOf(clock.Now()).year());
+    WarnOfMissingProductionYears(service->config_.calendars, clock.Now());
     auto calendars = sla::CompileCalendars(service->config_.calendars, year - 1, year + 1);
     if (!calendars) {
         return calendars.error();
@@ -98,6 +123,23 @@ void FlowsService::AddRoutes(http::Router& router, flows::ApiOptions options) {
         *zone,
         web_options);
     routes.Register(router);
+}
+
+std::vector<std::pair<std::string, double>> FlowsService::ProductionCoverage() const {
+    std::vector<std::pair<std::string, double>> out;
+    for (const auto& spec : config_.calendars) {
+        if (!spec.uses_production || spec.always_open) {
+            continue;
+        }
+        double until = 0;
+        if (!spec.production_years.empty()) {
+            const date::sys_days end = date::year(spec.production_years.back() + 1) / 1 / 1;
+            until =
+                static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(end.time_since_epoch()).count());
+        }
+        out.emplace_back(spec.id, until);
+    }
+    return out;
 }
 
 void FlowsService::Start() { runtime_->Start(); }

@@ -6,6 +6,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
@@ -37,6 +39,10 @@ public:
     void Stop();
 
     flows::Runtime& Runtime() { return *runtime_; }
+
+    // For each calendar built on production calendars: UTC midnight after the last year they describe, in Unix
+    // seconds (0 when none says its year). Past it the calendar knows no public holidays.
+    std::vector<std::pair<std::string, double>> ProductionCoverage() const;
 
 private:
     FlowsService(const Clock& clock) : clock_(clock) {}

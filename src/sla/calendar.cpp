@@ -377,4 +377,20 @@ std::string Calendar::FormatLocal(TimeMs t) const {
     return out + " " + info.abbrev;
 }
 
+std::optional<int> UncoveredProductionYear(const CalendarSpec& spec, int year, unsigned month) {
+    if (!spec.uses_production || spec.always_open) {
+        return std::nullopt;
+    }
+    const auto covered = [&](int y) {
+        return std::binary_search(spec.production_years.begin(), spec.production_years.end(), y);
+    };
+    if (!covered(year)) {
+        return year;
+    }
+    if (month >= 11 && !covered(year + 1)) {
+        return year + 1;
+    }
+    return std::nullopt;
+}
+
 }  // namespace dispatch::sla

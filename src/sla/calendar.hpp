@@ -54,7 +54,17 @@ struct CalendarSpec {
     std::array<std::vector<DayRange>, 7> week;  // index 0 = Monday ... 6 = Sunday (ISO)
     std::vector<LocalDate> holidays;
     std::vector<DateOverride> overrides;
+    // The years its production calendars describe, sorted (policy_load expands them into holidays and overrides).
+    // Empty when it uses none, or when none says which year it is.
+    std::vector<int> production_years;
+    bool uses_production = false;  // refers to at least one production calendar
 };
+
+// For a calendar built on production calendars: the first year among `year` and, from November on (`month` >= 11),
+// `year` + 1, that none of them describes. Its public holidays and transferred days would be missing, and the
+// clocks would run through them, so dispatchd warns at start and exports the coverage. nullopt when covered or when
+// the calendar uses no production calendar (plain weekly hours, always open).
+std::optional<int> UncoveredProductionYear(const CalendarSpec& spec, int year, unsigned month);
 
 // A half-open UTC interval [from, to).
 struct Interval {

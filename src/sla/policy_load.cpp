@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "core/errc.hpp"
@@ -147,7 +148,20 @@ struct ProductionCalendar {
     std::vector<std::pair<LocalDate, int>> working_days;  // date, weekday index whose hours apply
     std::vector<LocalDate> short_days;
     std::int32_t short_seconds = 3600;
+    std::optional<int> year;  // the year it describes
 };
+
+// A production calendar that does not say its year describes the one most of its holidays fall in (a decree for
+// 2026 may also make 2025-12-31 a day off).
+std::optional<int> InferYear(const std::vector<LocalDate>& holidays) {
+    std::map<int, int> counts;
+    for (const LocalDate& d : holidays) {
+        ++counts[d.year];
+    }
+    const auto most = std::max_element(
+        counts.begin(), counts.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+    return most == counts.end() ? std::nullopt : std::optional<int>(most->first);
+}
 
 ProductionCalendar ParseProduction(Reader& r, const bj::object& o, const std::string& path) {
     ProductionCalendar pc;
@@ -191,6 +205,11 @@ ProductionCalendar ParseProduction(Reader& r, const bj::object& o, const std::st
         } else {
             pc.short_seconds = static_cast<std::int32_t>(*minutes * 60);
         }
+    }
+    if (auto year = r.Int(At(&o, "year"), PathKey(path, "year"), false)) {
+        pc.year = static_cast<int>(*year);
+    } else {
+        pc.year = InferYear(pc.holidays);
     }
     return pc;
 }
@@ -283,13 +302,34 @@ std::optional<CalendarSpec> ParseCalendar(Reader& r,
         }
     }
     if (const bj::value* ref = At(o, "production_calendar")) {
-        const std::string id = r.String(ref, PathKey(path, "production_calendar"), true);
-        const auto it = production.find(id);
-        if (it == production.end()) {
-            r.Problem(PathKey(path, "production_calendar"), "unknown production calendar '" + id + "'");
-        } else if (!spec.always_open) {
-            Expand(spec, it->second);
+        // One id, or one a year.
+        const std::string ref_path = PathKey(path, "production_calendar");
+        std::vector<std::pair<const bj::value*, std::string>> refs;
+        if (ref->is_array()) {
+            for (std::size_t i = 0; i < ref->as_array().size(); ++i) {
+                refs.emplace_back(&ref->as_array()[i], PathIndex(ref_path, i));
+            }
+        } else {
+            refs.emplace_back(ref, ref_path);
         }
+        for (const auto& [value, p] : refs) {
+            const std::string id = r.String(value, p, true);
+            const auto it = production.find(id);
+            if (it == production.end()) {
+                r.Problem(p, "unknown production calendar '" + id + "'");
+                continue;
+            }
+            spec.uses_production = true;
+            if (it->second.year) {
+                spec.production_years.push_back(*it->second.year);
+            }
+            if (!spec.always_open) {
+                Expand(spec, it->second);
+            }
+        }
+        std::sort(spec.production_years.begin(), spec.production_years.end());
+        spec.production_years.erase(std::unique(spec.production_years.begin(), spec.production_years.end()),
+                                    spec.production_years.end());
     }
     if (!spec.id.empty() && !spec.zone.empty()) {
         if (auto valid = ValidateCalendarSpec(spec); !valid) {

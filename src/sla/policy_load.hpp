@@ -4,9 +4,10 @@
 // default row...). Every problem names its JSON path ("$.targets[3].reaction.calendar: unknown calendar 'line3'"),
 // all problems are reported at once, joined by "; " in one CoreErrc::kInvalid error.
 //
-// The file format is documented by the schema. Calendars may refer to a shared production calendar
-// ("production_calendars": holidays, transferred working days, shortened pre-holiday days, with its legal source);
-// the loader expands it into each calendar's holidays and date overrides:
+// The file format is documented by the schema. Calendars may refer to shared production calendars, one a year
+// ("production_calendars": the year, holidays, transferred working days, shortened pre-holiday days, with the legal
+// source; "production_calendar": "ru-2026" or ["ru-2026", "ru-2027"]); the loader expands them into each calendar's
+// holidays and date overrides and records the years they describe (CalendarSpec::production_years):
 // - a transferred working day works with the hours of the weekday named in `works_as`;
 // - a short day ends `short_day_minutes` earlier than that date's hours would (the last ranges are cut);
 // - the calendar's own `holidays` and `overrides` win over the production calendar on the same date.

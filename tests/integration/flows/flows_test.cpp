@@ -683,6 +683,25 @@ TEST_F(Flows, AnAdminCallWaitingOnThePortalDoesNotHoldUpTheIoThread) {
     EXPECT_EQ(reconciled->status, 200) << reconciled->body;
 }
 
+// workplace/sla.json describes 2026 only. Started in late November, dispatchd says that 2027's public holidays are
+// missing, and /metrics tells how far each calendar is covered, for an alert that fires before New Year.
+TEST_F(Flows, ANearYearWithoutItsProductionCalendarIsLoggedAndExported) {
+    service_proc_.Stop(SIGTERM, std::chrono::seconds(10));
+    StartService("2026-11-24T09:00:00Z");
+
+    const std::string log = Slurp(dir_.File("dispatchd.log"));
+    EXPECT_THAT(log, HasSubstr("production calendar missing"));
+    EXPECT_THAT(log, HasSubstr("calendar=line1 year=2027 covered=2026"));
+    EXPECT_THAT(log, HasSubstr("calendar=line2 year=2027 covered=2026"));
+    EXPECT_THAT(log, ::testing::Not(HasSubstr("calendar=24x7 year=")));
+    auto metrics = client_.Get(service_ + "/metrics", Auth());
+    ASSERT_TRUE(metrics && metrics->status == 200);
+    // 2027-01-01T00:00:00Z
+    EXPECT_THAT(metrics->body,
+                HasSubstr("dispatch_sla_production_calendar_until_seconds{calendar=\"line1\"} 1798761600"));
+    EXPECT_THAT(metrics->body, ::testing::Not(HasSubstr("calendar=\"24x7\"")));
+}
+
 TEST_F(Flows, ActionsThePortalRefusedAreListedAndSentAgainWhenRevived) {
     Refuse("crm.item.update", "ACCESS_DENIED", 100);
     const auto id = File("1C: cannot post the March invoice", "1C", "NORMAL");

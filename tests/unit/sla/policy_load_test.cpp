@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <stdexcept>
+#include <vector>
 
 #include "core/errc.hpp"
 #include "core/json.hpp"
@@ -90,6 +92,85 @@ TEST(SeedPolicy, ExpandsTheRussianProductionCalendarIntoEachLine) {
     EXPECT_FALSE(line2.IsOpen(Msk("2026-04-30T17:00:00+03:00")));
     // Line 2 lunch.
     EXPECT_FALSE(line2.IsOpen(Msk("2026-04-29T13:30:00+03:00")));
+}
+
+// Test data for a second year (not a real decree): New Year week off, Saturday 13 Nov working with Friday's hours.
+bj::object Example2027() {
+    return bj::object{
+        {"id", "example-2027"},
+        {"year", 2027},
+        {"source", "test data"},
+        {"holidays", bj::array{"2027-01-01", "2027-01-04", "2027-01-05", "2027-01-06", "2027-01-07", "2027-01-08"}},
+        {"transferred_working_days", bj::array{bj::object{{"date", "2027-11-13"}, {"works_as", "fri"}}}}};
+}
+
+const CalendarSpec& SpecOf(const SlaConfig& config, const std::string& id) {
+    for (const auto& spec : config.calendars) {
+        if (spec.id == id) {
+            return spec;
+        }
+    }
+    throw std::runtime_error("no calendar " + id);
+}
+
+TEST(PolicyLoad, ACalendarTakesOneProductionCalendarAYearAndEveryOneApplies) {
+    bj::value doc = SeedJson();
+    doc.at("production_calendars").as_array().push_back(Example2027());
+    doc.at("calendars").as_array()[0].as_object()["production_calendar"] = bj::array{"ru-2026", "example-2027"};
+    dispatch::testing::TempDir dir;
+    std::ofstream(dir.File("sla.json")) << bj::serialize(doc);
+
+    auto config = LoadSlaConfig(dir.File("sla.json"), dispatch::testing::SourcePath("schemas/sla.schema.json"));
+
+    ASSERT_THAT(config, IsOk());
+    EXPECT_EQ(SpecOf(*config, "line1").production_years, (std::vector<int>{2026, 2027}));
+    EXPECT_EQ(SpecOf(*config, "line2").production_years, (std::vector<int>{2026}));
+    auto calendars = CompileCalendars(config->calendars, 2026, 2027);
+    ASSERT_THAT(calendars, IsOk());
+    const Calendar& line1 = *calendars->Find("line1");
+    EXPECT_FALSE(line1.IsOpen(Msk("2026-01-09T12:00:00+03:00")));                     // from ru-2026
+    EXPECT_FALSE(line1.IsOpen(Msk("2027-01-04T12:00:00+03:00")));                     // a Monday, off by example-2027
+    EXPECT_TRUE(line1.IsOpen(Msk("2027-11-13T12:00:00+03:00")));                      // a Saturday worked
+    EXPECT_TRUE(calendars->Find("line2")->IsOpen(Msk("2027-01-04T12:00:00+03:00")));  // line 2 has no 2027 data
+}
+
+TEST(PolicyLoad, AProductionCalendarWithoutItsYearDescribesTheYearMostOfItsHolidaysFallIn) {
+    bj::value doc = SeedJson();
+    doc.at("production_calendars").as_array()[0].as_object().erase("year");  // its holidays start on 2025-12-31
+
+    auto config = ParseSlaConfig(doc);
+
+    ASSERT_THAT(config, IsOk());
+    EXPECT_EQ(SpecOf(*config, "line1").production_years, (std::vector<int>{2026}));
+}
+
+TEST(PolicyLoad, AnUnknownProductionCalendarInAListIsNamedByItsIndex) {
+    bj::value doc = SeedJson();
+    doc.at("calendars").as_array()[0].as_object()["production_calendar"] = bj::array{"ru-2026", "ru-2030"};
+
+    auto config = ParseSlaConfig(doc);
+
+    ASSERT_THAT(config, HasErrc(CoreErrc::kInvalid));
+    EXPECT_THAT(config.error().detail,
+                HasSubstr("$.calendars[0].production_calendar[1]: unknown production calendar 'ru-2030'"));
+}
+
+TEST(PolicyLoad, AYearWithoutItsProductionCalendarIsReportedFromNovemberOnForTheNextYear) {
+    auto config = LoadSeed();
+    ASSERT_THAT(config, IsOk());
+    const CalendarSpec& line1 = SpecOf(*config, "line1");
+
+    EXPECT_EQ(UncoveredProductionYear(line1, 2026, 3), std::nullopt);
+    EXPECT_EQ(UncoveredProductionYear(line1, 2026, 10), std::nullopt);
+    EXPECT_EQ(UncoveredProductionYear(line1, 2026, 11), 2027);
+    EXPECT_EQ(UncoveredProductionYear(line1, 2027, 2), 2027);
+    EXPECT_EQ(UncoveredProductionYear(line1, 2025, 12), 2025);
+    // Always open, or plain weekly hours: nothing to miss.
+    EXPECT_EQ(UncoveredProductionYear(SpecOf(*config, "24x7"), 2027, 2), std::nullopt);
+    CalendarSpec weekly = line1;
+    weekly.uses_production = false;
+    weekly.production_years.clear();
+    EXPECT_EQ(UncoveredProductionYear(weekly, 2027, 2), std::nullopt);
 }
 
 TEST(PolicyLoad, ProblemsNameTheirJsonPaths) {
