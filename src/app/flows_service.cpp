@@ -71,10 +71,12 @@ Result<std::unique_ptr<FlowsService>> FlowsService::Create(const std::string& sl
     service->config_ = std::move(*config);
     service->store_ = &store;
     service->policy_ = std::shared_ptr<const sla::Policy>(std::shared_ptr<void>(), &service->config_.policy);
-    // The production calendars cover the years the file lists; compile around today so old tickets still fold.
+    // Instants outside the compiled years count as closed: a ticket from before them would fold to zero business
+    // minutes and change old statistics (the stats API's year view reaches back to January four years ago), and
+    // a service running past them would stop every clock. So: five years back, two ahead (a few ms at start).
     const int year = static_cast<int>(DateOf(clock.Now()).year());
     WarnOfMissingProductionYears(service->config_.calendars, clock.Now());
-    auto calendars = sla::CompileCalendars(service->config_.calendars, year - 1, year + 1);
+    auto calendars = sla::CompileCalendars(service->config_.calendars, year - 5, year + 2);
     if (!calendars) {
         return calendars.error();
     }

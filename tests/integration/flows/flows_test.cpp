@@ -702,6 +702,34 @@ TEST_F(Flows, ANearYearWithoutItsProductionCalendarIsLoggedAndExported) {
     EXPECT_THAT(metrics->body, ::testing::Not(HasSubstr("calendar=\"24x7\"")));
 }
 
+// A closed month's statistics are history: restarted three years later, dispatchd reports March 2026 as it did
+// then (its business calendars reach back far enough to fold those tickets again).
+TEST_F(Flows, AMonthsStatisticsStayTheSameWhenTheServiceRestartsYearsLater) {
+    const auto id = File("Printer jam", "HARDWARE", "NORMAL");
+    AdvanceTo(At("2026-03-02T07:00:00Z"));
+    const std::int64_t assignee = json::IntAt(Item(id), "assignedById").value_or(0);
+    ASSERT_NE(assignee, 0);
+    Move(assignee, id, "IN_PROGRESS");
+    AdvanceTo(At("2026-03-02T09:00:00Z"));
+    Move(assignee, id, "REVIEW");
+    AdvanceTo(At("2026-03-02T10:00:00Z"));
+    Move(kRequester, id, "SUCCESS");
+    Settle();
+    const auto march = [&] {
+        bj::value stats = Get(fmt::format("{}/api/v1/portals/{}/stats?from=2026-03&to=2026-03", service_, member_));
+        EXPECT_TRUE(stats.is_object()) << json::Dump(stats);
+        return stats.is_object() ? json::Dump(stats.at("totals")) : std::string();
+    };
+    const std::string then = march();
+    ASSERT_THAT(then, HasSubstr(R"("closed":1)"));
+    ASSERT_THAT(then, HasSubstr(R"("reaction":{"business":{"count":1,"median":60)"));
+
+    service_proc_.Stop(SIGTERM, std::chrono::seconds(10));
+    StartService("2029-03-02T06:00:00Z");
+
+    EXPECT_EQ(march(), then);
+}
+
 TEST_F(Flows, ActionsThePortalRefusedAreListedAndSentAgainWhenRevived) {
     Refuse("crm.item.update", "ACCESS_DENIED", 100);
     const auto id = File("1C: cannot post the March invoice", "1C", "NORMAL");
