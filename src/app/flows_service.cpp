@@ -14,6 +14,7 @@ namespace dispatch::app {
 namespace {
 
 constexpr log::Logger kLog{"flows"};
+constexpr std::string_view kCalendarCheckTimer = "calendar_check";
 
 date::year_month_day DateOf(TimeMs t) {
     return date::year_month_day(
@@ -93,6 +94,14 @@ Result<std::unique_ptr<FlowsService>> FlowsService::Create(const std::string& sl
         }
         return {};
     });
+    // The production-calendar warning once a day too, not only at start: a service left running since summer
+    // would otherwise never say that next year's holidays are missing.
+    runtime->AddPortalJob(std::string(kCalendarCheckTimer),
+                          kDayMs,
+                          [runtime, calendars = &service->config_.calendars](std::string_view) -> Result<void> {
+                              WarnOfMissingProductionYears(*calendars, runtime->Now());
+                              return {};
+                          });
     DISPATCH_LOG_INFO(kLog,
                       "flows ready",
                       "policy={} version={} calendars={} templates={}",

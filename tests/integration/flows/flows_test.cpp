@@ -730,6 +730,17 @@ TEST_F(Flows, AMonthsStatisticsStayTheSameWhenTheServiceRestartsYearsLater) {
     EXPECT_EQ(march(), then);
 }
 
+// A service started in spring and left running: the daily check says in November that 2027 is missing.
+TEST_F(Flows, AServiceLeftRunningIsToldInNovemberThatNextYearsProductionCalendarIsMissing) {
+    EXPECT_THAT(Slurp(dir_.File("dispatchd.log")), ::testing::Not(HasSubstr("production calendar missing")));
+    AdvanceTo(At("2026-10-31T06:00:00Z"));
+    EXPECT_THAT(Slurp(dir_.File("dispatchd.log")), ::testing::Not(HasSubstr("production calendar missing")));
+
+    AdvanceTo(At("2026-11-02T06:00:00Z"));
+
+    EXPECT_THAT(Slurp(dir_.File("dispatchd.log")), HasSubstr("calendar=line1 year=2027 covered=2026"));
+}
+
 TEST_F(Flows, ActionsThePortalRefusedAreListedAndSentAgainWhenRevived) {
     Refuse("crm.item.update", "ACCESS_DENIED", 100);
     const auto id = File("1C: cannot post the March invoice", "1C", "NORMAL");
