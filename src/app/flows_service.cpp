@@ -15,16 +15,32 @@ namespace {
 
 constexpr log::Logger kLog{"flows"};
 constexpr std::string_view kCalendarCheckTimer = "calendar_check";
+constexpr int kYearsBack = 5;  // compiled calendar years around today (see Create)
+constexpr int kYearsAhead = 2;
 
 date::year_month_day DateOf(TimeMs t) {
     return date::year_month_day(
         date::floor<date::days>(date::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(t))));
 }
 
-// A year without its production calendar runs the clocks through that year's public holidays (the New Year week
-// among them), so every start says so, from November on for the coming year too.
+// Every start and a daily job say it (MissingProductionYears).
 void WarnOfMissingProductionYears(const std::vector<sla::CalendarSpec>& calendars, TimeMs now) {
+    for (const auto& m : MissingProductionYears(calendars, now)) {
+        DISPATCH_LOG_WARN(kLog,
+                          "production calendar missing",
+                          "calendar={} year={} covered={} effect=\"public holidays of {} count as working days\"",
+                          m.calendar,
+                          m.year,
+                          m.covered,
+                          m.year);
+    }
+}
+
+}  // namespace
+
+std::vector<MissingProductionYear> MissingProductionYears(const std::vector<sla::CalendarSpec>& calendars, TimeMs now) {
     const auto today = DateOf(now);
+    std::vector<MissingProductionYear> out;
     for (const auto& spec : calendars) {
         const auto missing =
             sla::UncoveredProductionYear(spec, static_cast<int>(today.year()), static_cast<unsigned>(today.month()));
@@ -35,17 +51,26 @@ void WarnOfMissingProductionYears(const std::vector<sla::CalendarSpec>& calendar
         for (int year : spec.production_years) {
             covered += (covered.empty() ? "" : ",") + std::to_string(year);
         }
-        DISPATCH_LOG_WARN(kLog,
-                          "production calendar missing",
-                          "calendar={} year={} covered={} effect=\"public holidays of {} count as working days\"",
-                          spec.id,
-                          *missing,
-                          covered.empty() ? "none" : covered,
-                          *missing);
+        out.push_back({spec.id, *missing, covered.empty() ? "none" : covered});
     }
+    return out;
 }
 
-}  // namespace
+Result<PolicyCheck> CheckSlaPolicy(const std::string& path, TimeMs now) {
+    auto config = LoadSlaPolicy(path);
+    if (!config) {
+        return config.error();
+    }
+    const int year = static_cast<int>(DateOf(now).year());
+    if (auto compiled = sla::CompileCalendars(config->calendars, year - kYearsBack, year + kYearsAhead); !compiled) {
+        return compiled.error();
+    }
+    PolicyCheck check;
+    check.calendars = static_cast<int>(config->calendars.size());
+    check.templates = static_cast<int>(config->policy.templates.size());
+    check.missing = MissingProductionYears(config->calendars, now);
+    return check;
+}
 
 Result<sla::SlaConfig> LoadSlaPolicy(const std::string& path) {
     auto schema_doc = json::Parse(kSlaSchema);
@@ -77,7 +102,7 @@ Result<std::unique_ptr<FlowsService>> FlowsService::Create(const std::string& sl
     // a service running past them would stop every clock. So: five years back, two ahead (a few ms at start).
     const int year = static_cast<int>(DateOf(clock.Now()).year());
     WarnOfMissingProductionYears(service->config_.calendars, clock.Now());
-    auto calendars = sla::CompileCalendars(service->config_.calendars, year - 5, year + 2);
+    auto calendars = sla::CompileCalendars(service->config_.calendars, year - kYearsBack, year + kYearsAhead);
     if (!calendars) {
         return calendars.error();
     }

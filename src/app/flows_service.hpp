@@ -59,4 +59,21 @@ private:
 // SLA policy checked against the compiled-in schema, then its meaning (sla/policy_load.hpp).
 [[nodiscard]] Result<sla::SlaConfig> LoadSlaPolicy(const std::string& path);
 
+// A calendar whose production calendars miss a year that matters now (sla::UncoveredProductionYear).
+struct MissingProductionYear {
+    std::string calendar;
+    int year = 0;
+    std::string covered;  // "2025,2026", or "none"
+};
+std::vector<MissingProductionYear> MissingProductionYears(const std::vector<sla::CalendarSpec>& calendars, TimeMs now);
+
+// `dispatchd --check`: the policy loads, validates and compiles as FlowsService::Create would have it, and which
+// calendars miss a production calendar.
+struct PolicyCheck {
+    int calendars = 0;
+    int templates = 0;
+    std::vector<MissingProductionYear> missing;
+};
+[[nodiscard]] Result<PolicyCheck> CheckSlaPolicy(const std::string& path, TimeMs now);
+
 }  // namespace dispatch::app

@@ -559,6 +559,14 @@ Result<std::shared_ptr<ssl::context>> LoadTls(const ServerOptions& options) {
 
 }  // namespace
 
+Result<std::optional<std::int64_t>> CheckCertificate(const ServerOptions& options) {
+    auto tls = LoadTls(options);
+    if (!tls) {
+        return tls.error();
+    }
+    return NotAfter(**tls);
+}
+
 struct Server::Impl {
     std::shared_ptr<Shared> shared;
     // Declared after `shared` so that it is destroyed first: destroying it destroys pending session frames, which

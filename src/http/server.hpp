@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -106,6 +107,10 @@ struct ServerOptions {
     std::size_t max_header_bytes = 8 * 1024;  // over → 431 and close
     std::size_t max_body_bytes = 256 * 1024;  // over → 413 and close; the handler never sees the request
 };
+
+// Loads cert_file and key_file as Start and ReloadCertificate do, without serving anything: the leaf's notAfter in
+// Unix seconds (nullopt when unreadable), or the kTls error Start would give (`dispatchd --check`).
+[[nodiscard]] Result<std::optional<std::int64_t>> CheckCertificate(const ServerOptions& options);
 
 // Errors from Start: kBadConfig (listen address, threads), kTls (certificate/key files), kTransport (bind/listen).
 class Server {

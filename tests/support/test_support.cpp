@@ -3,13 +3,22 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <thread>
 
 namespace dispatch::testing {
 
 std::string SourcePath(const std::string& relative) { return std::string(DISPATCH_SOURCE_DIR) + "/" + relative; }
 std::string BinaryPath(const std::string& relative) { return std::string(DISPATCH_BINARY_DIR) + "/" + relative; }
+
+std::string Slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
 
 TempDir::TempDir() {
     static std::atomic<int> counter{0};

@@ -18,6 +18,8 @@ namespace dispatch::testing {
 std::string SourcePath(const std::string& relative);
 // Path in the build tree (certificates generated at configure time live here).
 std::string BinaryPath(const std::string& relative);
+// A file's whole content, bytes as they are; "" when it cannot be read.
+std::string Slurp(const std::string& path);
 
 // A fresh directory under the system temp dir, removed with everything in it on destruction.
 class TempDir {

@@ -28,13 +28,7 @@ using ::testing::Not;
 constexpr const char* kHookKey = "hook-key-that-must-never-be-printed";
 
 using Ran = dispatch::testing::Finished;
-
-std::string Slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using dispatch::testing::Slurp;
 
 class DispatchctlBackupTest : public ::testing::Test {
 protected:

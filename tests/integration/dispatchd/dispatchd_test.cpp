@@ -36,6 +36,7 @@ namespace {
 namespace bj = boost::json;
 using namespace std::chrono_literals;
 using testing::BinaryPath;
+using ::testing::HasSubstr;
 using testing::WaitFor;
 
 // The value of the first series of `name` whose labels include every `labels` pair; nullopt when absent.
@@ -346,6 +347,49 @@ TEST_F(DispatchdTest, SighupReloadsTheCertificateAndABrokenOneLeavesTheServedOne
         << "the test certificates are valid for a century";
     EXPECT_EQ(ServedCommonName(base_), "localhost");
     EXPECT_EQ(daemon_.Stop(SIGTERM, 15s), 0) << "SIGHUP does not stop the service; SIGTERM still does";
+}
+
+// `dispatchd --check` before a restart on an edited file (as `nginx -t`): what a start would load, without opening
+// the store or listening; a broken policy or certificate fails it with the reason.
+TEST(DispatchdCheck, SaysWhatAStartWouldLoadAndFailsOnABrokenPolicyOrCertificate) {
+    testing::TempDir dir;
+    std::filesystem::copy_file(testing::SourcePath("workplace/sla.json"), dir.File("sla.json"));
+    std::filesystem::copy_file(BinaryPath("certs/server.pem"), dir.File("cert.pem"));
+    std::filesystem::copy_file(BinaryPath("certs/server.key"), dir.File("key.pem"));
+    const bj::object config{
+        {"listen", "127.0.0.1:0"},
+        {"tls", bj::object{{"cert", dir.File("cert.pem")}, {"key", dir.File("key.pem")}}},
+        {"database", bj::object{{"sqlite", bj::object{{"path", dir.File("dispatch.db")}}}}},
+        {"workplace",
+         bj::object{{"spec", testing::SourcePath("workplace/helpdesk.json")}, {"sla", dir.File("sla.json")}}},
+        {"clock", bj::object{{"mode", "manual"}, {"start", "2026-11-24T09:00:00Z"}}}};
+    std::ofstream(dir.File("config.json")) << json::Dump(config);
+    const auto check = [&] {
+        return testing::RunToEnd(
+            {DISPATCHD_BIN, "--config", dir.File("config.json"), "--check"}, {}, dir.Path().string());
+    };
+
+    const auto good = check();
+    EXPECT_EQ(good.exit, 0) << good.out << good.err;
+    EXPECT_THAT(good.out, HasSubstr("check tls=ok"));
+    EXPECT_THAT(good.out, HasSubstr("check sla=ok"));
+    // sla.json describes 2026 only, and it is late November: a warning, not a failure.
+    EXPECT_THAT(good.out, HasSubstr("check production_calendar=missing calendar=line1 year=2027 covered=2026"));
+    EXPECT_THAT(good.out, HasSubstr("check result=ok"));
+    EXPECT_FALSE(std::filesystem::exists(dir.File("dispatch.db")));  // the store was not opened
+
+    auto sla = json::Parse(testing::Slurp(dir.File("sla.json"))).value();
+    sla.at("targets").as_array()[0].as_object()["reaction"].as_object()["calendar"] = "line3";
+    std::ofstream(dir.File("sla.json"), std::ios::trunc) << json::Dump(sla);
+    { std::ofstream(dir.File("cert.pem"), std::ios::trunc) << "half a renewal\n"; }
+
+    const auto broken = check();
+    EXPECT_EQ(broken.exit, 1) << broken.out << broken.err;
+    EXPECT_THAT(broken.out, HasSubstr("check tls=error"));
+    EXPECT_THAT(broken.out, HasSubstr("cert.pem"));
+    EXPECT_THAT(broken.out, HasSubstr("check sla=error"));
+    EXPECT_THAT(broken.out, HasSubstr("$.targets[0].reaction.calendar: unknown calendar 'line3'"));
+    EXPECT_THAT(broken.out, HasSubstr("check result=failed"));
 }
 
 }  // namespace

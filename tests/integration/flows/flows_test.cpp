@@ -29,6 +29,7 @@ namespace bj = boost::json;
 using testing::BinaryPath;
 using testing::ChildProcess;
 using ::testing::HasSubstr;
+using testing::Slurp;
 using testing::SourcePath;
 using testing::TempDir;
 
@@ -230,11 +231,6 @@ protected:
         return out;
     }
     std::int64_t Enum(const std::string& code, const std::string& xml) { return enums_[Uf(code)][xml]; }
-
-    static std::string Slurp(const std::string& path) {
-        std::ifstream in(path);
-        return std::string((std::istreambuf_iterator<char>(in)), {});
-    }
 
     // Every call carries dispatchd's API token; the emulator ignores it.
     static http::Headers Auth() { return {{"Authorization", std::string("Bearer ") + kApiToken}}; }

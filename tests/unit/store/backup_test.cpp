@@ -21,6 +21,7 @@
 namespace dispatch::store {
 namespace {
 
+using dispatch::testing::Slurp;
 using dispatch::testing::TempDir;
 using testing::LiteOptions;
 namespace fs = std::filesystem;
@@ -38,13 +39,6 @@ InboxEvent Event(const std::string& dedup, std::int64_t item) {
         .item_id = item,
         .payload = fmt::format(R"({{"data":{{"FIELDS":{{"ID":{}}}}},"pad":"{}"}})", item, std::string(600, 'x')),
         .dedup_key = dedup};
-}
-
-std::string Slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
 }
 
 // Appends "live-<n>" events on its own thread until stopped, as dispatchd's intake does while a backup runs.
