@@ -274,10 +274,11 @@ int Check(const std::string& config_path, const app::Config& config, TimeMs now)
                         policy->calendars,
                         policy->templates);
             for (const auto& m : policy->missing) {
-                std::printf("check production_calendar=missing calendar=%s year=%d covered=%s\n",
+                std::printf("check production_calendar=missing calendar=%s year=%d covered=%s provisional=%s\n",
                             m.calendar.c_str(),
                             m.year,
-                            m.covered.c_str());
+                            m.covered.c_str(),
+                            m.provisional.c_str());
             }
         } else {
             ok = false;

@@ -2,6 +2,8 @@
 
 #include <date/date.h>
 
+#include <algorithm>
+
 #include "app/embedded.hpp"
 #include "core/json.hpp"
 #include "core/json_schema.hpp"
@@ -28,11 +30,14 @@ void WarnOfMissingProductionYears(const std::vector<sla::CalendarSpec>& calendar
     for (const auto& m : MissingProductionYears(calendars, now)) {
         DISPATCH_LOG_WARN(kLog,
                           "production calendar missing",
-                          "calendar={} year={} covered={} effect=\"public holidays of {} count as working days\"",
+                          "calendar={} year={} covered={} provisional={} effect=\"{}\"",
                           m.calendar,
                           m.year,
                           m.covered,
-                          m.year);
+                          m.provisional,
+                          m.year_provisional
+                              ? "only the law's holidays apply: the decree's transfers of days off are missing"
+                              : "its public holidays count as working days");
     }
 }
 
@@ -47,11 +52,18 @@ std::vector<MissingProductionYear> MissingProductionYears(const std::vector<sla:
         if (!missing) {
             continue;
         }
-        std::string covered;
-        for (int year : spec.production_years) {
-            covered += (covered.empty() ? "" : ",") + std::to_string(year);
-        }
-        out.push_back({spec.id, *missing, covered.empty() ? "none" : covered});
+        const auto list = [](const std::vector<int>& years) {
+            std::string text;
+            for (int year : years) {
+                text += (text.empty() ? "" : ",") + std::to_string(year);
+            }
+            return text.empty() ? std::string("none") : text;
+        };
+        out.push_back({spec.id,
+                       *missing,
+                       list(spec.production_years),
+                       list(spec.provisional_years),
+                       std::binary_search(spec.provisional_years.begin(), spec.provisional_years.end(), *missing)});
     }
     return out;
 }

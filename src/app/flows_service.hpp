@@ -63,7 +63,9 @@ private:
 struct MissingProductionYear {
     std::string calendar;
     int year = 0;
-    std::string covered;  // "2025,2026", or "none"
+    std::string covered;            // "2025,2026", or "none"
+    std::string provisional;        // years with provisional dates only, "2027", or "none"
+    bool year_provisional = false;  // `year` has provisional dates: the law's holidays, not the decree's transfers
 };
 std::vector<MissingProductionYear> MissingProductionYears(const std::vector<sla::CalendarSpec>& calendars, TimeMs now);
 

@@ -57,7 +57,8 @@ struct CalendarSpec {
     // The years its production calendars describe, sorted (policy_load expands them into holidays and overrides).
     // Empty when it uses none, or when none says which year it is.
     std::vector<int> production_years;
-    bool uses_production = false;  // refers to at least one production calendar
+    std::vector<int> provisional_years;  // described by provisional ones only so far: not counted as covered
+    bool uses_production = false;        // refers to at least one production calendar
 };
 
 // For a calendar built on production calendars: the first year among `year` and, from November on (`month` >= 11),

@@ -148,7 +148,8 @@ struct ProductionCalendar {
     std::vector<std::pair<LocalDate, int>> working_days;  // date, weekday index whose hours apply
     std::vector<LocalDate> short_days;
     std::int32_t short_seconds = 3600;
-    std::optional<int> year;  // the year it describes
+    std::optional<int> year;   // the year it describes
+    bool provisional = false;  // the law's dates without the year's decree: applies, covers nothing
 };
 
 // A production calendar that does not say its year describes the one most of its holidays fall in (a decree for
@@ -206,6 +207,7 @@ ProductionCalendar ParseProduction(Reader& r, const bj::object& o, const std::st
             pc.short_seconds = static_cast<std::int32_t>(*minutes * 60);
         }
     }
+    pc.provisional = r.Bool(At(&o, "provisional"), PathKey(path, "provisional"), false);
     if (auto year = r.Int(At(&o, "year"), PathKey(path, "year"), false)) {
         pc.year = static_cast<int>(*year);
     } else {
@@ -321,15 +323,16 @@ std::optional<CalendarSpec> ParseCalendar(Reader& r,
             }
             spec.uses_production = true;
             if (it->second.year) {
-                spec.production_years.push_back(*it->second.year);
+                (it->second.provisional ? spec.provisional_years : spec.production_years).push_back(*it->second.year);
             }
             if (!spec.always_open) {
                 Expand(spec, it->second);
             }
         }
-        std::sort(spec.production_years.begin(), spec.production_years.end());
-        spec.production_years.erase(std::unique(spec.production_years.begin(), spec.production_years.end()),
-                                    spec.production_years.end());
+        for (auto* years : {&spec.production_years, &spec.provisional_years}) {
+            std::sort(years->begin(), years->end());
+            years->erase(std::unique(years->begin(), years->end()), years->end());
+        }
     }
     if (!spec.id.empty() && !spec.zone.empty()) {
         if (auto valid = ValidateCalendarSpec(spec); !valid) {

@@ -117,6 +117,7 @@ TEST(PolicyLoad, ACalendarTakesOneProductionCalendarAYearAndEveryOneApplies) {
     bj::value doc = SeedJson();
     doc.at("production_calendars").as_array().push_back(Example2027());
     doc.at("calendars").as_array()[0].as_object()["production_calendar"] = bj::array{"ru-2026", "example-2027"};
+    doc.at("calendars").as_array()[1].as_object()["production_calendar"] = "ru-2026";  // one id, not a list
     dispatch::testing::TempDir dir;
     std::ofstream(dir.File("sla.json")) << bj::serialize(doc);
 
@@ -171,6 +172,34 @@ TEST(PolicyLoad, AYearWithoutItsProductionCalendarIsReportedFromNovemberOnForThe
     weekly.uses_production = false;
     weekly.production_years.clear();
     EXPECT_EQ(UncoveredProductionYear(weekly, 2027, 2), std::nullopt);
+}
+
+// 2027 as the Labour Code alone has it (the decree was not at hand): its holidays close the lines, but the year is
+// not counted as covered, so the warnings go on until the decree's calendar replaces it.
+TEST(SeedPolicy, The2027LabourCodeHolidaysApplyWhileTheYearStaysUncovered) {
+    auto config = LoadSeed();
+    ASSERT_THAT(config, IsOk());
+    auto calendars = CompileCalendars(config->calendars, 2026, 2027);
+    ASSERT_THAT(calendars, IsOk());
+    const Calendar& line1 = *calendars->Find("line1");
+
+    for (const char* day : {"2027-01-04", "2027-01-05", "2027-01-06", "2027-01-07", "2027-01-08"}) {
+        EXPECT_FALSE(line1.IsOpen(Msk((std::string(day) + "T12:00:00+03:00").c_str()))) << day;
+    }
+    EXPECT_TRUE(line1.IsOpen(Msk("2027-01-11T12:00:00+03:00")));
+    EXPECT_FALSE(line1.IsOpen(Msk("2027-02-23T12:00:00+03:00")));
+    // Sat 1 May, Sun 9 May and Sat 12 June move their day off to the Monday after.
+    EXPECT_FALSE(line1.IsOpen(Msk("2027-05-03T12:00:00+03:00")));
+    EXPECT_FALSE(line1.IsOpen(Msk("2027-05-10T12:00:00+03:00")));
+    EXPECT_FALSE(line1.IsOpen(Msk("2027-06-14T12:00:00+03:00")));
+    // Fri 30 April precedes the May 1 holiday: an hour shorter.
+    EXPECT_TRUE(line1.IsOpen(Msk("2027-04-30T18:59:00+03:00")));
+    EXPECT_FALSE(line1.IsOpen(Msk("2027-04-30T19:00:00+03:00")));
+
+    const CalendarSpec& spec = SpecOf(*config, "line1");
+    EXPECT_EQ(spec.production_years, (std::vector<int>{2026}));
+    EXPECT_EQ(spec.provisional_years, (std::vector<int>{2027}));
+    EXPECT_EQ(UncoveredProductionYear(spec, 2026, 11), 2027);
 }
 
 TEST(PolicyLoad, ProblemsNameTheirJsonPaths) {
