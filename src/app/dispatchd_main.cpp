@@ -375,7 +375,7 @@ int main(int argc, char** argv) {
             "dispatch_sla_production_calendar_until_seconds",
             "End of the last year each calendar's production calendars describe (Unix seconds); past it, no holidays",
             "calendar",
-            [coverage = flows->ProductionCoverage()] { return coverage; });
+            [coverage = flows->ProductionCoverage(clock.Now())] { return coverage; });
         registry.SetGaugeFamilyCallback("dispatch_retention_deleted_rows",
                                         "Done rows deleted by the retention job since start (flows.retention_days)",
                                         "queue",

@@ -173,19 +173,17 @@ void FlowsService::AddRoutes(http::Router& router, flows::ApiOptions options) {
     routes.Register(router);
 }
 
-std::vector<std::pair<std::string, double>> FlowsService::ProductionCoverage() const {
+std::vector<std::pair<std::string, double>> FlowsService::ProductionCoverage(TimeMs now) const {
+    const int year = static_cast<int>(DateOf(now).year());
     std::vector<std::pair<std::string, double>> out;
     for (const auto& spec : config_.calendars) {
         if (!spec.uses_production || spec.always_open) {
             continue;
         }
-        double until = 0;
-        if (!spec.production_years.empty()) {
-            const date::sys_days end = date::year(spec.production_years.back() + 1) / 1 / 1;
-            until =
-                static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(end.time_since_epoch()).count());
-        }
-        out.emplace_back(spec.id, until);
+        const date::sys_days end = date::year(sla::FirstUncoveredYear(spec, year)) / 1 / 1;
+        out.emplace_back(
+            spec.id,
+            static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(end.time_since_epoch()).count()));
     }
     return out;
 }

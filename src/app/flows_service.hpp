@@ -40,9 +40,10 @@ public:
 
     flows::Runtime& Runtime() { return *runtime_; }
 
-    // For each calendar built on production calendars: UTC midnight after the last year they describe, in Unix
-    // seconds (0 when none says its year). Past it the calendar knows no public holidays.
-    std::vector<std::pair<std::string, double>> ProductionCoverage() const;
+    // For each calendar built on production calendars: UTC midnight after the last of the years they describe
+    // without a gap from `now`'s year on, in Unix seconds (Jan 1 of this year when this one is missing). Past it the
+    // calendar knows no public holidays.
+    std::vector<std::pair<std::string, double>> ProductionCoverage(TimeMs now) const;
 
 private:
     FlowsService(const Clock& clock) : clock_(clock) {}

@@ -377,6 +377,13 @@ std::string Calendar::FormatLocal(TimeMs t) const {
     return out + " " + info.abbrev;
 }
 
+int FirstUncoveredYear(const CalendarSpec& spec, int year) {
+    while (std::binary_search(spec.production_years.begin(), spec.production_years.end(), year)) {
+        ++year;
+    }
+    return year;
+}
+
 std::optional<int> UncoveredProductionYear(const CalendarSpec& spec, int year, unsigned month) {
     if (!spec.uses_production || spec.always_open) {
         return std::nullopt;

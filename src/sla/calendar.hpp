@@ -66,6 +66,9 @@ struct CalendarSpec {
 // clocks would run through them, so dispatchd warns at start and exports the coverage. nullopt when covered or when
 // the calendar uses no production calendar (plain weekly hours, always open).
 std::optional<int> UncoveredProductionYear(const CalendarSpec& spec, int year, unsigned month);
+// The first year from `year` on that its production calendars do not describe (`year` itself when it is missing):
+// the calendar's holidays are known until January 1 of it. A gap ends the run (2026, 2028 → 2027).
+int FirstUncoveredYear(const CalendarSpec& spec, int year);
 
 // A half-open UTC interval [from, to).
 struct Interval {

@@ -168,6 +168,12 @@ TEST(PolicyLoad, AYearWithoutItsProductionCalendarIsReportedFromNovemberOnForThe
     EXPECT_EQ(UncoveredProductionYear(line1, 2025, 12), 2025);
     // Always open, or plain weekly hours: nothing to miss.
     EXPECT_EQ(UncoveredProductionYear(SpecOf(*config, "24x7"), 2027, 2), std::nullopt);
+    EXPECT_EQ(FirstUncoveredYear(line1, 2026), 2027);
+    EXPECT_EQ(FirstUncoveredYear(line1, 2025), 2025);
+    CalendarSpec gap = line1;
+    gap.production_years = {2026, 2028};  // 2027 missing: the run from 2026 ends there
+    EXPECT_EQ(FirstUncoveredYear(gap, 2026), 2027);
+    EXPECT_EQ(FirstUncoveredYear(gap, 2028), 2029);
     CalendarSpec weekly = line1;
     weekly.uses_production = false;
     weekly.production_years.clear();
