@@ -368,14 +368,14 @@ int main(int argc, char** argv) {
         api.api_token = config->flows.api_token;
         api.manual_clock = service_clock->manual;
         flows->AddRoutes(router, api);
-        // The server, whose threads scrape, stops before `flows` is destroyed.
         // Alert when `dispatch_sla_production_calendar_until_seconds - time()` gets short: next year's holidays are
-        // a data change (workplace/sla.json), published by the government in the autumn.
+        // a data change (workplace/sla.json), published by the government in the autumn. Computed once, at start.
         registry.SetGaugeFamilyCallback(
             "dispatch_sla_production_calendar_until_seconds",
-            "End of the last year each calendar's production calendars describe (Unix seconds); past it, no holidays",
+            "Jan 1 of each calendar's first year from now on without a production calendar (Unix seconds)",
             "calendar",
             [coverage = flows->ProductionCoverage(clock.Now())] { return coverage; });
+        // The server, whose threads scrape, stops before `flows` is destroyed.
         registry.SetGaugeFamilyCallback("dispatch_retention_deleted_rows",
                                         "Done rows deleted by the retention job since start (flows.retention_days)",
                                         "queue",

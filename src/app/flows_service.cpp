@@ -25,6 +25,15 @@ date::year_month_day DateOf(TimeMs t) {
         date::floor<date::days>(date::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(t))));
 }
 
+// "2025,2026", or "none".
+std::string YearList(const std::vector<int>& years) {
+    std::string text;
+    for (int year : years) {
+        text += (text.empty() ? "" : ",") + std::to_string(year);
+    }
+    return text.empty() ? std::string("none") : text;
+}
+
 // Every start and a daily job say it (MissingProductionYears).
 void WarnOfMissingProductionYears(const std::vector<sla::CalendarSpec>& calendars, TimeMs now) {
     for (const auto& m : MissingProductionYears(calendars, now)) {
@@ -52,17 +61,10 @@ std::vector<MissingProductionYear> MissingProductionYears(const std::vector<sla:
         if (!missing) {
             continue;
         }
-        const auto list = [](const std::vector<int>& years) {
-            std::string text;
-            for (int year : years) {
-                text += (text.empty() ? "" : ",") + std::to_string(year);
-            }
-            return text.empty() ? std::string("none") : text;
-        };
         out.push_back({spec.id,
                        *missing,
-                       list(spec.production_years),
-                       list(spec.provisional_years),
+                       YearList(spec.production_years),
+                       YearList(spec.provisional_years),
                        std::binary_search(spec.provisional_years.begin(), spec.provisional_years.end(), *missing)});
     }
     return out;

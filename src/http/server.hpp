@@ -39,9 +39,9 @@ using Respond = std::function<void(Response&&)>;
 // another executor, which later calls `respond`. A handler may also call `respond` before returning.
 using Handler = std::function<void(Request&&, Respond)>;
 
-// Where a handler sends its blocking part (a WorkPool in dispatchd): runs `work` elsewhere and returns true, or
-// returns false at once when it cannot take more (the handler then answers 503 itself). Accepted work must run:
-// it answers the request.
+// Where the router sends a blocking route's handler (Router::AddBlocking; a WorkPool in dispatchd): runs `work`
+// elsewhere and returns true, or returns false at once when it cannot take more (the router then answers 503).
+// Accepted work must run: it answers the request.
 using Offload = std::function<bool(std::function<void()> work)>;
 
 // Maps (method, path) to a handler and is the single error boundary for handlers (STYLE.md §3.5): an exception

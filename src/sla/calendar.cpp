@@ -388,14 +388,9 @@ std::optional<int> UncoveredProductionYear(const CalendarSpec& spec, int year, u
     if (!spec.uses_production || spec.always_open) {
         return std::nullopt;
     }
-    const auto covered = [&](int y) {
-        return std::binary_search(spec.production_years.begin(), spec.production_years.end(), y);
-    };
-    if (!covered(year)) {
-        return year;
-    }
-    if (month >= 11 && !covered(year + 1)) {
-        return year + 1;
+    const int first = FirstUncoveredYear(spec, year);
+    if (first == year || (month >= 11 && first == year + 1)) {
+        return first;
     }
     return std::nullopt;
 }
